@@ -1,0 +1,44 @@
+#ifndef FCS_CONFIG_HPP
+#define FCS_CONFIG_HPP
+
+// Per-platform defaults and every FCS_* configuration macro, in one place.
+//
+//  FCS_DEFAULT_CERT_NAME      base name of a generated pair ("FailoverService":
+//                             Certificates/FailoverService.crt + Certificates/Keys/FailoverService.key)
+//  FCS_DEFAULT_VALIDITY_YEARS validity of a generated certificate in calendar years (15)
+//  FCS_DEFAULT_WARN_DAYS      days before notAfter when the expiry warning starts (30)
+//  FCS_ENABLE_FAULT_INJECTION compile in the named crash/failure points (tests only; see
+//                             fcs/detail/fault.hpp)
+//  FCS_BORINGSSL_ROOT         (CMake) prefix of a BoringSSL build; default: Debian's
+//                             android-libboringssl-dev
+//
+// Default policies, used for a kind the pack does not name:
+//  ACL      fcs::acl::posix          (POSIX systems)
+//  crypto   fcs::crypto::boringssl
+//  log      fcs::log::stderr_sink
+//  clock    fcs::clock::system
+// The storage policy has no default: a service must say where its certificate lives.
+
+#include <fcs/acl/posix.hpp>
+#include <fcs/crypto/boringssl.hpp>
+#include <fcs/log/sinks.hpp>
+#include <fcs/policy/concepts.hpp>
+
+#ifndef FCS_DEFAULT_CERT_NAME
+#define FCS_DEFAULT_CERT_NAME "FailoverService"
+#endif
+#ifndef FCS_DEFAULT_VALIDITY_YEARS
+#define FCS_DEFAULT_VALIDITY_YEARS 15
+#endif
+#ifndef FCS_DEFAULT_WARN_DAYS
+#define FCS_DEFAULT_WARN_DAYS 30
+#endif
+
+namespace fcs::config {
+using default_acl = acl::posix;
+using default_crypto = crypto::boringssl;
+using default_log = log::stderr_sink;
+using default_clock = clock::system;
+} // namespace fcs::config
+
+#endif // FCS_CONFIG_HPP

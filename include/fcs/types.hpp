@@ -1,0 +1,140 @@
+#ifndef FCS_TYPES_HPP
+#define FCS_TYPES_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace fcs {
+
+using time_point = std::chrono::system_clock::time_point;
+
+/// Key algorithms the crypto backend generates. P-256 is the default.
+enum class key_type { ec_p256, ec_p384, rsa2048, rsa3072, rsa4096, ed25519 };
+
+/// On-disk encodings.
+enum class encoding { pem, der };
+
+/// The parts of a certificate slot that a storage holds.
+enum class part { certificate, private_key, ticket_keys };
+
+/// Who may read an item: everyone (certificates) or only admins and the service (keys).
+enum class item_class { public_item, secret_item };
+
+constexpr item_class class_of(part p) noexcept {
+    return p == part::certificate ? item_class::public_item : item_class::secret_item;
+}
+
+/// What a storage knows of a stored file, for the ACL check on load.
+struct file_facts {
+    mode_t mode = 0; ///< permission bits only
+    uid_t uid = 0;
+    gid_t gid = 0;
+    nlink_t links = 1;
+};
+
+/// How a folder and a file of one item class are created. -1 ids: leave as the process.
+struct protection {
+    mode_t dir_mode = 0700;
+    mode_t file_mode = 0600;
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+};
+
+/// What an ACL policy hands to a storage policy: modes for both classes and an optional hook
+/// that adds extended entries (POSIX ACLs) to a folder the storage created or opened.
+struct protections {
+    protection public_items{0755, 0644};
+    protection secret_items{0700, 0600};
+    std::function<void(int dir_fd, const std::string& where, item_class)> extend_folder;
+    const protection& of(item_class c) const noexcept {
+        return c == item_class::public_item ? public_items : secret_items;
+    }
+};
+
+/// What a certificate says about itself.
+struct cert_info {
+    std::string subject;
+    std::string issuer;
+    std::vector<std::string> sans; ///< "DNS:name" / "IP:addr"
+    std::string serial;            ///< hex
+    time_point not_before;
+    time_point not_after;
+    std::string sha256_fingerprint; ///< upper-case hex, colon separated
+    bool self_signed = false;
+    bool is_ca = false;
+};
+
+enum class cert_state { valid, expiring, expired, not_yet_valid };
+enum class origin { generated, installed, imported };
+
+inline const char* to_string(cert_state s) noexcept {
+    switch (s) {
+    case cert_state::valid: return "valid";
+    case cert_state::expiring: return "expiring";
+    case cert_state::expired: return "expired";
+    case cert_state::not_yet_valid: return "not-yet-valid";
+    }
+    return "unknown";
+}
+inline const char* to_string(origin o) noexcept {
+    switch (o) {
+    case origin::generated: return "generated";
+    case origin::installed: return "installed";
+    case origin::imported: return "imported";
+    }
+    return "unknown";
+}
+inline const char* to_string(key_type k) noexcept {
+    switch (k) {
+    case key_type::ec_p256: return "ec-p256";
+    case key_type::ec_p384: return "ec-p384";
+    case key_type::rsa2048: return "rsa2048";
+    case key_type::rsa3072: return "rsa3072";
+    case key_type::rsa4096: return "rsa4096";
+    case key_type::ed25519: return "ed25519";
+    }
+    return "unknown";
+}
+inline std::optional<key_type> key_type_from_string(std::string_view s) noexcept {
+    for (auto k : {key_type::ec_p256, key_type::ec_p384, key_type::rsa2048, key_type::rsa3072,
+                   key_type::rsa4096, key_type::ed25519})
+        if (s == to_string(k))
+            return k;
+    return std::nullopt;
+}
+
+/// The status of the certificate in use (never any key material).
+struct cert_status {
+    std::string name; ///< slot name, e.g. "MyCertificate"
+    cert_info info;
+    std::int64_t days_remaining = 0; ///< whole days until notAfter (negative once expired)
+    cert_state state = cert_state::valid;
+    enum origin origin = origin::generated;
+    std::string certificate_location; ///< e.g. "Certificates/MyCertificate.crt"
+    std::string key_location;
+};
+
+/// Something start() noticed that is not a failure.
+struct finding {
+    enum class severity { info, warning, error } level;
+    std::string location; ///< file or item it is about ("" for the certificate in use)
+    std::string message;
+};
+
+/// What start() did.
+struct start_report {
+    cert_status status;
+    bool generated = false; ///< a new pair was generated
+    std::vector<std::string> archived; ///< locations moved to the archive
+    std::vector<finding> findings;
+};
+
+} // namespace fcs
+
+#endif // FCS_TYPES_HPP
