@@ -74,11 +74,14 @@ inline std::error_code make_error_code(errc e) noexcept {
 class error : public std::system_error {
 public:
     error(errc code, std::string file, std::string step, std::string cause)
-        : std::system_error(make_error_code(code), compose(file, step, cause))
+        : std::system_error(make_error_code(code))
+        , what_(compose(file, step, cause))
         , file_(std::move(file))
         , step_(std::move(step))
         , cause_(std::move(cause)) {}
 
+    /// "FILE: STEP: CAUSE" (without the category's generic text).
+    const char* what() const noexcept override { return what_.c_str(); }
     const std::string& file() const noexcept { return file_; }
     const std::string& step() const noexcept { return step_; }
     const std::string& cause() const noexcept { return cause_; }
@@ -95,7 +98,7 @@ private:
         s += cause;
         return s;
     }
-    std::string file_, step_, cause_;
+    std::string what_, file_, step_, cause_;
 };
 
 } // namespace fcs

@@ -99,8 +99,8 @@ public:
 
 private:
     static std::string octal(mode_t m) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m));
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
         return buf;
     }
 

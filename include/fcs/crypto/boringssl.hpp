@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -228,22 +229,21 @@ public:
         int ok = PKCS12_get_key_and_certs(&raw_key, certs.get(), &cbs, pw.c_str());
         OPENSSL_cleanse(pw.data(), pw.size());
         if (!ok) {
-            std::uint32_t e = ERR_peek_last_error();
-            ERR_clear_error();
-            if (ERR_GET_LIB(e) == ERR_LIB_PKCS8 && ERR_GET_REASON(e) == PKCS8_R_INCORRECT_PASSWORD)
+            // The first error is the cause; later ones only say which layer gave up.
+            auto reasons = drain_pkcs8_reasons();
+            auto has = [&](int r) { return std::find(reasons.begin(), reasons.end(), r) != reasons.end(); };
+            if (has(PKCS8_R_INCORRECT_PASSWORD))
                 throw error(password ? errc::wrong_password : errc::key_encrypted, std::string(where),
                             "load PKCS#12",
                             password ? "wrong password for the PKCS#12 bundle"
                                      : "the PKCS#12 bundle is password-protected; give its password");
-            if (ERR_GET_LIB(e) == ERR_LIB_PKCS8 &&
-                (ERR_GET_REASON(e) == PKCS8_R_UNKNOWN_CIPHER ||
-                 ERR_GET_REASON(e) == PKCS8_R_UNKNOWN_CIPHER_ALGORITHM ||
-                 ERR_GET_REASON(e) == PKCS8_R_UNKNOWN_ALGORITHM))
+            if (auto why = unsupported_encryption(in, reasons))
                 throw error(errc::unsupported_cipher, std::string(where), "load PKCS#12",
-                            "the bundle is encrypted with a cipher BoringSSL cannot decrypt (" +
-                                std::string(ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown") +
-                                "); re-export it with AES-256 (openssl pkcs12 -export -keypbe AES-256-CBC)");
-            fail_parse(where, "load PKCS#12", "not a PKCS#12 bundle or a corrupt one");
+                            *why + "; re-export the bundle with AES-256 (openssl pkcs12 -export "
+                                   "-keypbe AES-256-CBC -certpbe AES-256-CBC) or 3DES");
+            fail_parse(where, "load PKCS#12",
+                       looks_like_pkcs12(in) ? "a corrupt PKCS#12 bundle"
+                                             : "not a PKCS#12 bundle, or a truncated one");
         }
         bundle b;
         b.key = private_key(bssl::UniquePtr<EVP_PKEY>(raw_key));
@@ -271,6 +271,114 @@ public:
             return false;
         version = CBS_data(&version_cbs)[0];
         return version == 3 && CBS_peek_asn1_tag(&pfx, CBS_ASN1_SEQUENCE);
+    }
+
+    /// A PKCS#10 certificate request whose self-signature has been checked.
+    struct certificate_request {
+        bssl::UniquePtr<EVP_PKEY> public_key;
+        std::string subject;     ///< RFC 2253
+        std::string common_name; ///< "" when the subject has none
+        std::vector<std::string> dns_names;    ///< from a requested subjectAltName
+        std::vector<std::string> ip_addresses; ///< from a requested subjectAltName
+    };
+
+    /**
+     * A certificate request (PEM "CERTIFICATE REQUEST" or DER). Refused unless its signature
+     * verifies with its own public key and that key is usable by a TLS server.
+     * @throws fcs::error naming `where`: errc::parse_failed, errc::unsupported_key.
+     */
+    certificate_request parse_csr(std::span<const std::uint8_t> in, std::string_view where) const {
+        check_size(in, where);
+        secret_bytes der;
+        if (detail::looks_like_pem(in)) {
+            auto blocks = detail::pem_blocks(in);
+            if (!blocks)
+                fail_parse(where, "load request", "malformed or truncated PEM");
+            for (auto& b : *blocks)
+                if (b.label == "CERTIFICATE REQUEST" || b.label == "NEW CERTIFICATE REQUEST") {
+                    der = b.der;
+                    break;
+                }
+            if (der.empty())
+                fail_parse(where, "load request", "no CERTIFICATE REQUEST block found");
+        } else {
+            der.assign(in.begin(), in.end());
+        }
+        if (der.empty())
+            fail_parse(where, "load request", "the file is empty");
+        const std::uint8_t* p = der.data();
+        bssl::UniquePtr<X509_REQ> req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+        if (!req || p != der.data() + der.size())
+            fail_parse(where, "load request", "not a PKCS#10 certificate request (truncated or garbage?)");
+        certificate_request out;
+        out.public_key.reset(X509_REQ_get_pubkey(req.get()));
+        if (!out.public_key) {
+            ERR_clear_error();
+            throw error(errc::unsupported_key, std::string(where), "load request",
+                        "the request's public key algorithm is not supported");
+        }
+        if (X509_REQ_verify(req.get(), out.public_key.get()) != 1)
+            fail_parse(where, "load request",
+                       "the request's signature does not verify (altered or corrupt request)");
+        ERR_clear_error();
+        check_usable(out.public_key.get(), where);
+        X509_NAME* name = X509_REQ_get_subject_name(req.get());
+        out.subject = name_text(name);
+        if (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0) {
+            std::uint8_t* utf8 = nullptr;
+            int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+            if (n >= 0) {
+                out.common_name.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+                OPENSSL_free(utf8);
+            }
+        }
+        bssl::UniquePtr<STACK_OF(X509_EXTENSION)> exts(X509_REQ_get_extensions(req.get()));
+        for (std::size_t i = 0; exts && i < sk_X509_EXTENSION_num(exts.get()); ++i) {
+            X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts.get(), i);
+            if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name)
+                continue;
+            bssl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+            for (std::size_t j = 0; names && j < sk_GENERAL_NAME_num(names.get()); ++j) {
+                const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), j);
+                if (gn->type == GEN_DNS) {
+                    const ASN1_STRING* s = gn->d.dNSName;
+                    out.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                               static_cast<std::size_t>(ASN1_STRING_length(s)));
+                } else if (gn->type == GEN_IPADD) {
+                    const ASN1_STRING* s = gn->d.iPAddress;
+                    char buf[INET6_ADDRSTRLEN] = {};
+                    int len = ASN1_STRING_length(s);
+                    if ((len == 4 || len == 16) &&
+                        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), buf, sizeof buf))
+                        out.ip_addresses.emplace_back(buf);
+                }
+            }
+        }
+        ERR_clear_error();
+        return out;
+    }
+
+    /// True when both keys are the same private key (their PKCS#8 encodings are equal,
+    /// compared in constant time).
+    bool same_key(const private_key& a, const private_key& b) const {
+        if (!a || !b)
+            return false;
+        auto ea = encode(a, encoding::der), eb = encode(b, encoding::der);
+        return ea.size() == eb.size() && CRYPTO_memcmp(ea.data(), eb.data(), ea.size()) == 0;
+    }
+
+    /// True when `in` starts like DER PKCS#12 (version 3) even if it is cut short: used to say
+    /// "truncated PKCS#12" instead of "garbage".
+    static bool starts_like_pkcs12(std::span<const std::uint8_t> in) {
+        // 30 82 LL LL 02 01 03 (or a short/long form length of 1..4 bytes)
+        if (in.size() < 5 || in[0] != 0x30)
+            return false;
+        std::size_t i = 1;
+        if (in[1] & 0x80)
+            i += 1 + (in[1] & 0x7f);
+        else
+            i += 1;
+        return in.size() >= i + 3 && in[i] == 0x02 && in[i + 1] == 0x01 && in[i + 2] == 0x03;
     }
 
     // ---- inspection --------------------------------------------------------------------------
@@ -570,17 +678,27 @@ private:
         bssl::UniquePtr<EVP_PKEY> k(PKCS8_parse_encrypted_private_key(
             &cbs, reinterpret_cast<const char*>(password->data()), password->size()));
         if (!k) {
-            std::uint32_t e = ERR_peek_last_error();
-            ERR_clear_error();
-            int r = ERR_GET_REASON(e);
-            if (ERR_GET_LIB(e) == ERR_LIB_PKCS8 &&
-                (r == PKCS8_R_UNKNOWN_CIPHER || r == PKCS8_R_UNKNOWN_ALGORITHM ||
-                 r == PKCS8_R_UNKNOWN_CIPHER_ALGORITHM || r == PKCS8_R_UNSUPPORTED_PRIVATE_KEY_ALGORITHM ||
-                 r == PKCS8_R_UNKNOWN_HASH || r == PKCS8_R_UNKNOWN_DIGEST))
-                throw error(errc::unsupported_cipher, std::string(where), "load key",
-                            "the key is encrypted with a cipher BoringSSL cannot decrypt");
-            throw error(errc::wrong_password, std::string(where), "load key",
-                        "wrong password for the encrypted key");
+            auto reasons = drain_pkcs8_reasons();
+            // GnuTLS writes the PBKDF2 PRF (hmacWithSHA256) without its NULL parameter, which
+            // this BoringSSL refuses as a decode error: add the NULL and try once more. No MAC
+            // covers these bytes, so the rewrite changes nothing the password protects.
+            if (auto fixed = add_null_prf_parameters(der); fixed && *fixed != secret_bytes(der.begin(), der.end())) {
+                CBS again;
+                CBS_init(&again, fixed->data(), fixed->size());
+                k.reset(PKCS8_parse_encrypted_private_key(
+                    &again, reinterpret_cast<const char*>(password->data()), password->size()));
+                if (!k)
+                    reasons = drain_pkcs8_reasons();
+            }
+            if (!k) {
+                if (auto why = unsupported_encryption(der, reasons))
+                    throw error(errc::unsupported_cipher, std::string(where), "load key", *why);
+                // A structure BoringSSL cannot read fails before any decryption is tried.
+                if (!reasons.empty() && reasons.front() == PKCS8_R_DECODE_ERROR)
+                    fail_parse(where, "load key", "the encrypted key is corrupt or truncated");
+                throw error(errc::wrong_password, std::string(where), "load key",
+                            "wrong password for the encrypted key");
+            }
         }
         return private_key(std::move(k));
     }
@@ -627,16 +745,184 @@ private:
                     "algorithms cannot be used by a TLS server)");
     }
 
-    static void check_usable(const private_key& k, std::string_view where) {
-        switch (EVP_PKEY_id(k.get())) {
+    /// The PKCS#8-library reasons on the error queue, first (the cause) first; clears it.
+    static std::vector<int> drain_pkcs8_reasons() {
+        std::vector<int> out;
+        while (std::uint32_t e = ERR_get_error())
+            if (ERR_GET_LIB(e) == ERR_LIB_PKCS8)
+                out.push_back(ERR_GET_REASON(e));
+        return out;
+    }
+
+    /// An AlgorithmIdentifier found in a structure: OID (dotted) and whether it has parameters.
+    struct algorithm_use {
+        std::string oid;
+        bool has_parameters = false;
+    };
+
+    /// Every SEQUENCE that starts with an OID, walking constructed elements and OCTET STRINGs
+    /// that hold DER (PKCS#12 nests its contents that way). Bounded depth and count.
+    static void collect_algorithms(CBS in, int depth, std::vector<algorithm_use>& out) {
+        while (CBS_len(&in) > 0 && depth < 24 && out.size() < 256) {
+            CBS element;
+            unsigned tag = 0;
+            std::size_t header = 0;
+            if (!CBS_get_any_asn1_element(&in, &element, &tag, &header))
+                return;
+            CBS body = element;
+            if (!CBS_skip(&body, header))
+                return;
+            if (tag == CBS_ASN1_SEQUENCE) {
+                CBS peek = body, oid;
+                if (CBS_get_asn1(&peek, &oid, CBS_ASN1_OBJECT)) {
+                    bssl::UniquePtr<char> text(CBS_asn1_oid_to_text(&oid));
+                    if (text)
+                        out.push_back({text.get(), CBS_len(&peek) > 0});
+                }
+            }
+            if (tag & CBS_ASN1_CONSTRUCTED)
+                collect_algorithms(body, depth + 1, out);
+            else if (tag == CBS_ASN1_OCTETSTRING && CBS_len(&body) > 2 && CBS_data(&body)[0] == 0x30)
+                collect_algorithms(body, depth + 1, out);
+        }
+        ERR_clear_error();
+    }
+
+    /**
+     * Why BoringSSL cannot decrypt `der` (a PKCS#12 bundle or an encrypted PKCS#8 key), named
+     * exactly, or nullopt when the encryption it uses is one BoringSSL supports.
+     */
+    static std::optional<std::string> unsupported_encryption(std::span<const std::uint8_t> der,
+                                                             const std::vector<int>& reasons) {
+        struct known {
+            const char* oid;
+            const char* name;
+            bool supported;
+        };
+        static constexpr known table[] = {
+            {"1.2.840.113549.1.12.1.1", "pbeWithSHAAnd128BitRC4", true},
+            {"1.2.840.113549.1.12.1.2", "pbeWithSHAAnd40BitRC4", false},
+            {"1.2.840.113549.1.12.1.3", "pbeWithSHAAnd3-KeyTripleDES-CBC", true},
+            {"1.2.840.113549.1.12.1.4", "pbeWithSHAAnd2-KeyTripleDES-CBC", false},
+            {"1.2.840.113549.1.12.1.5", "pbeWithSHAAnd128BitRC2-CBC", false},
+            {"1.2.840.113549.1.12.1.6", "pbeWithSHAAnd40BitRC2-CBC", true},
+            {"1.2.840.113549.1.5.1", "pbeWithMD2AndDES-CBC", false},
+            {"1.2.840.113549.1.5.3", "pbeWithMD5AndDES-CBC", false},
+            {"1.2.840.113549.1.5.4", "pbeWithMD2AndRC2-CBC", false},
+            {"1.2.840.113549.1.5.6", "pbeWithMD5AndRC2-CBC", false},
+            {"1.2.840.113549.1.5.10", "pbeWithSHA1AndDES-CBC", false},
+            {"1.2.840.113549.1.5.11", "pbeWithSHA1AndRC2-CBC", false},
+            {"2.16.840.1.101.3.4.1.2", "AES-128-CBC", true},
+            {"2.16.840.1.101.3.4.1.22", "AES-192-CBC", true},
+            {"2.16.840.1.101.3.4.1.42", "AES-256-CBC", true},
+            {"1.2.840.113549.3.7", "DES-EDE3-CBC", true},
+            {"1.3.14.3.2.7", "DES-CBC", false},
+            {"1.2.840.113549.3.2", "RC2-CBC", false},
+            {"1.2.392.200011.61.1.1.1.2", "CAMELLIA-128-CBC", false},
+            {"1.2.392.200011.61.1.1.1.3", "CAMELLIA-192-CBC", false},
+            {"1.2.392.200011.61.1.1.1.4", "CAMELLIA-256-CBC", false},
+            {"1.2.410.200046.1.1.2", "ARIA-128-CBC", false},
+            {"1.2.410.200046.1.1.7", "ARIA-192-CBC", false},
+            {"1.2.410.200046.1.1.12", "ARIA-256-CBC", false},
+            {"1.2.156.10197.1.104.2", "SM4-CBC", false},
+            {"1.2.643.7.1.1.5.1", "GOST 28147-89 (Magma)", false},
+            {"1.3.6.1.4.1.11591.4.11", "scrypt", false},
+        };
+        std::vector<algorithm_use> uses;
+        CBS cbs;
+        CBS_init(&cbs, der.data(), der.size());
+        collect_algorithms(cbs, 0, uses);
+        std::vector<std::string> refused;
+        for (auto& u : uses)
+            for (auto& k : table)
+                if (u.oid == k.oid && !k.supported &&
+                    std::find(refused.begin(), refused.end(), k.name) == refused.end())
+                    refused.push_back(k.name);
+        if (!refused.empty()) {
+            std::string names;
+            for (auto& r : refused)
+                names += (names.empty() ? "" : ", ") + r;
+            return "encrypted with " + names + ", a cipher BoringSSL cannot decrypt";
+        }
+        // PBES2 whose PRF AlgorithmIdentifier lacks the NULL parameter (GnuTLS writes it so).
+        for (auto& u : uses)
+            if (u.oid.starts_with("1.2.840.113549.2.") && !u.has_parameters &&
+                std::find(reasons.begin(), reasons.end(), PKCS8_R_DECODE_ERROR) != reasons.end())
+                return "its PBES2 key derivation names the HMAC (" + u.oid +
+                       ") without the NULL parameter (as GnuTLS writes it), which BoringSSL "
+                       "cannot read";
+        auto has = [&](int r) { return std::find(reasons.begin(), reasons.end(), r) != reasons.end(); };
+        if (has(PKCS8_R_UNSUPPORTED_CIPHER) || has(PKCS8_R_UNKNOWN_CIPHER) || has(PKCS8_R_UNKNOWN_ALGORITHM) ||
+            has(PKCS8_R_UNKNOWN_CIPHER_ALGORITHM) || has(PKCS8_R_UNSUPPORTED_PRF) ||
+            has(PKCS8_R_UNSUPPORTED_KEY_DERIVATION_FUNCTION) || has(PKCS8_R_UNSUPPORTED_KEYLENGTH) ||
+            has(PKCS8_R_UNSUPPORTED_SALT_TYPE) || has(PKCS8_R_UNKNOWN_HASH) || has(PKCS8_R_UNKNOWN_DIGEST))
+            return std::string("encrypted with a cipher or key derivation BoringSSL cannot decrypt");
+        return std::nullopt;
+    }
+
+    /// `der` with a NULL parameter added to every parameterless hmacWithSHA* AlgorithmIdentifier
+    /// (1.2.840.113549.2.7 .. .11); nullopt when it is not DER.
+    static std::optional<secret_bytes> add_null_prf_parameters(std::span<const std::uint8_t> der) {
+        bssl::ScopedCBB cbb;
+        if (!CBB_init(cbb.get(), der.size() + 16))
+            return std::nullopt;
+        CBS in;
+        CBS_init(&in, der.data(), der.size());
+        if (!rewrite_prf(in, cbb.get(), 0))
+            return std::nullopt;
+        std::uint8_t* out = nullptr;
+        std::size_t len = 0;
+        if (!CBB_finish(cbb.get(), &out, &len))
+            return std::nullopt;
+        secret_bytes result(out, out + len);
+        OPENSSL_cleanse(out, len);
+        OPENSSL_free(out);
+        return result;
+    }
+    static bool rewrite_prf(CBS in, CBB* out, int depth) {
+        static constexpr std::uint8_t hmac_prefix[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02};
+        while (CBS_len(&in) > 0) {
+            CBS element;
+            unsigned tag = 0;
+            std::size_t header = 0;
+            if (!CBS_get_any_asn1_element(&in, &element, &tag, &header))
+                return false;
+            if (!(tag & CBS_ASN1_CONSTRUCTED) || depth > 8) {
+                if (!CBB_add_bytes(out, CBS_data(&element), CBS_len(&element)))
+                    return false;
+                continue;
+            }
+            CBS body = element;
+            CBS_skip(&body, header);
+            CBB child;
+            if (!CBB_add_asn1(out, &child, tag) || !rewrite_prf(body, &child, depth + 1))
+                return false;
+            CBS peek = body, oid;
+            if (tag == CBS_ASN1_SEQUENCE && CBS_get_asn1(&peek, &oid, CBS_ASN1_OBJECT) && CBS_len(&peek) == 0 &&
+                CBS_len(&oid) == sizeof hmac_prefix + 1 &&
+                std::memcmp(CBS_data(&oid), hmac_prefix, sizeof hmac_prefix) == 0 &&
+                CBS_data(&oid)[sizeof hmac_prefix] >= 7 && CBS_data(&oid)[sizeof hmac_prefix] <= 11) {
+                CBB null;
+                if (!CBB_add_asn1(&child, &null, CBS_ASN1_NULL))
+                    return false;
+            }
+            if (!CBB_flush(out))
+                return false;
+        }
+        return true;
+    }
+
+    static void check_usable(const private_key& k, std::string_view where) { check_usable(k.get(), where); }
+    static void check_usable(EVP_PKEY* k, std::string_view where) {
+        switch (EVP_PKEY_id(k)) {
         case EVP_PKEY_RSA:
-            if (EVP_PKEY_bits(k.get()) < 2048)
+            if (EVP_PKEY_bits(k) < 2048)
                 throw error(errc::unsupported_key, std::string(where), "load key",
-                            "RSA key of " + std::to_string(EVP_PKEY_bits(k.get())) +
+                            "RSA key of " + std::to_string(EVP_PKEY_bits(k)) +
                                 " bits is too weak; at least 2048 bits are required");
             return;
         case EVP_PKEY_EC: {
-            int nid = EC_GROUP_get_curve_name(EC_KEY_get0_group(EVP_PKEY_get0_EC_KEY(k.get())));
+            int nid = EC_GROUP_get_curve_name(EC_KEY_get0_group(EVP_PKEY_get0_EC_KEY(k)));
             if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 && nid != NID_secp521r1)
                 throw error(errc::unsupported_key, std::string(where), "load key",
                             "EC curve not usable for TLS (use P-256, P-384 or P-521)");
@@ -645,7 +931,7 @@ private:
         case EVP_PKEY_ED25519: return;
         default:
             throw error(errc::unsupported_key, std::string(where), "load key",
-                        key_description(k.get()) + " keys cannot be used by a TLS server");
+                        key_description(k) + " keys cannot be used by a TLS server");
         }
     }
 };

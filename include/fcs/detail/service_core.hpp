@@ -43,6 +43,10 @@ struct service_options {
     /// A key file that is too open is refused (like OpenSSH); with this, its mode is set to
     /// the ACL's and a warning is logged instead.
     bool repair_permissions = false;
+    /// When nothing usable is stored, start() generates a pair (the default); with false it
+    /// publishes nothing and current() stays null until install_parsed() (the switchover
+    /// importer on a backup server must not generate a CA only to back it up at once).
+    bool generate_when_missing = true;
 };
 
 /// The pair in use: parsed and prepared once, shared read-only with every reader.
@@ -138,6 +142,9 @@ public:
         std::shared_ptr<credential_type> chosen;
         if (!scan.valid.empty()) {
             chosen = choose(scan.valid, report);
+        } else if (!opts_.generate_when_missing) {
+            say(report, finding::severity::info, "", "no usable certificate pair is stored; none generated");
+            return report;
         } else {
             if (scan.occupied.count(opts_.name))
                 throw error(errc::conflict, storage_.location(opts_.name, part::certificate), "generate",

@@ -232,8 +232,8 @@ private:
     }
 
     static std::string octal(mode_t m) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m));
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
         return buf;
     }
 
@@ -320,7 +320,7 @@ private:
             auto to = detail::open_dir(root_fd(), o.to_dir, false, 0);
             if (!detail::exists_at(from.get(), o.from))
                 continue;
-            if ((inject && FCS_FAIL_POINT("rename.item")) ||
+            if (FCS_FAIL_POINT("rename.item") ||
                 ::renameat(from.get(), o.from.c_str(), to.get(), o.to.c_str()) != 0)
                 detail::throw_io(detail::join(o.to_dir, o.to), "rename into place", errno);
             for (auto* d : {&o.from_dir, &o.to_dir})

@@ -1,0 +1,150 @@
+#ifndef FCS_TESTS_SUPPORT_HPP
+#define FCS_TESTS_SUPPORT_HPP
+
+// Shared test helpers: a manual clock, temporary folders, file helpers, running real tools.
+
+#include <fcs/fcs.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fcs::test {
+
+namespace fs = std::filesystem;
+
+/// A clock the test sets. Copies share the time, so the service's copy follows the test.
+class manual_clock {
+public:
+    using policy_kind = policy::kind::clock;
+    manual_clock() : t_(std::make_shared<std::atomic<std::int64_t>>(now_ns(std::chrono::system_clock::now()))) {}
+    time_point now() const { return time_point(std::chrono::nanoseconds(t_->load())); }
+    void set(time_point t) { t_->store(now_ns(t)); }
+    void advance(std::chrono::nanoseconds d) { t_->fetch_add(d.count()); }
+
+private:
+    static std::int64_t now_ns(time_point t) {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    }
+    std::shared_ptr<std::atomic<std::int64_t>> t_;
+};
+
+/// A fresh folder under $TMPDIR, removed at the end of the test.
+class temp_dir {
+public:
+    temp_dir() {
+        std::string tmpl = (fs::temp_directory_path() / "fcs-test-XXXXXX").string();
+        if (!::mkdtemp(tmpl.data()))
+            throw std::runtime_error("mkdtemp failed");
+        path_ = tmpl;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    const fs::path& path() const { return path_; }
+    fs::path operator/(const std::string& rel) const { return path_ / rel; }
+
+private:
+    fs::path path_;
+};
+
+inline std::string read_text(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+inline void write_text(const fs::path& p, std::string_view data, mode_t mode = 0644) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary | std::ios::trunc).write(data.data(), static_cast<std::streamsize>(data.size()));
+    ::chmod(p.c_str(), mode);
+}
+
+inline mode_t mode_of(const fs::path& p) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0)
+        return 0;
+    return st.st_mode & 07777;
+}
+
+struct run_result {
+    int exit_code = -1;
+    std::string output; ///< stdout and stderr
+};
+
+/// Runs a shell command, capturing stdout+stderr.
+inline run_result run(const std::string& cmd) {
+    run_result r;
+    std::string full = "(" + cmd + ") 2>&1";
+    FILE* p = ::popen(full.c_str(), "r");
+    if (!p)
+        return r;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
+        r.output.append(buf.data(), n);
+    int st = ::pclose(p);
+    r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return r;
+}
+
+inline std::string shell_quote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    return out + "'";
+}
+
+/// A CA-issued server pair made with the `openssl` command (a tool no one here wrote).
+struct pem_pair {
+    std::string cert;
+    std::string key;
+    std::string ca_cert;
+};
+
+inline pem_pair openssl_ca_issued(const fs::path& work, const std::string& cn = "server.example",
+                                  int days = 365, const std::string& key_alg = "EC -pkeyopt ec_paramgen_curve:P-256") {
+    fs::create_directories(work);
+    auto q = [&](const std::string& f) { return shell_quote((work / f).string()); };
+    std::string cmd =
+        "cd " + shell_quote(work.string()) +
+        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt"
+        " -days 3650 -subj '/CN=Test Root CA' -addext basicConstraints=critical,CA:TRUE"
+        " -addext keyUsage=critical,keyCertSign,cRLSign"
+        " && openssl genpkey -algorithm " + key_alg + " -out leaf.key"
+        " && openssl req -new -key leaf.key -out leaf.csr -subj '/CN=" + cn + "'"
+        " && printf 'subjectAltName=DNS:" + cn + ",DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf"
+        " && openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days " + std::to_string(days) +
+        " -extfile ext.cnf -out leaf.crt";
+    auto r = run(cmd);
+    if (r.exit_code != 0)
+        throw std::runtime_error("openssl failed: " + r.output);
+    (void)q;
+    return {read_text(work / "leaf.crt"), read_text(work / "leaf.key"), read_text(work / "ca.crt")};
+}
+
+inline std::span<const std::uint8_t> as_bytes(const std::string& s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+} // namespace fcs::test
+
+#endif // FCS_TESTS_SUPPORT_HPP
