@@ -14,6 +14,8 @@
 #include <fcs/storage/directory.hpp>
 #include <fcs/storage/layout.hpp>
 #include <fcs/storage/memory.hpp>
+#include <fcs/switchover.hpp>
+#include <fcs/tls/server_context.hpp>
 #include <fcs/types.hpp>
 
 #endif // FCS_FCS_HPP

@@ -1,0 +1,545 @@
+// fcs-switchover: puts the identical server-group certificate on both servers of a switchover
+// pair (init / export / import / verify), lets the group CA sign child certificates (issue),
+// and shows the pair in use (status). A thin shell around fcs/switchover.hpp.
+
+#include <fcs/fcs.hpp>
+#include <fcs/switchover.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <termios.h>
+#include <unistd.h>
+
+namespace {
+
+using layout = fcs::storage::server_group_layout;
+using storage_type = fcs::storage::directory<layout>;
+using service = fcs::FailoverCertService<storage_type, fcs::acl::posix, fcs::log::file>;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1; // refused input, failure, or (verify) the pair differs
+constexpr int exit_usage = 2;
+
+const char* const general_help = R"(usage: fcs-switchover COMMAND [OPTIONS]
+
+The identical server-group certificate on both servers of a switchover pair.
+
+Commands:
+  init     generate the server-group CA certificate and key (the initial active server)
+  export   copy the pair for transfer (e.g. to a USB key) and print its fingerprint
+  import   install a pair (the backup server, or a third-party CA's pair)
+  verify   check that a peer (data folder or exported copy) has the identical pair
+  issue    let the server-group CA sign a child certificate for a subsystem
+  status   show the pair in use
+
+Run "fcs-switchover COMMAND --help" for the options and examples of a command.
+
+Files (DATA = --data-dir):
+  DATA/Certificates/ServerGroup/ServerGroupCertificate.cer   DER certificate, 0644
+  DATA/Certificates/ServerGroup/ServerGroupPrivateKey.bin    DER PKCS#8 key, 0600 (folder 0700)
+  DATA/Certificates/ServerGroup/Backup/<UTC timestamp>/      replaced pairs, never overwritten
+  DATA/Logs/messages.log                                     the message log
+
+Exit status: 0 success; 1 failure, refused input or (verify) a different pair, with the file
+and the cause on stderr and the installed pair unchanged; 2 wrong command line.
+)";
+
+const std::map<std::string, std::string, std::less<>> command_help = {
+    {"init", R"(usage: fcs-switchover init --data-dir DIR [--key-type TYPE] [--cn NAME]
+
+Generates the server-group CA certificate (CA:TRUE, keyCertSign, cRLSign, valid 15 years) and
+its key when no valid pair exists. With a valid pair already there it says so and changes
+nothing.
+
+Options:
+  --data-dir DIR   the data folder (created if missing)
+  --key-type TYPE  ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096
+  --cn NAME        common name of the CA (default "fcs Server Group CA <host name>")
+
+Example:
+  fcs-switchover init --data-dir /var/lib/app --key-type ec-p384
+)"},
+    {"export", R"(usage: fcs-switchover export --data-dir DIR --to DIR2 [--force]
+
+Copies the installed pair into DIR2 for transfer: the folder is created 0700, the certificate
+0644, the key 0600. Prints the SHA-256 fingerprint to compare on the other side. A different
+pair already in DIR2 is only replaced with --force.
+
+Example:
+  fcs-switchover export --data-dir /var/lib/app --to /media/usb/servergroup
+)"},
+    {"import", R"(usage: fcs-switchover import --data-dir DIR (--cert FILE --key FILE | --bundle FILE)
+                             [--format auto|pem|der|pkcs12]
+                             [--password-file FILE | --password-env VAR | --password-stdin]
+
+Validates the pair (format detected by content; the key must match a certificate, be usable
+by a TLS server and the certificate must be valid now), stages it, backs up the installed
+pair into Certificates/ServerGroup/Backup/<UTC timestamp>/ and commits the new pair as one
+step. Prints each step and the new fingerprint. The identical pair is reported as "already
+present" and nothing changes. A refused input changes no file.
+
+Accepted: PEM or DER certificates (a chain is fine: the certificate whose key matches is the
+group certificate); keys as PKCS#8 (plain or encrypted), PKCS#1 RSA, SEC1 EC, legacy
+encrypted PEM, in PEM or DER; PKCS#12 bundles (.pfx/.p12); certificate and key in one PEM.
+
+Passwords are never taken from the command line:
+  --password-file FILE  the first line of FILE
+  --password-env VAR    the environment variable VAR
+  --password-stdin      one line from standard input (not echoed on a terminal)
+
+Examples:
+  fcs-switchover import --data-dir /var/lib/app \
+      --cert /media/usb/servergroup/ServerGroupCertificate.cer \
+      --key /media/usb/servergroup/ServerGroupPrivateKey.bin
+  fcs-switchover import --data-dir /var/lib/app --bundle group.pfx --password-file /root/pfx.pass
+  printf '%s\n' "$PW" | fcs-switchover import --data-dir /var/lib/app --bundle group.p12 --password-stdin
+)"},
+    {"verify", R"(usage: fcs-switchover verify --data-dir DIR --peer DIR2
+
+Compares the installed pair with the peer's: DIR2 is the peer's data folder or an exported
+copy. Exit 0 and "identical" when the certificate and the private key are the same on both
+sides; exit 1 and what differs otherwise.
+
+Example:
+  fcs-switchover verify --data-dir /var/lib/app --peer /mnt/active/var/lib/app
+)"},
+    {"issue", R"(usage: fcs-switchover issue --data-dir DIR --cn NAME [--dns NAME]... [--ip ADDR]...
+                            [--days N] [--key-type TYPE] [--csr FILE] --out DIR2
+
+The server-group CA signs a child certificate (serverAuth and clientAuth) for a subsystem,
+with a freshly generated key, or for the key of a request (--csr; its signature is checked,
+and only its names are taken, when no --dns/--ip is given). Writes DIR2/NAME.crt,
+DIR2/NAME.key (0600, not with --csr) and DIR2/ServerGroupCA.crt (the trust anchor); never
+overwrites. Refused when the group certificate is not a CA.
+
+Options:
+  --days N         validity in days (default 365, at most the group certificate's end)
+  --key-type TYPE  ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096
+
+Examples:
+  fcs-switchover issue --data-dir /var/lib/app --cn reports.example --dns reports.example \
+      --ip 10.0.0.7 --out /tmp/reports
+  fcs-switchover issue --data-dir /var/lib/app --csr reports.csr --out /tmp/reports
+)"},
+    {"status", R"(usage: fcs-switchover status --data-dir DIR [--json]
+
+Shows the pair in use: subject, issuer, SANs, serial, validity, days left, SHA-256
+fingerprint, state, origin, CA or not.
+
+Example:
+  fcs-switchover status --data-dir /var/lib/app --json
+)"},
+};
+
+struct usage_error {
+    std::string message;
+};
+
+/// Parsed command line: options with values (repeatable ones keep every value) and flags.
+struct arguments {
+    std::string command;
+    std::map<std::string, std::vector<std::string>, std::less<>> values;
+    std::vector<std::string> flags;
+
+    bool flag(std::string_view f) const { return std::find(flags.begin(), flags.end(), f) != flags.end(); }
+    std::optional<std::string> one(std::string_view name) const {
+        auto it = values.find(name);
+        if (it == values.end())
+            return std::nullopt;
+        if (it->second.size() > 1)
+            throw usage_error{"--" + std::string(name) + " is given more than once"};
+        return it->second.front();
+    }
+    std::string required(std::string_view name) const {
+        auto v = one(name);
+        if (!v || v->empty())
+            throw usage_error{"--" + std::string(name) + " is required"};
+        return *v;
+    }
+    std::vector<std::string> all(std::string_view name) const {
+        auto it = values.find(name);
+        return it == values.end() ? std::vector<std::string>{} : it->second;
+    }
+};
+
+const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>, std::less<>> grammar = {
+    // command: {options with a value, flags}
+    {"init", {{"data-dir", "key-type", "cn"}, {}}},
+    {"export", {{"data-dir", "to"}, {"force"}}},
+    {"import", {{"data-dir", "cert", "key", "bundle", "format", "password-file", "password-env"}, {"password-stdin"}}},
+    {"verify", {{"data-dir", "peer"}, {}}},
+    {"issue", {{"data-dir", "cn", "dns", "ip", "days", "key-type", "csr", "out"}, {}}},
+    {"status", {{"data-dir"}, {"json"}}},
+};
+
+arguments parse(int argc, char** argv) {
+    arguments a;
+    a.command = argv[1];
+    auto g = grammar.find(a.command);
+    if (g == grammar.end())
+        throw usage_error{"unknown command \"" + a.command + "\""};
+    auto& [with_value, flags] = g->second;
+    for (int i = 2; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            a.flags.push_back("help");
+            continue;
+        }
+        if (!arg.starts_with("--"))
+            throw usage_error{"unexpected argument \"" + arg + "\""};
+        std::string name = arg.substr(2), value;
+        bool has_value = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            has_value = true;
+        }
+        if (name == "password")
+            throw usage_error{"passwords are never taken from the command line; use --password-file, "
+                              "--password-env or --password-stdin"};
+        if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
+            if (has_value)
+                throw usage_error{"--" + name + " takes no value"};
+            a.flags.push_back(name);
+        } else if (std::find(with_value.begin(), with_value.end(), name) != with_value.end()) {
+            if (!has_value) {
+                if (i + 1 >= argc)
+                    throw usage_error{"--" + name + " needs a value"};
+                value = argv[++i];
+            }
+            a.values[name].push_back(value);
+        } else {
+            throw usage_error{"unknown option --" + name + " for " + a.command};
+        }
+    }
+    return a;
+}
+
+/// Reads the password as the command line says; nullopt when none is configured.
+std::optional<fcs::secret_bytes> read_password(const arguments& a) {
+    auto file = a.one("password-file");
+    auto env = a.one("password-env");
+    bool from_stdin = a.flag("password-stdin");
+    if ((file ? 1 : 0) + (env ? 1 : 0) + (from_stdin ? 1 : 0) > 1)
+        throw usage_error{"give at most one of --password-file, --password-env, --password-stdin"};
+    fcs::secret_bytes pw;
+    if (file) {
+        pw = fcs::switchover::read_input(*file, 4096);
+    } else if (env) {
+        const char* v = std::getenv(env->c_str());
+        if (!v)
+            throw fcs::error(fcs::errc::invalid_argument, "", "read password",
+                             "the environment variable " + *env + " is not set");
+        pw.assign(v, v + std::strlen(v));
+        ::unsetenv(env->c_str()); // child processes do not inherit it
+    } else if (from_stdin) {
+        termios old{};
+        bool tty = ::isatty(0) && ::tcgetattr(0, &old) == 0;
+        if (tty) {
+            std::fputs("Password: ", stderr);
+            termios quiet = old;
+            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+            ::tcsetattr(0, TCSAFLUSH, &quiet);
+        }
+        char c;
+        while (pw.size() <= 4096) {
+            ssize_t n = ::read(0, &c, 1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0 || c == '\n')
+                break;
+            pw.push_back(static_cast<std::uint8_t>(c));
+        }
+        c = 0;
+        if (tty) {
+            ::tcsetattr(0, TCSAFLUSH, &old);
+            std::fputs("\n", stderr);
+        }
+        if (pw.size() > 4096)
+            throw fcs::error(fcs::errc::too_large, "standard input", "read password", "longer than 4096 bytes");
+    } else {
+        return std::nullopt;
+    }
+    // One line: a trailing newline (and CR) is not part of the password.
+    auto nl = std::find(pw.begin(), pw.end(), '\n');
+    pw.erase(nl, pw.end());
+    if (!pw.empty() && pw.back() == '\r')
+        pw.pop_back();
+    return pw;
+}
+
+fcs::key_type key_type_of(const arguments& a) {
+    auto kt = a.one("key-type");
+    if (!kt)
+        return fcs::key_type::ec_p256;
+    auto k = fcs::key_type_from_string(*kt);
+    if (!k || *k == fcs::key_type::ed25519)
+        throw usage_error{"--key-type must be ec-p256, ec-p384, rsa2048, rsa3072 or rsa4096"};
+    return *k;
+}
+
+service make_service(const arguments& a, bool generate) {
+    std::filesystem::path data = a.required("data-dir");
+    fcs::service_options o;
+    o.name = std::string(layout::slot);
+    o.profile = fcs::profile_kind::group_ca;
+    o.key = key_type_of(a);
+    o.generate_when_missing = generate;
+    if (auto cn = a.one("cn"); cn && generate)
+        o.common_name = *cn;
+    return service(o, storage_type(data), fcs::acl::posix{}, fcs::log::file(data / "Logs" / "messages.log"));
+}
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+void print_status(const fcs::cert_status& s, bool json) {
+    if (json) {
+        std::string sans;
+        for (auto& n : s.info.sans)
+            sans += (sans.empty() ? "\"" : ", \"") + json_escape(n) + "\"";
+        std::cout << "{\n"
+                  << "  \"certificate\": \"" << json_escape(s.certificate_location) << "\",\n"
+                  << "  \"key\": \"" << json_escape(s.key_location) << "\",\n"
+                  << "  \"subject\": \"" << json_escape(s.info.subject) << "\",\n"
+                  << "  \"issuer\": \"" << json_escape(s.info.issuer) << "\",\n"
+                  << "  \"sans\": [" << sans << "],\n"
+                  << "  \"serial\": \"" << s.info.serial << "\",\n"
+                  << "  \"not_before\": \"" << service::iso(s.info.not_before) << "\",\n"
+                  << "  \"not_after\": \"" << service::iso(s.info.not_after) << "\",\n"
+                  << "  \"days_remaining\": " << s.days_remaining << ",\n"
+                  << "  \"sha256_fingerprint\": \"" << s.info.sha256_fingerprint << "\",\n"
+                  << "  \"state\": \"" << fcs::to_string(s.state) << "\",\n"
+                  << "  \"origin\": \"" << fcs::to_string(s.origin) << "\",\n"
+                  << "  \"is_ca\": " << (s.info.is_ca ? "true" : "false") << "\n"
+                  << "}\n";
+        return;
+    }
+    std::string sans;
+    for (auto& n : s.info.sans)
+        sans += (sans.empty() ? "" : ", ") + n;
+    std::cout << "certificate: " << s.certificate_location << "\n"
+              << "key:         " << s.key_location << "\n"
+              << "subject:     " << s.info.subject << "\n"
+              << "issuer:      " << s.info.issuer << "\n"
+              << "SANs:        " << (sans.empty() ? "(none)" : sans) << "\n"
+              << "serial:      " << s.info.serial << "\n"
+              << "valid:       " << service::iso(s.info.not_before) << " to " << service::iso(s.info.not_after)
+              << " (" << s.days_remaining << " days left)\n"
+              << "SHA-256:     " << s.info.sha256_fingerprint << "\n"
+              << "state:       " << fcs::to_string(s.state) << "\n"
+              << "origin:      " << fcs::to_string(s.origin) << "\n"
+              << "CA:          " << (s.info.is_ca ? "yes" : "no") << "\n";
+}
+
+void print_findings(const fcs::start_report& r) {
+    for (auto& f : r.findings)
+        if (f.level != fcs::finding::severity::info)
+            std::cerr << (f.level == fcs::finding::severity::warning ? "warning: " : "error: ")
+                      << (f.location.empty() ? "" : f.location + ": ") << f.message << "\n";
+}
+
+int cmd_init(const arguments& a) {
+    auto svc = make_service(a, true);
+    auto report = svc.start();
+    print_findings(report);
+    auto& s = report.status;
+    if (report.generated) {
+        std::cout << "generated the server-group CA certificate and key\n";
+    } else {
+        std::cout << "a valid pair already exists (" << s.info.subject << (s.info.is_ca ? ", CA" : ", not a CA")
+                  << "); nothing changed\n";
+    }
+    std::cout << "certificate: " << s.certificate_location << "\n"
+              << "valid until: " << service::iso(s.info.not_after) << "\n"
+              << "SHA-256:     " << s.info.sha256_fingerprint << "\n";
+    return exit_ok;
+}
+
+int cmd_export(const arguments& a) {
+    auto to = a.required("to");
+    auto svc = make_service(a, false);
+    print_findings(svc.start());
+    auto r = fcs::switchover::export_to(svc, to, a.flag("force"));
+    for (auto& n : r.notes)
+        std::cerr << "note: " << n << "\n";
+    std::cout << (r.unchanged ? "already exported (identical pair): " : "exported: ") << r.certificate.string()
+              << "\n          " << r.key.string() << " (0600)\n"
+              << "SHA-256:  " << r.fingerprint << "\n"
+              << "Compare this fingerprint on the other server after the import.\n";
+    return exit_ok;
+}
+
+int cmd_import(const arguments& a) {
+    fcs::switchover::import_source src;
+    if (auto c = a.one("cert"))
+        src.cert_file = *c;
+    if (auto k = a.one("key"))
+        src.key_file = *k;
+    if (auto b = a.one("bundle"))
+        src.bundle_file = *b;
+    if (src.bundle_file.empty() == (src.cert_file.empty() && src.key_file.empty()))
+        throw usage_error{"give either --cert FILE --key FILE or --bundle FILE"};
+    if (src.bundle_file.empty() && (src.cert_file.empty() || src.key_file.empty()))
+        throw usage_error{"--cert and --key go together (a single PEM or PKCS#12 file: --bundle)"};
+    if (auto f = a.one("format")) {
+        auto fmt = fcs::switchover::input_format_from_string(*f);
+        if (!fmt)
+            throw usage_error{"--format must be auto, pem, der or pkcs12"};
+        src.format = *fmt;
+    }
+    auto password = read_password(a);
+    auto svc = make_service(a, false);
+    print_findings(svc.start());
+    try {
+        auto r = fcs::switchover::import_pair(svc, src, password ? &*password : nullptr,
+                                              [](fcs::switchover::import_step s, const std::string& line) {
+                                                  std::cout << "[" << fcs::switchover::to_string(s) << "] " << line
+                                                            << "\n";
+                                              });
+        for (auto& n : r.notes)
+            std::cout << "note: " << n << "\n";
+        if (r.already_present) {
+            std::cout << "already present: the identical pair is installed; nothing changed\n"
+                      << "SHA-256: " << r.status.info.sha256_fingerprint << "\n";
+            return exit_ok;
+        }
+        std::cout << "imported: " << r.status.certificate_location << "\n"
+                  << "SHA-256: " << r.status.info.sha256_fingerprint << "\n";
+        return exit_ok;
+    } catch (const fcs::error& e) {
+        if (e.fcs_code() == fcs::errc::key_encrypted)
+            throw fcs::error(e.fcs_code(), e.file(), e.step(),
+                             e.cause() + " (--password-file, --password-env or --password-stdin)");
+        throw;
+    }
+}
+
+int cmd_verify(const arguments& a) {
+    auto peer = a.required("peer");
+    auto svc = make_service(a, false);
+    print_findings(svc.start());
+    auto r = fcs::switchover::verify_identical(svc, peer);
+    if (r.identical) {
+        std::cout << "identical: certificate and private key are the same on both sides\n"
+                  << "SHA-256: " << r.local_fingerprint << "\n";
+        return exit_ok;
+    }
+    std::cout << "different:\n";
+    for (auto& d : r.differences)
+        std::cout << "  " << d << "\n";
+    std::cerr << peer << ": the pair differs from " << svc.status().certificate_location << "\n";
+    return exit_failed;
+}
+
+int cmd_issue(const arguments& a) {
+    fcs::switchover::issue_request req;
+    req.out_dir = a.required("out");
+    if (auto cn = a.one("cn"))
+        req.common_name = *cn;
+    if (auto csr = a.one("csr"))
+        req.csr_file = *csr;
+    else if (req.common_name.empty())
+        throw usage_error{"--cn is required (or --csr with a request that names one)"};
+    req.dns_names = a.all("dns");
+    req.ip_addresses = a.all("ip");
+    req.key = key_type_of(a);
+    if (auto d = a.one("days")) {
+        char* end = nullptr;
+        long v = std::strtol(d->c_str(), &end, 10);
+        if (d->empty() || *end || v < 1 || v > 3650)
+            throw usage_error{"--days must be a number from 1 to 3650"};
+        req.days = static_cast<int>(v);
+    }
+    auto svc = make_service(a, false);
+    print_findings(svc.start());
+    auto r = fcs::switchover::issue(svc, req);
+    for (auto& n : r.notes)
+        std::cerr << "note: " << n << "\n";
+    std::cout << "issued: " << r.info.subject << " by " << r.info.issuer << "\n"
+              << "valid until: " << service::iso(r.info.not_after) << "\n"
+              << "certificate: " << r.certificate.string() << "\n";
+    if (!r.key.empty())
+        std::cout << "key:         " << r.key.string() << " (0600)\n";
+    std::cout << "CA:          " << r.ca_certificate.string() << "\n"
+              << "SHA-256:     " << r.info.sha256_fingerprint << "\n";
+    return exit_ok;
+}
+
+int cmd_status(const arguments& a) {
+    auto svc = make_service(a, false);
+    auto report = svc.start();
+    print_findings(report);
+    if (!svc.current()) {
+        std::cerr << svc.storage().location(std::string(layout::slot), fcs::part::certificate)
+                  << ": no certificate pair is installed (run init or import)\n";
+        return exit_failed;
+    }
+    print_status(svc.status(), a.flag("json"));
+    return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h" ||
+        std::string_view(argv[1]) == "help") {
+        std::cout << general_help;
+        return argc < 2 ? exit_usage : exit_ok;
+    }
+    std::string command = argv[1];
+    try {
+        auto a = parse(argc, argv);
+        if (a.flag("help")) {
+            std::cout << command_help.at(a.command);
+            return exit_ok;
+        }
+        if (a.command == "init")
+            return cmd_init(a);
+        if (a.command == "export")
+            return cmd_export(a);
+        if (a.command == "import")
+            return cmd_import(a);
+        if (a.command == "verify")
+            return cmd_verify(a);
+        if (a.command == "issue")
+            return cmd_issue(a);
+        return cmd_status(a);
+    } catch (const usage_error& e) {
+        std::cerr << "fcs-switchover " << command << ": " << e.message << "\n";
+        auto it = command_help.find(command);
+        std::cerr << (it != command_help.end() ? "Run \"fcs-switchover " + command + " --help\".\n"
+                                               : std::string("Run \"fcs-switchover --help\".\n"));
+        return exit_usage;
+    } catch (const fcs::error& e) {
+        // "FILE: CAUSE (STEP)": the file and the cause first, for the operator.
+        std::cerr << "fcs-switchover " << command << ": " << (e.file().empty() ? "" : e.file() + ": ") << e.cause()
+                  << (e.step().empty() ? "" : " (" + e.step() + ")") << "\n";
+        return exit_failed;
+    } catch (const std::exception& e) {
+        std::cerr << "fcs-switchover " << command << ": " << e.what() << "\n";
+        return exit_failed;
+    }
+}

@@ -1,0 +1,594 @@
+#ifndef FCS_SWITCHOVER_HPP
+#define FCS_SWITCHOVER_HPP
+
+// Switchover pairs: the operations that put one server-group certificate on both servers of a
+// pair (import, export, verify) and let the group CA sign child certificates (issue). They
+// work on any started FailoverCertService whose crypto backend can read PKCS#12 and CSRs
+// (fcs::crypto::boringssl); the example program fcs-switchover is a thin shell around them.
+
+#include <fcs/crypto/boringssl.hpp>
+#include <fcs/detail/fs.hpp>
+#include <fcs/detail/secret.hpp>
+#include <fcs/error.hpp>
+#include <fcs/policy/concepts.hpp>
+#include <fcs/types.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fcs::switchover {
+
+/// How an input is encoded; `automatic` detects it by content, never by file name.
+enum class input_format { automatic, pem, der, pkcs12 };
+
+inline std::optional<input_format> input_format_from_string(std::string_view s) noexcept {
+    if (s == "auto")
+        return input_format::automatic;
+    if (s == "pem")
+        return input_format::pem;
+    if (s == "der")
+        return input_format::der;
+    if (s == "pkcs12")
+        return input_format::pkcs12;
+    return std::nullopt;
+}
+
+/// The pair to import: a certificate file and a key file, or one bundle (PKCS#12, or a PEM
+/// file holding the certificate and the key).
+struct import_source {
+    std::filesystem::path cert_file;
+    std::filesystem::path key_file;
+    std::filesystem::path bundle_file;
+    input_format format = input_format::automatic;
+};
+
+/// The steps of an import, reported in this order.
+enum class import_step { validate, stage, back_up, commit };
+
+inline const char* to_string(import_step s) noexcept {
+    switch (s) {
+    case import_step::validate: return "validate";
+    case import_step::stage: return "stage";
+    case import_step::back_up: return "back up";
+    case import_step::commit: return "commit";
+    }
+    return "?";
+}
+
+/// Called once per step with a line for the operator.
+using progress = std::function<void(import_step, const std::string&)>;
+
+struct import_result {
+    bool already_present = false;    ///< the identical pair was installed: nothing changed
+    cert_status status;              ///< the pair in use afterwards
+    std::string previous_fingerprint; ///< "" when no pair was installed before
+    std::string backup_folder;       ///< where the replaced pair went ("" when none)
+    std::vector<std::string> notes;  ///< e.g. chain certificates that are not stored
+};
+
+struct export_result {
+    std::filesystem::path certificate;
+    std::filesystem::path key;
+    std::string fingerprint;
+    bool unchanged = false;         ///< the folder already held the identical pair
+    std::vector<std::string> notes; ///< e.g. an existing folder that others can read
+};
+
+struct verify_result {
+    bool identical = false;
+    std::string local_fingerprint;
+    std::string peer_fingerprint;   ///< "" when the peer certificate cannot be read
+    std::filesystem::path peer_certificate;
+    std::filesystem::path peer_key;
+    std::vector<std::string> differences; ///< what differs, in plain words
+};
+
+/// A child certificate for a subsystem, signed by the server-group CA.
+struct issue_request {
+    std::string common_name;               ///< required unless the CSR has one
+    std::vector<std::string> dns_names;
+    std::vector<std::string> ip_addresses;
+    int days = 365;
+    key_type key = key_type::ec_p256;      ///< for a fresh key (no CSR)
+    std::filesystem::path csr_file;        ///< sign this request instead of generating a key
+    std::filesystem::path out_dir;
+};
+
+struct issue_result {
+    std::filesystem::path certificate;     ///< PEM, the child certificate
+    std::filesystem::path key;             ///< PEM PKCS#8, 0600 ("" when a CSR was signed)
+    std::filesystem::path ca_certificate;  ///< PEM, the group certificate (the trust anchor)
+    cert_info info;
+    std::vector<std::string> notes;
+};
+
+namespace detail {
+
+/// A crypto backend that can do what switchover needs beyond fcs::policy::CryptoBackend.
+template <class C>
+concept SwitchoverCrypto = policy::CryptoBackend<C> &&
+    requires(const C& c, std::span<const std::uint8_t> in, const secret_bytes* pw, std::string_view where,
+             const typename C::certificate& cert, const typename C::private_key& key,
+             const typename C::profile& prof, time_point t, EVP_PKEY* pub) {
+        { c.parse_pkcs12(in, pw, where) } -> std::same_as<typename C::bundle>;
+        { c.parse_csr(in, where) } -> std::same_as<typename C::certificate_request>;
+        { c.same_key(key, key) } -> std::same_as<bool>;
+        { c.issue(cert, key, pub, prof, t, t) } -> std::same_as<typename C::certificate>;
+        { c.fingerprint(cert) } -> std::same_as<std::string>;
+        { C::looks_like_pkcs12(in) } -> std::same_as<bool>;
+        { C::starts_like_pkcs12(in) } -> std::same_as<bool>;
+    };
+
+template <class Service>
+constexpr void check_service() {
+    static_assert(SwitchoverCrypto<typename Service::crypto_type>,
+                  "fcs::switchover: the service's crypto backend must read PKCS#12 bundles and "
+                  "certificate requests and sign certificates (parse_pkcs12, parse_csr, same_key, "
+                  "issue, fingerprint, looks_like_pkcs12, starts_like_pkcs12), as "
+                  "fcs::crypto::boringssl does; see fcs/switchover.hpp");
+}
+
+inline std::string shown(const std::filesystem::path& p) { return p.string(); }
+
+/// Opens (creating with exactly `mode` when missing) the folder `dir`, never following a
+/// symlink at its last component. `created` says whether it was made now.
+inline fcs::detail::unique_fd open_out_dir(const std::filesystem::path& dir, mode_t mode, bool& created) {
+    created = false;
+    if (::mkdir(dir.c_str(), mode) == 0) {
+        created = true;
+    } else if (errno != EEXIST) {
+        fcs::detail::throw_io(shown(dir), "create folder", errno);
+    }
+    fcs::detail::unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        int e = errno;
+        struct stat st {};
+        if (::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+            e = ELOOP;
+        fcs::detail::throw_io(shown(dir), "open folder", e);
+    }
+    if (created && ::fchmod(fd.get(), mode) != 0) // the umask may have narrowed it
+        fcs::detail::throw_io(shown(dir), "set folder mode", errno);
+    return fd;
+}
+
+/// Writes `data` as `name` in `dir` (created with its final mode, fsynced, renamed into
+/// place). An existing file is only replaced when `replace`.
+inline void write_file_at(int dir, const std::filesystem::path& dir_path, const std::string& name,
+                          std::span<const std::uint8_t> data, mode_t mode, bool replace) {
+    if (!replace && fcs::detail::exists_at(dir, name))
+        throw error(errc::conflict, shown(dir_path / name), "write",
+                    "the file exists; remove it or choose another folder");
+    protection p;
+    p.file_mode = mode;
+    auto tmp = fcs::detail::write_temp_at(dir, data, p, shown(dir_path));
+    if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
+        int e = errno;
+        ::unlinkat(dir, tmp.c_str(), 0);
+        fcs::detail::throw_io(shown(dir_path / name), "rename into place", e);
+    }
+    fcs::detail::fsync_dir(dir, shown(dir_path));
+}
+
+inline std::string file_stem_of(std::string_view cn) {
+    std::string out;
+    for (char c : cn)
+        out.push_back((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                              c == '_' || (c == '.' && !out.empty())
+                          ? c
+                          : '_');
+    return out.empty() ? std::string("child") : out.substr(0, 100);
+}
+
+} // namespace detail
+
+/**
+ * Reads an input file (a certificate, key, bundle, request or password file), refusing a
+ * non-regular file and anything over `max_size` from its size before reading it all.
+ * @throws fcs::error naming the file: errc::not_found, errc::too_large, errc::io_failed.
+ */
+inline secret_bytes read_input(const std::filesystem::path& file, std::size_t max_size = crypto::max_input_size) {
+    fcs::detail::unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd)
+        fcs::detail::throw_io(file.string(), "open", errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fcs::detail::throw_io(file.string(), "stat", errno);
+    if (!S_ISREG(st.st_mode))
+        throw error(errc::unsafe_file, file.string(), "open", "not a regular file");
+    if (static_cast<std::uint64_t>(st.st_size) > max_size)
+        throw error(errc::too_large, file.string(), "read",
+                    std::to_string(st.st_size) + " bytes is over the limit of " + std::to_string(max_size) +
+                        " bytes; not a certificate, key or bundle");
+    // Read one byte more than allowed, so a file that grows while we read is refused too.
+    secret_bytes data(static_cast<std::size_t>(st.st_size) + 1);
+    std::size_t got = 0;
+    while (got < data.size()) {
+        ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fcs::detail::throw_io(file.string(), "read", errno);
+        if (n == 0)
+            break;
+        got += static_cast<std::size_t>(n);
+        if (got > max_size)
+            throw error(errc::too_large, file.string(), "read",
+                        "over the limit of " + std::to_string(max_size) + " bytes");
+    }
+    data.resize(got);
+    return data;
+}
+
+/**
+ * Imports a pair into a started service: validates it (parses by content, decrypts with
+ * `password`, key usable by a TLS server, key matches a certificate, dates valid now), then
+ * backs up the installed pair and commits the new one as one step (install_parsed, origin
+ * imported). The identical pair (same certificate fingerprint and same private key) is
+ * reported as already present and changes nothing. A refused input changes no file.
+ *
+ * @tparam Service a FailoverCertService whose crypto backend meets detail::SwitchoverCrypto.
+ * @throws fcs::error naming the input file and the cause.
+ */
+template <class Service>
+import_result import_pair(Service& svc, const import_source& src, const secret_bytes* password,
+                          const progress& on_step = {}) {
+    detail::check_service<Service>();
+    using crypto_t = typename Service::crypto_type;
+    auto& crypto = svc.crypto();
+    auto say = [&](import_step s, const std::string& line) {
+        if (on_step)
+            on_step(s, line);
+    };
+    std::vector<typename crypto_t::certificate> chain;
+    typename crypto_t::private_key key;
+    std::string cert_where, key_where;
+    try {
+        const bool bundle = !src.bundle_file.empty();
+        if (bundle == (!src.cert_file.empty() || !src.key_file.empty()))
+            throw error(errc::invalid_argument, "", "import",
+                        "give either a certificate and a key file, or one bundle file");
+        if (!bundle && (src.cert_file.empty() || src.key_file.empty()))
+            throw error(errc::invalid_argument, "", "import", "give both the certificate file and the key file");
+        if (bundle) {
+            cert_where = key_where = src.bundle_file.string();
+            auto data = read_input(src.bundle_file);
+            if (data.empty())
+                throw error(errc::parse_failed, cert_where, "load bundle", "the file is empty");
+            const bool pem = fcs::detail::looks_like_pem(data);
+            if (src.format == input_format::der)
+                throw error(errc::invalid_argument, cert_where, "load bundle",
+                            "a bundle is PKCS#12 or PEM; --format der applies to --cert/--key files");
+            if (src.format == input_format::pem && !pem)
+                throw error(errc::parse_failed, cert_where, "load bundle", "not PEM (--format pem was given)");
+            if (src.format == input_format::pkcs12 && pem)
+                throw error(errc::parse_failed, cert_where, "load bundle", "PEM, not PKCS#12 (--format pkcs12 was given)");
+            if (pem) {
+                chain = crypto.parse_certificates(data, cert_where);
+                key = crypto.parse_private_key(data, password, key_where);
+            } else if (crypto_t::starts_like_pkcs12(data) || src.format == input_format::pkcs12) {
+                auto b = crypto.parse_pkcs12(data, password, cert_where);
+                chain = std::move(b.chain);
+                key = std::move(b.key);
+            } else {
+                throw error(errc::parse_failed, cert_where, "load bundle",
+                            "neither a PKCS#12 bundle nor a PEM file with certificate and key "
+                            "(truncated or garbage?)");
+            }
+        } else {
+            cert_where = src.cert_file.string();
+            key_where = src.key_file.string();
+            if (src.format == input_format::pkcs12)
+                throw error(errc::invalid_argument, cert_where, "import",
+                            "--format pkcs12 needs --bundle, not --cert/--key");
+            auto cert_data = read_input(src.cert_file);
+            auto key_data = read_input(src.key_file);
+            for (auto* item : {&cert_data, &key_data}) {
+                const auto& where = item == &cert_data ? cert_where : key_where;
+                if (item->empty())
+                    throw error(errc::parse_failed, where, "load", "the file is empty");
+                if (crypto_t::looks_like_pkcs12(*item))
+                    throw error(errc::invalid_argument, where, "load",
+                                "this is a PKCS#12 bundle; import it with --bundle");
+                const bool pem = fcs::detail::looks_like_pem(*item);
+                if (src.format == input_format::pem && !pem)
+                    throw error(errc::parse_failed, where, "load", "not PEM (--format pem was given)");
+                if (src.format == input_format::der && pem)
+                    throw error(errc::parse_failed, where, "load", "PEM, not DER (--format der was given)");
+            }
+            chain = crypto.parse_certificates(cert_data, cert_where);
+            key = crypto.parse_private_key(key_data, password, key_where);
+        }
+        // The first certificate whose key matches is the group certificate.
+        auto leaf = std::find_if(chain.begin(), chain.end(), [&](auto& c) { return crypto.matches(c, key); });
+        if (leaf == chain.end())
+            throw error(errc::key_mismatch, key_where, "validate",
+                        cert_where == key_where
+                            ? "the private key does not match any certificate in the file"
+                            : "the private key does not match the certificate in " + cert_where);
+        std::rotate(chain.begin(), leaf, leaf + 1);
+        auto info = crypto.describe(chain.front());
+        auto now = svc.clock().now();
+        if (now > info.not_after)
+            throw error(errc::certificate_expired, cert_where, "validate",
+                        "the certificate (" + info.subject + ") expired on " + Service::iso(info.not_after));
+        if (now < info.not_before)
+            throw error(errc::not_yet_valid, cert_where, "validate",
+                        "the certificate (" + info.subject + ") is not valid before " + Service::iso(info.not_before));
+        import_result r;
+        say(import_step::validate, cert_where + (cert_where == key_where ? "" : " + " + key_where) + ": " +
+                                       info.subject + ", issued by " + info.issuer + ", " +
+                                       crypto_t::key_description(key.get()) + " key matches, valid until " +
+                                       Service::iso(info.not_after) + (info.is_ca ? ", CA" : ""));
+        auto cur = svc.current();
+        if (cur && cur->info.sha256_fingerprint == info.sha256_fingerprint && crypto.same_key(cur->key, key)) {
+            r.already_present = true;
+            r.previous_fingerprint = cur->info.sha256_fingerprint;
+            r.status = svc.status();
+            svc.log().write(policy::level::info, cert_where + ": import: already present (SHA-256 " +
+                                                     info.sha256_fingerprint + "); nothing changed");
+            return r;
+        }
+        if (svc.storage().encoding(part::certificate) == encoding::der && chain.size() > 1)
+            r.notes.push_back(std::to_string(chain.size() - 1) +
+                              " further certificate(s) in the input are not stored: the server-group "
+                              "layout keeps the group certificate only (one DER certificate)");
+        auto location = svc.storage().location(cur ? cur->name : svc.options().name, part::certificate);
+        auto key_location = svc.storage().location(cur ? cur->name : svc.options().name, part::private_key);
+        say(import_step::stage, "new pair written to temporary files next to " + location + " and " +
+                                    key_location + " (created with their final modes, fsynced)");
+        std::vector<std::string> before;
+        if constexpr (requires { svc.storage().archive_entries(); })
+            before = svc.storage().archive_entries();
+        r.status = svc.install_parsed(std::move(chain), std::move(key), cert_where, origin::imported);
+        if (cur) {
+            r.previous_fingerprint = cur->info.sha256_fingerprint;
+            if constexpr (requires { svc.storage().archive_entries(); }) {
+                for (auto& e : svc.storage().archive_entries())
+                    if (std::find(before.begin(), before.end(), e) == before.end()) {
+                        r.backup_folder = e.substr(0, e.rfind('/'));
+                        break;
+                    }
+            }
+            say(import_step::back_up, "the previous pair (SHA-256 " + cur->info.sha256_fingerprint + ") is in " +
+                                          (r.backup_folder.empty() ? std::string("the archive") : r.backup_folder + "/"));
+        } else {
+            say(import_step::back_up, "no pair was installed; nothing to back up");
+        }
+        say(import_step::commit, "committed as one step (journaled rename): " + location + ", SHA-256 " +
+                                     r.status.info.sha256_fingerprint);
+        return r;
+    } catch (const error& e) {
+        svc.log().write(policy::level::warning, std::string("import refused, nothing changed: ") + e.what());
+        throw;
+    }
+}
+
+/**
+ * Copies the installed pair into `dir` for transfer (a USB key): the folder is created 0700,
+ * the certificate 0644 and the key 0600, each created with its final mode. The bytes are the
+ * stored ones, checked first to still be the pair in use. An existing different pair in
+ * `dir` is only replaced with `replace`.
+ * @throws fcs::error naming the file and the cause.
+ */
+template <class Service>
+export_result export_to(Service& svc, const std::filesystem::path& dir, bool replace = false) {
+    detail::check_service<Service>();
+    auto cur = svc.current();
+    if (!cur)
+        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate), "export",
+                    "no certificate pair is installed; run init or import first");
+    auto& crypto = svc.crypto();
+    auto cert_item = svc.storage().read(cur->name, part::certificate);
+    auto key_item = svc.storage().read(cur->name, part::private_key);
+    if (!cert_item || !key_item)
+        throw error(errc::not_found, svc.storage().location(cur->name, cert_item ? part::private_key : part::certificate),
+                    "export", "the file is missing; the pair on disk changed since start");
+    auto chain = crypto.parse_certificates(cert_item->data, cert_item->location);
+    auto key = crypto.parse_private_key(key_item->data, nullptr, key_item->location);
+    if (crypto.fingerprint(chain.front()) != cur->info.sha256_fingerprint || !crypto.same_key(key, cur->key))
+        throw error(errc::conflict, cert_item->location, "export",
+                    "the pair on disk is not the pair in use (changed since start); run the command again");
+    export_result r;
+    r.fingerprint = cur->info.sha256_fingerprint;
+    bool created = false;
+    auto fd = detail::open_out_dir(dir, 0700, created);
+    if (!created) {
+        struct stat st {};
+        if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077))
+            r.notes.push_back(dir.string() + ": the folder is accessible by group or others (mode " +
+                              std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                              std::to_string(st.st_mode & 7) + "); the key file itself is 0600");
+    }
+    auto base = [](const std::string& loc) { return loc.substr(loc.rfind('/') + 1); };
+    std::string cert_name = base(cert_item->location), key_name = base(key_item->location);
+    r.certificate = dir / cert_name;
+    r.key = dir / key_name;
+    auto same_bytes = [&](const std::string& name, const secret_bytes& want) {
+        if (!fcs::detail::exists_at(fd.get(), name))
+            return std::optional<bool>{};
+        auto [have, facts] = fcs::detail::read_at(fd.get(), name, (dir / name).string(), crypto::max_input_size);
+        return std::optional<bool>{have == want};
+    };
+    auto cert_same = same_bytes(cert_name, cert_item->data);
+    auto key_same = same_bytes(key_name, key_item->data);
+    if (cert_same.value_or(false) && key_same.value_or(false)) {
+        r.unchanged = true;
+        return r;
+    }
+    if (!replace && (cert_same || key_same))
+        throw error(errc::conflict, (dir / (cert_same ? cert_name : key_name)).string(), "export",
+                    "a different file of that name exists; remove it, choose an empty folder, or replace it (--force)");
+    detail::write_file_at(fd.get(), dir, key_name, key_item->data, 0600, true);
+    detail::write_file_at(fd.get(), dir, cert_name, cert_item->data, 0644, true);
+    svc.log().write(policy::level::info, "exported the pair (SHA-256 " + r.fingerprint + ") to " + dir.string());
+    return r;
+}
+
+/**
+ * Compares the installed pair with a peer's: `peer` is the peer's data folder or an exported
+ * copy. Identical means the same certificate (DER bytes) and the same private key.
+ * @throws fcs::error when no pair is installed here.
+ */
+template <class Service>
+verify_result verify_identical(Service& svc, const std::filesystem::path& peer) {
+    detail::check_service<Service>();
+    auto cur = svc.current();
+    if (!cur)
+        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate), "verify",
+                    "no certificate pair is installed here; run init or import first");
+    auto& crypto = svc.crypto();
+    verify_result r;
+    r.local_fingerprint = cur->info.sha256_fingerprint;
+    auto pick = [&](part p) {
+        auto loc = svc.storage().location(cur->name, p);
+        auto in_data = peer / loc;
+        auto flat = peer / loc.substr(loc.rfind('/') + 1);
+        std::error_code ec;
+        return std::filesystem::exists(in_data, ec) ? in_data : flat;
+    };
+    r.peer_certificate = pick(part::certificate);
+    r.peer_key = pick(part::private_key);
+    std::vector<typename Service::crypto_type::certificate> peer_chain;
+    try {
+        auto data = read_input(r.peer_certificate);
+        peer_chain = crypto.parse_certificates(data, r.peer_certificate.string());
+    } catch (const error& e) {
+        r.differences.push_back("peer certificate " + r.peer_certificate.string() + ": " +
+                                (e.fcs_code() == errc::not_found ? std::string("missing") : e.cause()));
+    }
+    if (!peer_chain.empty()) {
+        r.peer_fingerprint = crypto.fingerprint(peer_chain.front());
+        if (crypto.encode(peer_chain.front(), encoding::der) != crypto.encode(cur->chain.front(), encoding::der))
+            r.differences.push_back("certificate differs: here SHA-256 " + r.local_fingerprint + " (" +
+                                    cur->info.subject + "), peer SHA-256 " + r.peer_fingerprint + " (" +
+                                    crypto.describe(peer_chain.front()).subject + ")");
+    }
+    try {
+        auto data = read_input(r.peer_key);
+        auto peer_key = crypto.parse_private_key(data, nullptr, r.peer_key.string());
+        if (!crypto.same_key(peer_key, cur->key))
+            r.differences.push_back("private key differs (" + r.peer_key.string() + ")" +
+                                    (!peer_chain.empty() && crypto.matches(peer_chain.front(), peer_key)
+                                         ? std::string(": the peer has another pair")
+                                         : std::string()));
+    } catch (const error& e) {
+        r.differences.push_back("peer private key " + r.peer_key.string() + ": " +
+                                (e.fcs_code() == errc::not_found ? std::string("missing") : e.cause()));
+    }
+    r.identical = r.differences.empty();
+    return r;
+}
+
+/**
+ * The server-group CA signs a child certificate (serverAuth and clientAuth) for a subsystem:
+ * for a fresh key, or for the public key of a request whose signature verifies. The child
+ * never outlives the group certificate. Files are written to `out_dir` (created 0700): the
+ * certificate (PEM, 0644), the key (PEM PKCS#8, 0600) and the group certificate as the trust
+ * anchor (PEM, 0644); existing files are never overwritten.
+ * @throws fcs::error: errc::not_a_ca when the group certificate is not a CA.
+ */
+template <class Service>
+issue_result issue(Service& svc, const issue_request& req) {
+    detail::check_service<Service>();
+    using crypto_t = typename Service::crypto_type;
+    auto cur = svc.current();
+    if (!cur)
+        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate), "issue",
+                    "no certificate pair is installed; run init or import first");
+    const auto where = svc.storage().location(cur->name, part::certificate);
+    if (!cur->info.is_ca)
+        throw error(errc::not_a_ca, where, "issue",
+                    "the group certificate (" + cur->info.subject +
+                        ") is not a CA (basicConstraints CA:TRUE missing) and cannot sign certificates");
+    auto now = std::chrono::floor<std::chrono::seconds>(svc.clock().now());
+    if (now > cur->info.not_after)
+        throw error(errc::certificate_expired, where, "issue",
+                    "the group certificate expired on " + Service::iso(cur->info.not_after));
+    if (req.days < 1 || req.days > 3650)
+        throw error(errc::invalid_argument, "", "issue", "--days must be between 1 and 3650");
+    if (req.out_dir.empty())
+        throw error(errc::invalid_argument, "", "issue", "an output folder is required");
+    auto& crypto = svc.crypto();
+    issue_result r;
+    typename crypto_t::profile p;
+    p.client_auth = true;
+    p.organization = svc.options().organization;
+    p.common_name = req.common_name;
+    p.dns_names = req.dns_names;
+    p.ip_addresses = req.ip_addresses;
+    std::optional<typename crypto_t::private_key> fresh;
+    bssl::UniquePtr<EVP_PKEY> subject_key;
+    if (!req.csr_file.empty()) {
+        auto data = read_input(req.csr_file);
+        auto csr = crypto.parse_csr(data, req.csr_file.string());
+        if (p.common_name.empty())
+            p.common_name = csr.common_name;
+        if (p.dns_names.empty() && p.ip_addresses.empty()) {
+            // Only names are taken from a request, never other extensions it asks for.
+            p.dns_names = csr.dns_names;
+            p.ip_addresses = csr.ip_addresses;
+        }
+        subject_key = std::move(csr.public_key);
+    } else {
+        fresh = crypto.generate_key(req.key);
+        subject_key = crypto_t::public_of(*fresh);
+    }
+    if (p.common_name.empty())
+        throw error(errc::invalid_argument, req.csr_file.string(), "issue",
+                    "a common name is required (--cn), and the request has none");
+    time_point not_before = now - std::chrono::minutes(5); // tolerate a peer's clock running behind
+    time_point not_after = now + std::chrono::days(req.days);
+    if (not_after > cur->info.not_after) {
+        not_after = cur->info.not_after;
+        r.notes.push_back("validity shortened to the group certificate's end, " + Service::iso(not_after));
+    }
+    auto child = crypto.issue(cur->chain.front(), cur->key, subject_key.get(), p, not_before, not_after);
+    r.info = crypto.describe(child);
+    bool created = false;
+    auto fd = detail::open_out_dir(req.out_dir, 0700, created);
+    auto stem = detail::file_stem_of(p.common_name);
+    for (auto name : {stem + ".crt", stem + ".key"}) // check all before writing any
+        if (fcs::detail::exists_at(fd.get(), name))
+            throw error(errc::conflict, (req.out_dir / name).string(), "issue",
+                        "the file exists; remove it or choose another folder");
+    r.certificate = req.out_dir / (stem + ".crt");
+    r.ca_certificate = req.out_dir / "ServerGroupCA.crt";
+    if (fresh) {
+        r.key = req.out_dir / (stem + ".key");
+        auto key_pem = crypto.encode(*fresh, encoding::pem);
+        detail::write_file_at(fd.get(), req.out_dir, stem + ".key", key_pem, 0600, false);
+    }
+    detail::write_file_at(fd.get(), req.out_dir, stem + ".crt", crypto.encode(child, encoding::pem), 0644, false);
+    auto ca_pem = crypto.encode(cur->chain.front(), encoding::pem);
+    bool ca_written = false;
+    if (fcs::detail::exists_at(fd.get(), "ServerGroupCA.crt")) {
+        auto [have, facts] = fcs::detail::read_at(fd.get(), "ServerGroupCA.crt", r.ca_certificate.string(),
+                                                  crypto::max_input_size);
+        if (!std::equal(have.begin(), have.end(), ca_pem.begin(), ca_pem.end()))
+            r.notes.push_back(r.ca_certificate.string() + " exists and is another certificate; left as it is");
+        ca_written = true;
+    }
+    if (!ca_written)
+        detail::write_file_at(fd.get(), req.out_dir, "ServerGroupCA.crt", ca_pem, 0644, false);
+    svc.log().write(policy::level::info, "issued a child certificate (" + r.info.subject + ", serial " + r.info.serial +
+                                             ", valid until " + Service::iso(r.info.not_after) + ", SHA-256 " +
+                                             r.info.sha256_fingerprint + ") to " + req.out_dir.string());
+    return r;
+}
+
+} // namespace fcs::switchover
+
+#endif // FCS_SWITCHOVER_HPP

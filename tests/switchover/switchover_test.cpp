@@ -1,0 +1,288 @@
+#define BOOST_TEST_MODULE fcs_switchover
+#include <boost/test/unit_test.hpp>
+
+#include <fcs/switchover.hpp> // first: the header is self-contained
+
+#include "support/support.hpp"
+
+#include <map>
+
+using namespace fcs;
+using namespace fcs::test;
+
+namespace {
+
+using group_storage = storage::directory<storage::server_group_layout>;
+using group_service = FailoverCertService<group_storage, acl::posix, log::memory, manual_clock>;
+
+const std::string cert_rel = "Certificates/ServerGroup/ServerGroupCertificate.cer";
+const std::string key_rel = "Certificates/ServerGroup/ServerGroupPrivateKey.bin";
+
+struct group_fixture {
+    temp_dir dir;
+    log::memory log;
+    manual_clock clock;
+
+    group_service make(const fs::path& data, bool generate = true) {
+        service_options o;
+        o.name = std::string(storage::server_group_layout::slot);
+        o.profile = profile_kind::group_ca;
+        o.generate_when_missing = generate;
+        return group_service(o, group_storage(data), acl::posix{}, log, clock);
+    }
+    /// Every file below DATA/Certificates with its bytes.
+    static std::map<std::string, std::string> snapshot(const fs::path& data) {
+        std::map<std::string, std::string> out;
+        for (auto& e : fs::recursive_directory_iterator(data / "Certificates"))
+            if (e.is_regular_file())
+                out[fs::relative(e.path(), data).string()] = read_text(e.path());
+        return out;
+    }
+};
+
+std::string openssl_fingerprint(const fs::path& pem) {
+    auto r = run("openssl x509 -in " + shell_quote(pem.string()) + " -noout -fingerprint -sha256");
+    BOOST_REQUIRE_EQUAL(r.exit_code, 0);
+    auto eq = r.output.find('=');
+    return r.output.substr(eq + 1, r.output.find_last_not_of("\r\n") - eq);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(switchover_import)
+
+BOOST_FIXTURE_TEST_CASE(imports_over_existing_pair_backs_it_up_and_reports_each_step, group_fixture) {
+    auto pair = openssl_ca_issued(dir / "in");
+    auto svc = make(dir / "data");
+    svc.start();
+    auto old = snapshot(dir / "data");
+    std::vector<std::string> steps;
+    switchover::import_source src;
+    src.cert_file = dir / "in/leaf.crt";
+    src.key_file = dir / "in/leaf.key";
+    auto r = switchover::import_pair(svc, src, nullptr, [&](switchover::import_step s, const std::string&) {
+        steps.push_back(switchover::to_string(s));
+    });
+    BOOST_TEST(!r.already_present);
+    BOOST_TEST((steps == std::vector<std::string>{"validate", "stage", "back up", "commit"}));
+    BOOST_TEST(r.status.info.sha256_fingerprint == openssl_fingerprint(dir / "in/leaf.crt"));
+    BOOST_TEST(std::string(to_string(r.status.origin)) == "imported");
+    BOOST_TEST(std::string(to_string(svc.current()->origin)) == "imported");
+    BOOST_REQUIRE(!r.backup_folder.empty());
+    BOOST_TEST(read_text(dir / "data" / r.backup_folder / "ServerGroupCertificate.cer") == old[cert_rel]);
+    BOOST_TEST(read_text(dir / "data" / r.backup_folder / "ServerGroupPrivateKey.bin") == old[key_rel]);
+    BOOST_TEST(mode_of(dir / "data" / key_rel) == 0600u);
+}
+
+BOOST_FIXTURE_TEST_CASE(identical_pair_is_already_present_and_changes_nothing, group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    auto exported = switchover::export_to(svc, dir / "usb");
+    auto before = snapshot(dir / "data");
+    switchover::import_source src;
+    src.cert_file = exported.certificate;
+    src.key_file = exported.key;
+    auto r = switchover::import_pair(svc, src, nullptr);
+    BOOST_TEST(r.already_present);
+    BOOST_TEST((snapshot(dir / "data") == before));
+}
+
+BOOST_FIXTURE_TEST_CASE(refused_inputs_leave_files_byte_identical_and_are_logged, group_fixture) {
+    auto a = openssl_ca_issued(dir / "a", "a.example");
+    auto b = openssl_ca_issued(dir / "b", "b.example");
+    auto svc = make(dir / "data");
+    svc.start();
+    auto before = snapshot(dir / "data");
+    auto refuse = [&](switchover::import_source src, errc want, const secret_bytes* pw = nullptr) {
+        try {
+            switchover::import_pair(svc, src, pw);
+            BOOST_ERROR("import of " + src.cert_file.string() + src.bundle_file.string() + " was accepted");
+        } catch (const error& e) {
+            BOOST_TEST(static_cast<int>(e.fcs_code()) == static_cast<int>(want), e.what());
+            BOOST_TEST(!e.file().empty(), e.what());
+        }
+        BOOST_TEST((snapshot(dir / "data") == before));
+    };
+    switchover::import_source mismatch;
+    mismatch.cert_file = dir / "a/leaf.crt";
+    mismatch.key_file = dir / "b/leaf.key";
+    refuse(mismatch, errc::key_mismatch);
+    write_text(dir / "empty.pem", "");
+    switchover::import_source empty;
+    empty.bundle_file = dir / "empty.pem";
+    refuse(empty, errc::parse_failed);
+    BOOST_REQUIRE_EQUAL(run("openssl pkcs12 -export -in " + shell_quote((dir / "a/leaf.crt").string()) + " -inkey " +
+                            shell_quote((dir / "a/leaf.key").string()) + " -passout pass:pw -out " +
+                            shell_quote((dir / "a.p12").string()))
+                            .exit_code,
+                        0);
+    switchover::import_source p12;
+    p12.bundle_file = dir / "a.p12";
+    auto wrong = to_secret("nope");
+    refuse(p12, errc::wrong_password, &wrong);
+    refuse(p12, errc::key_encrypted);
+    BOOST_TEST(log.count(policy::level::warning, "import refused") == 4u);
+    auto right = to_secret("pw");
+    BOOST_TEST(!switchover::import_pair(svc, p12, &right).already_present);
+}
+
+BOOST_FIXTURE_TEST_CASE(expiry_is_judged_by_the_service_clock, group_fixture) {
+    auto pair = openssl_ca_issued(dir / "in", "server.example", 30);
+    auto svc = make(dir / "data");
+    svc.start();
+    auto before = snapshot(dir / "data");
+    clock.advance(std::chrono::days(31));
+    switchover::import_source src;
+    src.cert_file = dir / "in/leaf.crt";
+    src.key_file = dir / "in/leaf.key";
+    BOOST_CHECK_EXCEPTION(switchover::import_pair(svc, src, nullptr), error,
+                          [](const error& e) { return e.fcs_code() == errc::certificate_expired; });
+    BOOST_TEST((snapshot(dir / "data") == before));
+    clock.advance(-std::chrono::days(60));
+    BOOST_CHECK_EXCEPTION(switchover::import_pair(svc, src, nullptr), error,
+                          [](const error& e) { return e.fcs_code() == errc::not_yet_valid; });
+    clock.advance(std::chrono::days(30));
+    BOOST_TEST(!switchover::import_pair(svc, src, nullptr).already_present);
+}
+
+BOOST_FIXTURE_TEST_CASE(backup_server_imports_without_generating_a_pair_first, group_fixture) {
+    auto pair = openssl_ca_issued(dir / "in");
+    auto svc = make(dir / "data", false);
+    auto report = svc.start();
+    BOOST_TEST(!report.generated);
+    BOOST_TEST(!svc.current());
+    BOOST_TEST(!fs::exists(dir / "data" / cert_rel));
+    switchover::import_source src;
+    src.bundle_file = dir / "in/both.pem";
+    write_text(src.bundle_file, pair.key + pair.cert + pair.ca_cert);
+    auto r = switchover::import_pair(svc, src, nullptr);
+    BOOST_TEST(r.previous_fingerprint.empty());
+    BOOST_TEST(r.backup_folder.empty());
+    BOOST_TEST(r.notes.size() == 1u); // the CA certificate of the chain is not stored
+    BOOST_TEST(svc.storage().archive_entries().empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(input_over_one_mib_is_refused_from_its_size, group_fixture) {
+    {
+        std::ofstream f(dir / "huge", std::ios::binary);
+    }
+    fs::resize_file(dir / "huge", std::uintmax_t(8) << 30); // sparse: reading it would take long
+    auto t0 = std::chrono::steady_clock::now();
+    BOOST_CHECK_EXCEPTION(switchover::read_input(dir / "huge"), error,
+                          [](const error& e) { return e.fcs_code() == errc::too_large; });
+    bool fast = std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1);
+    BOOST_TEST(fast);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(switchover_export_verify)
+
+BOOST_FIXTURE_TEST_CASE(export_is_tight_and_the_peer_verifies_identical, group_fixture) {
+    auto active = make(dir / "active");
+    active.start();
+    auto r = switchover::export_to(active, dir / "usb");
+    BOOST_TEST(mode_of(dir / "usb") == 0700u);
+    BOOST_TEST(mode_of(r.key) == 0600u);
+    BOOST_TEST(read_text(r.key) == read_text(dir / "active" / key_rel));
+    BOOST_TEST(r.fingerprint == active.status().info.sha256_fingerprint);
+    auto backup = make(dir / "backup", false);
+    backup.start();
+    switchover::import_source src;
+    src.cert_file = r.certificate;
+    src.key_file = r.key;
+    switchover::import_pair(backup, src, nullptr);
+    auto v = switchover::verify_identical(backup, dir / "active");
+    BOOST_TEST(v.identical);
+    BOOST_TEST(v.peer_fingerprint == r.fingerprint);
+    BOOST_TEST(switchover::verify_identical(active, dir / "usb").identical);
+}
+
+BOOST_FIXTURE_TEST_CASE(verify_names_what_differs, group_fixture) {
+    auto one = make(dir / "one");
+    one.start();
+    auto two = make(dir / "two");
+    two.start();
+    auto v = switchover::verify_identical(one, dir / "two");
+    BOOST_TEST(!v.identical);
+    BOOST_REQUIRE_EQUAL(v.differences.size(), 2u);
+    BOOST_TEST(v.differences[0].find("certificate differs") != std::string::npos);
+    BOOST_TEST(v.differences[1].find("private key differs") != std::string::npos);
+    fs::remove(dir / "two" / key_rel);
+    v = switchover::verify_identical(one, dir / "two");
+    BOOST_TEST(v.differences.back().find("missing") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(switchover_issue)
+
+BOOST_FIXTURE_TEST_CASE(child_verifies_against_the_group_certificate, group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    switchover::issue_request req;
+    req.common_name = "sub.example";
+    req.dns_names = {"sub.example"};
+    req.out_dir = dir / "out";
+    auto r = switchover::issue(svc, req);
+    BOOST_TEST(mode_of(r.key) == 0600u);
+    auto v = run("openssl verify -purpose sslserver -CAfile " + shell_quote(r.ca_certificate.string()) + " " +
+                 shell_quote(r.certificate.string()) + " && openssl verify -purpose sslclient -CAfile " +
+                 shell_quote(r.ca_certificate.string()) + " " + shell_quote(r.certificate.string()));
+    BOOST_TEST(v.exit_code == 0, v.output);
+    // Never overwrites.
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
+                          [](const error& e) { return e.fcs_code() == errc::conflict; });
+}
+
+BOOST_FIXTURE_TEST_CASE(signs_a_request_only_when_its_signature_verifies, group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    auto q = [&](const char* f) { return shell_quote((dir / f).string()); };
+    BOOST_REQUIRE_EQUAL(run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + q("s.key") +
+                            " -out " + q("s.csr") + " -subj /CN=csr.example -addext subjectAltName=IP:10.9.8.7")
+                            .exit_code,
+                        0);
+    switchover::issue_request req;
+    req.csr_file = dir / "s.csr";
+    req.out_dir = dir / "out";
+    auto r = switchover::issue(svc, req);
+    BOOST_TEST(r.key.empty());
+    BOOST_TEST(r.info.subject.find("CN=csr.example") != std::string::npos);
+    BOOST_TEST((r.info.sans == std::vector<std::string>{"IP:10.9.8.7"}));
+    // The same request with one byte of its body changed no longer verifies.
+    auto der = run("openssl req -in " + q("s.csr") + " -outform DER -out " + q("s.der")).exit_code;
+    BOOST_REQUIRE_EQUAL(der, 0);
+    auto bytes = read_text(dir / "s.der");
+    auto at = bytes.find("csr.example"); // change the signed subject, keep the structure
+    BOOST_REQUIRE(at != std::string::npos);
+    bytes[at] = 'x';
+    write_text(dir / "bad.der", bytes);
+    req.csr_file = dir / "bad.der";
+    req.out_dir = dir / "out2";
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
+                          [](const error& e) {
+                              return e.fcs_code() == errc::parse_failed && e.file().ends_with("bad.der") &&
+                                     e.cause().find("signature does not verify") != std::string::npos;
+                          });
+    BOOST_TEST(!fs::exists(dir / "out2"));
+}
+
+BOOST_FIXTURE_TEST_CASE(refuses_when_the_group_certificate_is_not_a_ca, group_fixture) {
+    auto pair = openssl_ca_issued(dir / "in"); // a server certificate, CA:FALSE by default in x509 -req
+    auto svc = make(dir / "data", false);
+    svc.start();
+    switchover::import_source src;
+    src.cert_file = dir / "in/leaf.crt";
+    src.key_file = dir / "in/leaf.key";
+    switchover::import_pair(svc, src, nullptr);
+    BOOST_REQUIRE(!svc.status().info.is_ca);
+    switchover::issue_request req;
+    req.common_name = "x";
+    req.out_dir = dir / "out";
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
+                          [](const error& e) { return e.fcs_code() == errc::not_a_ca; });
+    BOOST_TEST(!fs::exists(dir / "out"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
