@@ -21,13 +21,15 @@ enum class key_type { ec_p256, ec_p384, rsa2048, rsa3072, rsa4096, ed25519 };
 enum class encoding { pem, der };
 
 /// The parts of a certificate slot that a storage holds.
-enum class part { certificate, private_key, ticket_keys };
+/// metadata: what fcs knows of the pair that the files do not say (its origin), bound to the
+/// certificate's fingerprint so a stale one is ignored.
+enum class part { certificate, private_key, ticket_keys, metadata };
 
 /// Who may read an item: everyone (certificates) or only admins and the service (keys).
 enum class item_class { public_item, secret_item };
 
 constexpr item_class class_of(part p) noexcept {
-    return p == part::certificate ? item_class::public_item : item_class::secret_item;
+    return p == part::certificate || p == part::metadata ? item_class::public_item : item_class::secret_item;
 }
 
 /// What a storage knows of a stored file, for the ACL check on load.

@@ -35,14 +35,35 @@ BOOST_FIXTURE_TEST_CASE(install_commits_the_new_pair_and_archives_the_previous_o
     BOOST_TEST(seen == std::vector<std::string>{st.info.sha256_fingerprint});
     BOOST_TEST(t::mode_of(key()) == 0600u);
     // The previous pair is in the archive, byte for byte.
-    auto a = archive();
-    BOOST_REQUIRE(a.size() == 2u);
+    auto a = archive(); // NAME.<tag>.crt, .key, .meta
+    BOOST_REQUIRE(a.size() == 3u);
     BOOST_TEST(t::read_text(dir / "Certificates/Archive" / a[0]) == old_cert);
     BOOST_TEST(t::read_text(dir / "Certificates/Archive" / a[1]) == old_key);
+    BOOST_TEST(t::read_text(dir / "Certificates/Archive" / a[2]).find("origin=generated") == 0u);
     BOOST_TEST(log.count(lv::info, old.info.sha256_fingerprint + ") is in the archive") == 1u);
-    // A restart serves the installed pair.
+    // A restart serves the installed pair and still knows it was installed.
     auto svc2 = make();
-    BOOST_TEST(svc2.start().status.info.sha256_fingerprint == st.info.sha256_fingerprint);
+    auto st2 = svc2.start().status;
+    BOOST_TEST(st2.info.sha256_fingerprint == st.info.sha256_fingerprint);
+    BOOST_TEST((st2.origin == origin::installed));
+}
+
+BOOST_FIXTURE_TEST_CASE(origin_survives_a_restart_and_a_stale_record_is_ignored, t::service_fixture) {
+    {
+        auto svc = make();
+        auto ca = t::openssl_ca_issued(dir / "work", "new.example");
+        clock.set(std::chrono::system_clock::now()); // after openssl stamped notBefore
+        svc.start();
+        svc.install(t::as_bytes(ca.cert), t::as_bytes(ca.key), "c", "k", origin::imported);
+    }
+    BOOST_TEST(t::read_text(dir / "Certificates/FailoverService.meta").find("origin=imported\n") == 0u);
+    BOOST_TEST((make().start().status.origin == origin::imported));
+    // The admin swaps the files by hand: the record is about another certificate now.
+    auto other = t::openssl_ca_issued(dir / "work2", "other.example");
+    clock.set(std::chrono::system_clock::now());
+    t::write_text(cert(), other.cert, 0644);
+    t::write_text(key(), other.key, 0600);
+    BOOST_TEST((make().start().status.origin == origin::installed));
 }
 
 BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_the_file_and_cause_and_changes_nothing, t::service_fixture) {

@@ -82,8 +82,9 @@ BOOST_FIXTURE_TEST_CASE(archives_a_certificate_without_its_key_and_regenerates, 
     auto r = svc.start();
     BOOST_TEST(r.generated);
     BOOST_TEST(r.status.info.sha256_fingerprint != old_fp);
-    BOOST_REQUIRE(archive().size() == 1u);
+    BOOST_REQUIRE(archive().size() == 2u); // the certificate and its origin record
     BOOST_TEST(archive()[0].ends_with(".crt"));
+    BOOST_TEST(archive()[1].ends_with(".meta"));
     BOOST_TEST(log.count(lv::warning, "moved to the archive: certificate without a private key") == 1u);
 }
 

@@ -131,6 +131,10 @@ public:
         if (!scan.to_archive.empty()) {
             change_set c;
             c.archive_tag = utc_tag(clock_.now());
+            std::set<std::string> meta_done;
+            for (auto& item : scan.to_archive)
+                if (meta_done.insert(item.name).second && storage_.read(item.name, part::metadata))
+                    c.archives.push_back({item.name, part::metadata});
             for (auto& [name, p, why] : scan.to_archive) {
                 c.archives.push_back({name, p});
                 report.archived.push_back(storage_.location(name, p));
@@ -226,6 +230,7 @@ public:
         c.archive_tag = utc_tag(now);
         c.puts.push_back({name, part::certificate, encode_chain(chain)});
         c.puts.push_back({name, part::private_key, crypto_.encode(key, storage_.encoding(part::private_key))});
+        c.puts.push_back({name, part::metadata, metadata_for(how, info.sha256_fingerprint)});
         storage_.commit(c);
         auto cred = std::make_shared<credential_type>();
         cred->name = name;
@@ -355,6 +360,29 @@ private:
         std::set<std::string> occupied; ///< names with unusable files left in place
     };
 
+    static secret_bytes metadata_for(enum origin how, const std::string& fingerprint) {
+        return to_secret(std::string("origin=") + to_string(how) + "\nsha256=" + fingerprint + "\n");
+    }
+
+    /// The origin recorded with the pair, if the record is about `fingerprint`.
+    std::optional<enum origin> stored_origin(const std::string& name, const std::string& fingerprint) const {
+        std::optional<stored_item> meta;
+        try {
+            meta = storage_.read(name, part::metadata);
+        } catch (const error&) {
+            return std::nullopt; // unreadable metadata only costs the origin
+        }
+        if (!meta)
+            return std::nullopt;
+        auto text = as_text(meta->data);
+        if (text.find("sha256=" + fingerprint + "\n") == std::string_view::npos)
+            return std::nullopt;
+        for (auto o : {origin::generated, origin::installed, origin::imported})
+            if (text.starts_with(std::string("origin=") + to_string(o) + "\n"))
+                return o;
+        return std::nullopt;
+    }
+
     void say(start_report& r, finding::severity sev, const std::string& where, const std::string& msg) {
         r.findings.push_back({sev, where, msg});
         auto lv = sev == finding::severity::info      ? policy::level::info
@@ -456,9 +484,11 @@ private:
             cred->info = crypto_.describe(chain.front());
             cred->chain = std::move(chain);
             cred->key = std::move(key);
-            cred->origin = cred->info.self_signed && !cred->info.is_ca ? origin::generated : origin::installed;
-            if (auto cur = current(); cur && cur->info.sha256_fingerprint == cred->info.sha256_fingerprint)
-                cred->origin = cur->origin; // keep what install/import said
+            // Origin: what the metadata written with the pair says, when it is about this very
+            // certificate; else a guess from the certificate (files dropped in by an admin).
+            cred->origin = stored_origin(name, cred->info.sha256_fingerprint)
+                               .value_or(cred->info.self_signed && !cred->info.is_ca ? origin::generated
+                                                                                    : origin::installed);
             out.valid.push_back(std::move(cred));
         }
         return out;
@@ -531,10 +561,12 @@ private:
         c.archive_tag = utc_tag(now);
         c.puts.push_back({opts_.name, part::certificate, encode_chain({cert})});
         c.puts.push_back({opts_.name, part::private_key, crypto_.encode(key, storage_.encoding(part::private_key))});
+        auto info = crypto_.describe(cert);
+        c.puts.push_back({opts_.name, part::metadata, metadata_for(origin::generated, info.sha256_fingerprint)});
         storage_.commit(c);
         auto cred = std::make_shared<credential_type>();
         cred->name = opts_.name;
-        cred->info = crypto_.describe(cert);
+        cred->info = std::move(info);
         cred->chain = {std::move(cert)};
         cred->key = std::move(key);
         cred->origin = origin::generated;

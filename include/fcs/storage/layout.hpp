@@ -24,6 +24,7 @@ struct folder_spec {
  *   Certificates/NAME.crt            PEM certificate (chain), 0644, folder 0755
  *   Certificates/Keys/NAME.key       PEM PKCS#8 key, 0600, folder 0700
  *   Certificates/Keys/NAME.tickets   session-ticket keys, 0600
+ *   Certificates/NAME.meta           origin of the pair (generated/installed/imported), 0644
  *   Certificates/Archive/NAME.<UTC>.crt|key   replaced or invalid files, folder 0700
  */
 struct failover_layout {
@@ -34,10 +35,13 @@ struct failover_layout {
                 {"Certificates/Archive", item_class::secret_item}};
     }
     static std::string folder(part p) {
-        return p == part::certificate ? "Certificates" : "Certificates/Keys";
+        return p == part::certificate || p == part::metadata ? "Certificates" : "Certificates/Keys";
     }
     static std::string_view suffix(part p) {
-        return p == part::certificate ? ".crt" : p == part::private_key ? ".key" : ".tickets";
+        return p == part::certificate   ? ".crt"
+               : p == part::private_key ? ".key"
+               : p == part::metadata    ? ".meta"
+                                        : ".tickets";
     }
     static std::string file_name(std::string_view name, part p) {
         return std::string(name) + std::string(suffix(p));
@@ -75,6 +79,7 @@ struct server_group_layout {
     static std::string file_name(std::string_view, part p) {
         return p == part::certificate   ? "ServerGroupCertificate.cer"
                : p == part::private_key ? "ServerGroupPrivateKey.bin"
+               : p == part::metadata    ? "ServerGroupMetadata.txt"
                                         : "ServerGroupTicketKeys.bin";
     }
     static std::optional<std::string> slot_of(std::string_view file, part p) {

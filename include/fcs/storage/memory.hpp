@@ -39,7 +39,7 @@ public:
     }
 
     std::string location(const std::string& name, part p) const {
-        return "memory:" + name + (p == part::certificate ? ".crt" : p == part::private_key ? ".key" : ".tickets");
+        return "memory:" + name + (p == part::certificate ? ".crt" : p == part::private_key ? ".key" : p == part::metadata ? ".meta" : ".tickets");
     }
 
     fcs::encoding encoding(part) const { return fcs::encoding::pem; }
