@@ -3,6 +3,8 @@
 #   bash scripts/fcs.sh serve [server options]   build and run the failover HTTPS server
 #   bash scripts/fcs.sh test                     build and run every test (what CI runs)
 #   bash scripts/fcs.sh setup                    only install what is missing
+# `test` also rebuilds with clang under ASan+UBSan, reruns the suite and runs each fuzz target
+# for FCS_FUZZ_SECONDS (default 45); FCS_SANITIZERS=0 skips that stage.
 # Idempotent: packages already installed are not touched, the build folder is reused.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,11 +12,12 @@ build=${FCS_BUILD_DIR:-$here/build}
 jobs=${FCS_JOBS:-$(nproc)}
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   android-libboringssl-dev libboost-test-dev libboost-dev librange-v3-dev libacl1-dev
   libbenchmark-dev
   # real peers used by the tests
   openssl curl python3 python3-cryptography gnutls-bin default-jre-headless acl
+  etcd-server etcd-client
 )
 
 setup() {
@@ -35,6 +38,27 @@ configure() {
     -DFCS_WERROR=${FCS_WERROR:-ON} "$@" >/dev/null
 }
 
+# ASan+UBSan build (clang): the test suite again, then every libFuzzer target for a bounded time.
+sanitizers() {
+  local san=$here/build-san secs=${FCS_FUZZ_SECONDS:-45}
+  CC=clang CXX=clang++ cmake -S "$here" -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DFCS_SANITIZE=address,undefined -DFCS_FUZZ=ON -DFCS_WERROR=ON -DFCS_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build "$san" -j "$jobs"
+  echo "== ASan+UBSan: test suite"
+  (cd "$san" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs" -E "^(package|compile_fail)\\.")
+  echo "== libFuzzer: ${secs}s per target"
+  local t corpus
+  for t in $(cd "$san/tests/fuzz" && ls fcs_fuzz_* | grep -v replay | sed 's/^fcs_fuzz_//'); do
+    corpus=$san/fuzz-corpus/$t
+    mkdir -p "$corpus" "$san/fuzz-artifacts"
+    cp -n "$san/tests/fuzz/seeds/$t/"* "$here/tests/fuzz/regressions/$t/"* "$corpus/" 2>/dev/null || true
+    "$san/tests/fuzz/fcs_fuzz_$t" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
+      -artifact_prefix="$san/fuzz-artifacts/$t-" "$corpus" 2>"$san/fuzz-$t.log" || {
+        tail -40 "$san/fuzz-$t.log"; echo "fuzz target $t crashed: see $san/fuzz-artifacts"; return 1; }
+    echo "fuzz-figures: $t: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$san/fuzz-$t.log" | grep -o '[0-9]*$') runs in ${secs}s, 0 crashes"
+  done
+}
+
 cmd=${1:-serve}; shift || true
 case "$cmd" in
   setup) setup ;;
@@ -46,6 +70,8 @@ case "$cmd" in
   test)
     setup; configure
     cmake --build "$build" -j "$jobs"
-    cd "$build" && ctest --output-on-failure -j "$jobs" "$@" ;;
-  *) echo "usage: $0 serve|test|setup|build" >&2; exit 2 ;;
+    (cd "$build" && ctest --output-on-failure -j "$jobs" "$@")
+    if [ "${FCS_SANITIZERS:-1}" = 1 ]; then sanitizers; fi ;;
+  sanitizers) setup; sanitizers ;;
+  *) echo "usage: $0 serve|test|sanitizers|setup|build" >&2; exit 2 ;;
 esac

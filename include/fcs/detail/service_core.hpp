@@ -125,7 +125,7 @@ public:
     start_report start() {
         std::lock_guard lock(change_mutex_);
         start_report report;
-        for (auto& note : storage_.open(acl_.rules()))
+        for (auto& note : open_storage())
             say(report, finding::severity::warning, "", note);
         auto scan = scan_storage(report, true);
         if (!scan.to_archive.empty()) {
@@ -154,13 +154,26 @@ public:
                 throw error(errc::conflict, storage_.location(opts_.name, part::certificate), "generate",
                             "no usable certificate, and a new one cannot be generated without "
                             "overwriting the unusable pair of the same name; fix or remove it");
-            chosen = generate();
-            report.generated = true;
-            say(report, finding::severity::info, storage_.location(chosen->name, part::certificate),
-                std::string("generated a new ") +
-                    (opts_.profile == profile_kind::group_ca ? "server-group CA" : "self-signed") +
-                    " certificate (" + Crypto::key_description(chosen->key.get()) + ", valid until " +
-                    iso(chosen->info.not_after) + "), SHA-256 " + chosen->info.sha256_fingerprint);
+            try {
+                chosen = generate();
+                report.generated = true;
+                say(report, finding::severity::info, storage_.location(chosen->name, part::certificate),
+                    std::string("generated a new ") +
+                        (opts_.profile == profile_kind::group_ca ? "server-group CA" : "self-signed") +
+                        " certificate (" + Crypto::key_description(chosen->key.get()) + ", valid until " +
+                        iso(chosen->info.not_after) + "), SHA-256 " + chosen->info.sha256_fingerprint);
+            } catch (const error& e) {
+                // A shared storage (etcd) refuses the write when another node stored a pair
+                // first (errc::conflict): all nodes of a group must serve the winner's pair.
+                if (e.fcs_code() != errc::conflict)
+                    throw;
+                auto again = scan_storage(report, true);
+                if (again.valid.empty())
+                    throw;
+                chosen = choose(again.valid, report);
+                say(report, finding::severity::info, storage_.location(chosen->name, part::certificate),
+                    "another node stored a pair first; using it, SHA-256 " + chosen->info.sha256_fingerprint);
+            }
         }
         publish(chosen);
         report.status = status();
@@ -212,6 +225,9 @@ public:
     cert_status install_parsed(std::vector<certificate> chain, private_key key,
                                std::string_view cert_where, enum origin how) {
         std::lock_guard lock(change_mutex_);
+        if (!opened_) // install without start() (the `replace` command): no generation, no archiving
+            for (auto& note : open_storage())
+                log_.write(policy::level::warning, note);
         auto leaf = order_chain(chain, key);
         if (!leaf)
             throw error(errc::key_mismatch, std::string(cert_where), "install",
@@ -287,6 +303,25 @@ public:
         log_.write(policy::level::info, "reloaded: " + r.message);
         date_findings(status(), nullptr);
         return r;
+    }
+
+    /**
+     * An item kept next to the pair in use that is not part of it (session-ticket keys):
+     * read it, or nullopt when there is none.
+     */
+    std::optional<stored_item> read_item(part p) const {
+        auto c = current();
+        return storage_.read(c ? c->name : opts_.name, p);
+    }
+
+    /// Writes such an item as one step, without a backup copy (it is rotated, not replaced).
+    void write_item(part p, secret_bytes data) {
+        std::lock_guard lock(change_mutex_);
+        auto c = current();
+        change_set cs;
+        cs.archive_tag = utc_tag(clock_.now());
+        cs.puts.push_back({c ? c->name : opts_.name, p, std::move(data), false});
+        storage_.commit(cs);
     }
 
     /// Logs the expiry finding of the pair in use again (the server calls it daily).
@@ -576,8 +611,20 @@ private:
     void publish(std::shared_ptr<credential_type> c) {
         credential_ptr p = std::move(c);
         current_.store(p, std::memory_order_release);
-        for (auto& f : listeners_)
-            f(p);
+        for (auto& f : listeners_) {
+            try {
+                f(p);
+            } catch (const std::exception& e) {
+                // The pair is published; a listener's failure must not undo or hide that.
+                log_.write(policy::level::error, std::string("a listener of the new certificate failed: ") + e.what());
+            }
+        }
+    }
+
+    std::vector<std::string> open_storage() {
+        auto notes = storage_.open(acl_.rules());
+        opened_ = true;
+        return notes;
     }
 
     void date_findings(const cert_status& s, start_report* report) {
@@ -616,6 +663,7 @@ private:
     Log log_;
     Clock clock_;
     std::atomic<credential_ptr> current_;
+    bool opened_ = false;
     std::recursive_mutex change_mutex_;
     std::vector<std::function<void(const credential_ptr&)>> listeners_;
 };

@@ -24,6 +24,9 @@ struct change_set {
         std::string name;
         enum part part;
         secret_bytes data; // secret_bytes for both: the certificate is cleansed for free
+        /// Copy the item it replaces into the archive first. Off for items that are rotated
+        /// on a schedule (session-ticket keys), which would otherwise fill the archive.
+        bool backup = true;
     };
     /// Move an item out of the active set into the archive (it is kept, never deleted).
     struct archive {

@@ -147,6 +147,8 @@ public:
             // 1. Backups: a copy of every item that a put replaces.
             for (auto& put : c.puts) {
                 check_name(put.name);
+                if (!put.backup)
+                    continue;
                 auto existing = read_unlocked(put.name, put.part);
                 if (!existing)
                     continue;

@@ -58,7 +58,7 @@ public:
         }
         for (auto& put : c.puts) {
             auto it = items_.find({put.name, put.part});
-            if (it != items_.end())
+            if (it != items_.end() && put.backup)
                 archived_.emplace_back(location(put.name, put.part) + "@" + c.archive_tag, it->second);
             items_[{put.name, put.part}] = put.data;
         }

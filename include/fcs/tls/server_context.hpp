@@ -11,6 +11,7 @@
 
 #include <fcs/crypto/boringssl.hpp>
 #include <fcs/error.hpp>
+#include <fcs/tls/ticket_keys.hpp>
 
 #include <openssl/err.h>
 #include <openssl/pool.h>
@@ -128,7 +129,9 @@ using prepared_ptr = std::shared_ptr<const prepared_credential>;
  * server (Boost.Asio: SSL_CTX_up_ref it and construct a `boost::asio::ssl::context` from it, as
  * examples/failover_https_server does); every new connection picks the credential published
  * last when it reaches the certificate step of its handshake; connections in flight keep theirs.
- * Session tickets use BoringSSL's defaults for now; keys shared through storage come later.
+ * Session tickets (TLS 1.3 and 1.2) use BoringSSL's per-process key until use_ticket_keys()
+ * attaches a keyring shared through the storage, so the servers of a pair resume each other's
+ * sessions.
  *
  * The published slot is owned jointly by this object and by the SSL_CTX (ex_data), so a
  * connection that outlives this object still finishes its handshake; the service may outlive
@@ -226,6 +229,13 @@ public:
             c = std::move(now);
         }
     }
+
+    /**
+     * Issues and accepts session tickets with `keys` (a keyring kept in step with the storage
+     * by ticket_keys::sync) instead of BoringSSL's per-process key. Call before serving.
+     * @throws fcs::error when BoringSSL refuses the callback.
+     */
+    void use_ticket_keys(const ticket_keys& keys) { keys.attach(ctx_.get()); }
 
     /// The credential new handshakes get (null before the first publish).
     prepared_ptr current() const noexcept { return slot_->current.load(std::memory_order_acquire); }

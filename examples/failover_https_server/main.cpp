@@ -1,0 +1,421 @@
+// fcs-failover-server: the failover HTTPS REST server built on fcs::FailoverCertService.
+//
+//   fcs-failover-server [serve] --data-dir DIR --bind ADDR --port N [--threads N] [--cert-name
+//   NAME] fcs-failover-server replace --data-dir DIR --cert FILE --key FILE fcs-failover-server
+//   status --data-dir DIR [--json]
+
+#include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
+
+#include "https_server.hpp"
+#include "json.hpp"
+
+#include <fcs/fcs.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using layout = fcs::storage::failover_layout;
+using storage_type = fcs::storage::directory<layout>;
+template <class Log>
+using service_type =
+    fcs::FailoverCertService<storage_type, fcs::acl::posix, fcs::crypto::boringssl, Log>;
+
+constexpr const char* program = "fcs-failover-server";
+
+const char* const main_help =
+    R"(fcs-failover-server: a failover HTTPS REST server whose certificate is managed by fcs.
+
+Usage:
+  fcs-failover-server [serve] [options]      run the server (the default)
+  fcs-failover-server replace --cert FILE --key FILE [--data-dir DIR]
+                                             install a new certificate and key safely
+  fcs-failover-server status [--data-dir DIR] [--json]
+                                             show the certificate in use
+  fcs-failover-server COMMAND --help         help on one command
+
+Examples:
+  fcs-failover-server
+  fcs-failover-server serve --data-dir /var/lib/fcs --bind 0.0.0.0 --port 443
+  fcs-failover-server replace --data-dir /var/lib/fcs --cert new.crt --key new.key
+  fcs-failover-server status --data-dir /var/lib/fcs --json
+)";
+
+const char* const serve_help = R"(fcs-failover-server serve: run the HTTPS server.
+
+On the first start a self-signed certificate (EC P-256, valid 15 years) is generated in
+DIR/Certificates/NAME.crt with its key in DIR/Certificates/Keys/NAME.key. The server prints its
+URL and the certificate's SHA-256 fingerprint, serves GET /health, /certificate and /metrics,
+picks up a certificate replaced in the folders (or with `replace`) without a restart, reloads on
+SIGHUP, and stops cleanly on Ctrl-C or SIGTERM. Messages go to DIR/Logs/messages.log.
+TLS session tickets are encrypted with keys kept in DIR/Certificates/Keys/NAME.tickets (a new
+key every 12 hours, re-read every minute), so servers on the same data folder or a copy of it
+resume each other's sessions after a failover.
+
+Options:
+  --data-dir DIR         data folder (default ./fcs-data)
+  --bind ADDR            IP address to listen on (default 127.0.0.1)
+  --port N               TCP port (default 8443); 0 picks a free port and prints it
+  --threads N            I/O threads (default: the number of cores, at most 16)
+  --cert-name NAME       base name of the certificate files (default FailoverService)
+  --max-connections N    concurrent connections; more are closed at once (default 256)
+  --recheck-interval S   seconds between expiry re-checks (default 21600; at most 86400)
+
+Examples:
+  fcs-failover-server serve --data-dir ./fcs-data --port 8443
+  fcs-failover-server serve --port 0            # prints: listening on https://127.0.0.1:PORT
+  kill -HUP $(pidof fcs-failover-server)        # reload the certificate now
+)";
+
+const char* const replace_help = R"(fcs-failover-server replace: install a new certificate and key.
+
+The vendor's replacement procedure done safely: the new pair (PEM certificate or chain, PEM key
+that is not password-protected) is validated first (it parses, the key matches, the dates are
+valid), the pair in use is copied to Certificates/Archive/, and the new pair is committed as one
+step. Works whether the server is running or not: a running server picks it up by itself. On any
+failure the installed pair stays byte-identical and the exit status is non-zero.
+
+Options:
+  --data-dir DIR     data folder (default ./fcs-data)
+  --cert FILE        the new certificate (leaf first, or a chain in any order)
+  --key FILE         its private key
+  --cert-name NAME   base name of the certificate files (default FailoverService)
+
+Example:
+  fcs-failover-server replace --data-dir /var/lib/fcs --cert server.crt --key server.key
+)";
+
+const char* const status_help =
+    R"(fcs-failover-server status: show the certificate in the data folder.
+
+Reads the folder without changing it and prints subject, issuer, names, serial, dates, days
+remaining, SHA-256 fingerprint, state (valid / expiring / expired) and origin.
+
+Options:
+  --data-dir DIR   data folder (default ./fcs-data)
+  --json           print JSON (the same document as GET /certificate)
+
+Example:
+  fcs-failover-server status --data-dir /var/lib/fcs --json
+)";
+
+/// Parsed command line: options with values, flags, and misuse.
+struct args {
+    std::map<std::string, std::string> values;
+    std::map<std::string, bool> flags;
+    bool help = false;
+};
+
+[[noreturn]] void usage_error(const std::string& command, const std::string& message) {
+    std::cerr << program << " " << command << ": " << message << "\n(see " << program << " "
+              << command << " --help)\n";
+    std::exit(2);
+}
+
+args parse(const std::string& command, const std::vector<std::string>& in,
+           const std::vector<std::string>& with_value, const std::vector<std::string>& flags) {
+    args a;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        std::string opt = in[i];
+        if (opt == "--help" || opt == "-h") {
+            a.help = true;
+            continue;
+        }
+        std::optional<std::string> inline_value;
+        if (auto eq = opt.find('='); opt.starts_with("--") && eq != std::string::npos) {
+            inline_value = opt.substr(eq + 1);
+            opt = opt.substr(0, eq);
+        }
+        if (std::find(with_value.begin(), with_value.end(), opt) != with_value.end()) {
+            if (!inline_value && i + 1 >= in.size())
+                usage_error(command, opt + " needs a value");
+            auto v = inline_value ? *inline_value : in[++i];
+            if (v.size() > 4096)
+                usage_error(command, opt + ": value too long");
+            a.values[opt] = v;
+        } else if (std::find(flags.begin(), flags.end(), opt) != flags.end() && !inline_value) {
+            a.flags[opt] = true;
+        } else {
+            usage_error(command, "unknown option '" + in[i] + "'");
+        }
+    }
+    return a;
+}
+
+std::string value_or(const args& a, const std::string& key, std::string fallback) {
+    auto it = a.values.find(key);
+    return it == a.values.end() ? fallback : it->second;
+}
+
+unsigned long number(const std::string& command, const args& a, const std::string& key,
+                     unsigned long fallback, unsigned long lo, unsigned long hi) {
+    auto it = a.values.find(key);
+    if (it == a.values.end())
+        return fallback;
+    unsigned long v = 0;
+    auto& s = it->second;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi)
+        usage_error(command, key + " " + s + ": expected a number from " + std::to_string(lo) +
+                                 " to " + std::to_string(hi));
+    return v;
+}
+
+fcs::service_options service_options_from(const std::string& command, const args& a) {
+    fcs::service_options o;
+    o.name = value_or(a, "--cert-name", o.name);
+    if (!fcs::storage::valid_slot_name(o.name))
+        usage_error(command, "--cert-name '" + o.name + "': not a valid file base name");
+    return o;
+}
+
+fs::path data_dir_of(const args& a) {
+    return fs::absolute(value_or(a, "--data-dir", "./fcs-data"));
+}
+
+fcs::log::file message_log(const fs::path& data, bool echo) {
+    return fcs::log::file(data / "Logs" / "messages.log", echo);
+}
+
+/// Reads a whole input file with a size bound; the error names the file and the cause.
+fcs::secret_bytes read_input(const std::string& path) {
+    constexpr std::size_t limit = fcs::crypto::max_input_size;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw fcs::error(fcs::errc::io_failed, path, "read", std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw fcs::error(fcs::errc::unsafe_file, path, "read", "not a regular file");
+    }
+    fcs::secret_bytes out;
+    out.reserve(static_cast<std::size_t>(std::min<off_t>(st.st_size, limit + 1)));
+    std::uint8_t buf[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            OPENSSL_cleanse(buf, sizeof buf);
+            ::close(fd);
+            throw fcs::error(fcs::errc::io_failed, path, "read", std::strerror(e));
+        }
+        if (n == 0)
+            break;
+        out.insert(out.end(), buf, buf + n);
+        if (out.size() > limit) {
+            OPENSSL_cleanse(buf, sizeof buf);
+            ::close(fd);
+            throw fcs::error(fcs::errc::too_large, path, "read",
+                             "larger than 1 MiB; not a certificate or key");
+        }
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    ::close(fd);
+    return out;
+}
+
+void print_status_text(const fcs::cert_status& s) {
+    std::string sans;
+    for (auto& n : s.info.sans)
+        sans += (sans.empty() ? "" : ", ") + n;
+    std::cout << "certificate   " << s.certificate_location << "\n"
+              << "subject       " << s.info.subject << "\n"
+              << "issuer        " << s.info.issuer << (s.info.self_signed ? " (self-signed)" : "")
+              << "\n"
+              << "names         " << sans << "\n"
+              << "serial        " << s.info.serial << "\n"
+              << "not before    " << fcs_example::iso8601(s.info.not_before) << "\n"
+              << "not after     " << fcs_example::iso8601(s.info.not_after) << " ("
+              << s.days_remaining << " days remaining)\n"
+              << "state         " << fcs::to_string(s.state) << "\n"
+              << "origin        " << fcs::to_string(s.origin) << "\n"
+              << "fingerprint   SHA256 " << s.info.sha256_fingerprint << "\n";
+}
+
+int serve(const std::vector<std::string>& argv) {
+    auto a = parse("serve", argv,
+                   {"--data-dir", "--bind", "--port", "--threads", "--cert-name",
+                    "--max-connections", "--recheck-interval"},
+                   {});
+    if (a.help) {
+        std::cout << serve_help;
+        return 0;
+    }
+    fcs_example::server_config cfg;
+    cfg.data_dir = data_dir_of(a);
+    cfg.bind = value_or(a, "--bind", cfg.bind);
+    boost::system::error_code bind_ec;
+    (void)boost::asio::ip::make_address(cfg.bind, bind_ec);
+    if (bind_ec) // checked before start(), which may generate a certificate
+        usage_error("serve", "--bind " + cfg.bind + ": not an IP address");
+    cfg.port = static_cast<unsigned short>(number("serve", a, "--port", 8443, 0, 65535));
+    unsigned cores = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+    cfg.threads = static_cast<unsigned>(number("serve", a, "--threads", cores, 1, 64));
+    cfg.max_connections = number("serve", a, "--max-connections", cfg.max_connections, 1, 100000);
+    cfg.recheck_interval =
+        std::chrono::seconds(number("serve", a, "--recheck-interval", 21600, 1, 86400));
+    auto opts = service_options_from("serve", a);
+
+    using service_t = service_type<fcs::log::file>;
+    service_t service(opts, storage_type(cfg.data_dir), fcs::acl::posix{}, fcs::crypto::boringssl{},
+                      message_log(cfg.data_dir, true));
+    fcs::start_report report;
+    try {
+        report = service.start();
+    } catch (const fcs::error& e) {
+        std::cerr << program << ": cannot start with the data folder " << cfg.data_dir.string()
+                  << ": " << e.what() << "\n";
+        return 1;
+    }
+    try {
+        fcs_example::https_server<service_t> server(service, cfg);
+        auto& s = report.status;
+        std::cout << program << ": data folder " << cfg.data_dir.string() << "\n"
+                  << "certificate " << s.certificate_location << " (" << s.info.subject << "), "
+                  << fcs::to_string(s.state) << ", valid until "
+                  << fcs_example::iso8601(s.info.not_after) << " (" << s.days_remaining << " days)"
+                  << (report.generated ? ", generated now" : "") << "\n"
+                  << "fingerprint SHA256 " << server.tls().current()->sha256_fingerprint() << "\n"
+                  << "listening on " << server.url() << std::endl;
+        service.log().write(fcs::policy::level::info, "listening on " + server.url() + " with " +
+                                                          s.certificate_location + ", SHA-256 " +
+                                                          s.info.sha256_fingerprint);
+        server.run();
+        service.log().write(fcs::policy::level::info, "stopped");
+        std::cout << program << ": stopped" << std::endl;
+        return 0;
+    } catch (const std::exception& e) {
+        service.log().write(fcs::policy::level::error, std::string("server failed: ") + e.what());
+        std::cerr << program << ": " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int replace(const std::vector<std::string>& argv) {
+    auto a = parse("replace", argv, {"--data-dir", "--cert", "--key", "--cert-name"}, {});
+    if (a.help) {
+        std::cout << replace_help;
+        return 0;
+    }
+    if (!a.values.count("--cert") || !a.values.count("--key"))
+        usage_error("replace", "both --cert FILE and --key FILE are required");
+    auto data = data_dir_of(a);
+    auto opts = service_options_from("replace", a);
+    auto cert_path = a.values["--cert"], key_path = a.values["--key"];
+    try {
+        auto cert = read_input(cert_path);
+        auto key = read_input(key_path);
+        service_type<fcs::log::file> service(opts, storage_type(data), fcs::acl::posix{},
+                                             fcs::crypto::boringssl{}, message_log(data, false));
+        // Only the folders: start() could archive or generate, which is not this command's job.
+        service.storage().open(service.acl().rules());
+        auto s = service.install(cert, key, cert_path, key_path);
+        std::cout << "installed " << s.certificate_location << " (" << s.info.subject
+                  << ", issued by " << s.info.issuer << ")\n"
+                  << "valid until " << fcs_example::iso8601(s.info.not_after) << " ("
+                  << s.days_remaining << " days), state " << fcs::to_string(s.state) << "\n"
+                  << "fingerprint SHA256 " << s.info.sha256_fingerprint << "\n"
+                  << "the previous pair is in " << layout::archive_folder("")
+                  << "/; a running server uses the new "
+                  << "one for new connections within a second\n";
+        return 0;
+    } catch (const fcs::error& e) {
+        std::cerr << program << " replace: " << e.what() << "\n"
+                  << "nothing was changed; the installed certificate and key are as before\n";
+        // The message log records refused replacements too (never a typo'd folder created for it).
+        std::error_code ec;
+        if (fs::is_directory(data / layout::folder(fcs::part::certificate), ec))
+            message_log(data, false)
+                .write(fcs::policy::level::error, std::string("replace refused: ") + e.what() +
+                                                      "; the installed pair was not changed");
+        return 1;
+    }
+}
+
+int status(const std::vector<std::string>& argv) {
+    auto a = parse("status", argv, {"--data-dir", "--cert-name"}, {"--json"});
+    if (a.help) {
+        std::cout << status_help;
+        return 0;
+    }
+    auto data = data_dir_of(a);
+    std::error_code ec;
+    if (!fs::is_directory(data / layout::folder(fcs::part::certificate), ec)) {
+        std::cerr << program << " status: " << data.string() << ": no "
+                  << layout::folder(fcs::part::certificate) << "/ folder; run `" << program
+                  << " serve --data-dir " << data.string() << "` once first\n";
+        return 1;
+    }
+    try {
+        // The null log: a status query writes nothing to the message log.
+        service_type<fcs::log::null_sink> service(service_options_from("status", a),
+                                                  storage_type(data), fcs::acl::posix{},
+                                                  fcs::crypto::boringssl{}, fcs::log::null_sink{});
+        service.storage().open(service.acl().rules());
+        auto r = service.reload(); // reads and chooses like start(), changes no file
+        if (!service.current()) {
+            std::cerr << program << " status: " << data.string()
+                      << ": no usable certificate: " << r.message << "\n";
+            return 1;
+        }
+        auto s = service.status();
+        if (a.flags.count("--json"))
+            std::cout << fcs_example::certificate_json(s) << "\n";
+        else
+            print_status_text(s);
+        if (r.failed)
+            std::cerr << program << " status: warning: some files in " << data.string()
+                      << " are not usable (see the message log when the server runs)\n";
+        return 0;
+    } catch (const fcs::error& e) {
+        std::cerr << program << " status: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && (args.front() == "--help" || args.front() == "-h")) {
+        std::cout << main_help << "\n" << serve_help;
+        return 0;
+    }
+    std::string command = "serve";
+    if (!args.empty() && !args.front().starts_with("-")) {
+        command = args.front();
+        args.erase(args.begin());
+    }
+    try {
+        if (command == "serve")
+            return serve(args);
+        if (command == "replace")
+            return replace(args);
+        if (command == "status")
+            return status(args);
+        if (command == "help") {
+            std::cout << main_help;
+            return 0;
+        }
+    } catch (const std::exception& e) {
+        std::cerr << program << " " << command << ": " << e.what() << "\n";
+        return 1;
+    }
+    std::cerr << program << ": unknown command '" << command << "'\n\n" << main_help;
+    return 2;
+}
