@@ -2,7 +2,10 @@
 // pair (init / export / import / verify), lets the group CA sign child certificates (issue),
 // and shows the pair in use (status). A thin shell around fcs/switchover.hpp.
 
+#include <utility> // before Boost (fcs/storage/etcd.hpp): Boost 1.74 Asio with g++ 12 in C++20
+
 #include <fcs/fcs.hpp>
+#include <fcs/storage/etcd.hpp>
 #include <fcs/switchover.hpp>
 
 #include <cstdio>
@@ -23,6 +26,8 @@ namespace {
 using layout = fcs::storage::server_group_layout;
 using storage_type = fcs::storage::directory<layout>;
 using service = fcs::FailoverCertService<storage_type, fcs::acl::posix, fcs::log::file>;
+/// With --storage etcd://...: the pair lives in etcd (a server group), DATA holds the message log.
+using etcd_service = fcs::FailoverCertService<fcs::storage::etcd, fcs::acl::none, fcs::log::file>;
 
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1; // refused input, failure, or (verify) the pair differs
@@ -47,6 +52,15 @@ Files (DATA = --data-dir):
   DATA/Certificates/ServerGroup/ServerGroupPrivateKey.bin    DER PKCS#8 key, 0600 (folder 0700)
   DATA/Certificates/ServerGroup/Backup/<UTC timestamp>/      replaced pairs, never overwritten
   DATA/Logs/messages.log                                     the message log
+
+Server groups in etcd: every command also takes
+  --storage etcd://HOST:PORT[,HOST:PORT...]/PREFIX  --kek-file FILE
+The pair then lives in etcd at PREFIX/slots/ServerGroup (one key: certificate, and the private
+key encrypted with AES-256-GCM under the 32-byte key-encryption key in FILE, which must be
+0600); replaced pairs go to PREFIX/archive/. DATA holds only the message log. etcds:// is etcd
+over TLS. Example:
+  fcs-switchover import --data-dir /var/lib/app --storage etcd://10.0.0.5:2379/fcs \
+      --kek-file /etc/fcs/kek --bundle group.pfx --password-file /root/pfx.pass
 
 Exit status: 0 success; 1 failure, refused input or (verify) a different pair, with the file
 and the cause on stderr and the installed pair unchanged; 2 wrong command line.
@@ -172,12 +186,12 @@ struct arguments {
 
 const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>, std::less<>> grammar = {
     // command: {options with a value, flags}
-    {"init", {{"data-dir", "key-type", "cn"}, {}}},
-    {"export", {{"data-dir", "to"}, {"force"}}},
-    {"import", {{"data-dir", "cert", "key", "bundle", "format", "password-file", "password-env"}, {"password-stdin"}}},
-    {"verify", {{"data-dir", "peer"}, {}}},
-    {"issue", {{"data-dir", "cn", "dns", "ip", "days", "key-type", "csr", "out"}, {}}},
-    {"status", {{"data-dir"}, {"json"}}},
+    {"init", {{"data-dir", "storage", "kek-file", "key-type", "cn"}, {}}},
+    {"export", {{"data-dir", "storage", "kek-file", "to"}, {"force"}}},
+    {"import", {{"data-dir", "storage", "kek-file", "cert", "key", "bundle", "format", "password-file", "password-env"}, {"password-stdin"}}},
+    {"verify", {{"data-dir", "storage", "kek-file", "peer"}, {}}},
+    {"issue", {{"data-dir", "storage", "kek-file", "cn", "dns", "ip", "days", "key-type", "csr", "out"}, {}}},
+    {"status", {{"data-dir", "storage", "kek-file"}, {"json"}}},
 };
 
 arguments parse(int argc, char** argv) {
@@ -286,8 +300,7 @@ fcs::key_type key_type_of(const arguments& a) {
     return *k;
 }
 
-service make_service(const arguments& a, bool generate) {
-    std::filesystem::path data = a.required("data-dir");
+fcs::service_options service_options_of(const arguments& a, bool generate) {
     fcs::service_options o;
     o.name = std::string(layout::slot);
     o.profile = fcs::profile_kind::group_ca;
@@ -295,7 +308,28 @@ service make_service(const arguments& a, bool generate) {
     o.generate_when_missing = generate;
     if (auto cn = a.one("cn"); cn && generate)
         o.common_name = *cn;
-    return service(o, storage_type(data), fcs::acl::posix{}, fcs::log::file(data / "Logs" / "messages.log"));
+    return o;
+}
+
+/// Builds the service the command line asks for (the data folder, or etcd with --storage) and
+/// runs `f` with it.
+template <class F>
+int with_service(const arguments& a, bool generate, F&& f) {
+    std::filesystem::path data = a.required("data-dir");
+    auto log = fcs::log::file(data / "Logs" / "messages.log");
+    auto url = a.one("storage");
+    if (!url || *url == "dir" || *url == "directory") {
+        if (a.one("kek-file"))
+            throw usage_error{"--kek-file is for --storage etcd://..."};
+        service svc(service_options_of(a, generate), storage_type(data), fcs::acl::posix{}, log);
+        return f(svc);
+    }
+    if (!url->starts_with("etcd://") && !url->starts_with("etcds://"))
+        throw usage_error{"--storage must be etcd://HOST:PORT[,HOST:PORT...]/PREFIX (or etcds:// for TLS)"};
+    auto o = fcs::storage::etcd_options::from_url(*url);
+    o.kek_file = a.required("kek-file");
+    etcd_service svc(service_options_of(a, generate), fcs::storage::etcd(o), fcs::acl::none{}, log);
+    return f(svc);
 }
 
 std::string json_escape(std::string_view s) {
@@ -362,34 +396,36 @@ void print_findings(const fcs::start_report& r) {
 }
 
 int cmd_init(const arguments& a) {
-    auto svc = make_service(a, true);
-    auto report = svc.start();
-    print_findings(report);
-    auto& s = report.status;
-    if (report.generated) {
-        std::cout << "generated the server-group CA certificate and key\n";
-    } else {
-        std::cout << "a valid pair already exists (" << s.info.subject << (s.info.is_ca ? ", CA" : ", not a CA")
-                  << "); nothing changed\n";
-    }
-    std::cout << "certificate: " << s.certificate_location << "\n"
-              << "valid until: " << service::iso(s.info.not_after) << "\n"
-              << "SHA-256:     " << s.info.sha256_fingerprint << "\n";
-    return exit_ok;
+    return with_service(a, true, [&](auto& svc) {
+        auto report = svc.start();
+        print_findings(report);
+        auto& s = report.status;
+        if (report.generated) {
+            std::cout << "generated the server-group CA certificate and key\n";
+        } else {
+            std::cout << "a valid pair already exists (" << s.info.subject << (s.info.is_ca ? ", CA" : ", not a CA")
+                      << "); nothing changed\n";
+        }
+        std::cout << "certificate: " << s.certificate_location << "\n"
+                  << "valid until: " << service::iso(s.info.not_after) << "\n"
+                  << "SHA-256:     " << s.info.sha256_fingerprint << "\n";
+        return exit_ok;
+    });
 }
 
 int cmd_export(const arguments& a) {
     auto to = a.required("to");
-    auto svc = make_service(a, false);
-    print_findings(svc.start());
-    auto r = fcs::switchover::export_to(svc, to, a.flag("force"));
-    for (auto& n : r.notes)
-        std::cerr << "note: " << n << "\n";
-    std::cout << (r.unchanged ? "already exported (identical pair): " : "exported: ") << r.certificate.string()
-              << "\n          " << r.key.string() << " (0600)\n"
-              << "SHA-256:  " << r.fingerprint << "\n"
-              << "Compare this fingerprint on the other server after the import.\n";
-    return exit_ok;
+    return with_service(a, false, [&](auto& svc) {
+        print_findings(svc.start());
+        auto r = fcs::switchover::export_to(svc, to, a.flag("force"));
+        for (auto& n : r.notes)
+            std::cerr << "note: " << n << "\n";
+        std::cout << (r.unchanged ? "already exported (identical pair): " : "exported: ") << r.certificate.string()
+                  << "\n          " << r.key.string() << " (0600)\n"
+                  << "SHA-256:  " << r.fingerprint << "\n"
+                  << "Compare this fingerprint on the other server after the import.\n";
+        return exit_ok;
+    });
 }
 
 int cmd_import(const arguments& a) {
@@ -411,47 +447,49 @@ int cmd_import(const arguments& a) {
         src.format = *fmt;
     }
     auto password = read_password(a);
-    auto svc = make_service(a, false);
-    print_findings(svc.start());
-    try {
-        auto r = fcs::switchover::import_pair(svc, src, password ? &*password : nullptr,
-                                              [](fcs::switchover::import_step s, const std::string& line) {
-                                                  std::cout << "[" << fcs::switchover::to_string(s) << "] " << line
-                                                            << "\n";
-                                              });
-        for (auto& n : r.notes)
-            std::cout << "note: " << n << "\n";
-        if (r.already_present) {
-            std::cout << "already present: the identical pair is installed; nothing changed\n"
+    return with_service(a, false, [&](auto& svc) {
+        print_findings(svc.start());
+        try {
+            auto r = fcs::switchover::import_pair(svc, src, password ? &*password : nullptr,
+                                                  [](fcs::switchover::import_step s, const std::string& line) {
+                                                      std::cout << "[" << fcs::switchover::to_string(s) << "] " << line
+                                                                << "\n";
+                                                  });
+            for (auto& n : r.notes)
+                std::cout << "note: " << n << "\n";
+            if (r.already_present) {
+                std::cout << "already present: the identical pair is installed; nothing changed\n"
+                          << "SHA-256: " << r.status.info.sha256_fingerprint << "\n";
+                return exit_ok;
+            }
+            std::cout << "imported: " << r.status.certificate_location << "\n"
                       << "SHA-256: " << r.status.info.sha256_fingerprint << "\n";
             return exit_ok;
+        } catch (const fcs::error& e) {
+            if (e.fcs_code() == fcs::errc::key_encrypted)
+                throw fcs::error(e.fcs_code(), e.file(), e.step(),
+                                 e.cause() + " (--password-file, --password-env or --password-stdin)");
+            throw;
         }
-        std::cout << "imported: " << r.status.certificate_location << "\n"
-                  << "SHA-256: " << r.status.info.sha256_fingerprint << "\n";
-        return exit_ok;
-    } catch (const fcs::error& e) {
-        if (e.fcs_code() == fcs::errc::key_encrypted)
-            throw fcs::error(e.fcs_code(), e.file(), e.step(),
-                             e.cause() + " (--password-file, --password-env or --password-stdin)");
-        throw;
-    }
+    });
 }
 
 int cmd_verify(const arguments& a) {
     auto peer = a.required("peer");
-    auto svc = make_service(a, false);
-    print_findings(svc.start());
-    auto r = fcs::switchover::verify_identical(svc, peer);
-    if (r.identical) {
-        std::cout << "identical: certificate and private key are the same on both sides\n"
-                  << "SHA-256: " << r.local_fingerprint << "\n";
-        return exit_ok;
-    }
-    std::cout << "different:\n";
-    for (auto& d : r.differences)
-        std::cout << "  " << d << "\n";
-    std::cerr << peer << ": the pair differs from " << svc.status().certificate_location << "\n";
-    return exit_failed;
+    return with_service(a, false, [&](auto& svc) {
+        print_findings(svc.start());
+        auto r = fcs::switchover::verify_identical(svc, peer);
+        if (r.identical) {
+            std::cout << "identical: certificate and private key are the same on both sides\n"
+                      << "SHA-256: " << r.local_fingerprint << "\n";
+            return exit_ok;
+        }
+        std::cout << "different:\n";
+        for (auto& d : r.differences)
+            std::cout << "  " << d << "\n";
+        std::cerr << peer << ": the pair differs from " << svc.status().certificate_location << "\n";
+        return exit_failed;
+    });
 }
 
 int cmd_issue(const arguments& a) {
@@ -473,32 +511,34 @@ int cmd_issue(const arguments& a) {
             throw usage_error{"--days must be a number from 1 to 3650"};
         req.days = static_cast<int>(v);
     }
-    auto svc = make_service(a, false);
-    print_findings(svc.start());
-    auto r = fcs::switchover::issue(svc, req);
-    for (auto& n : r.notes)
-        std::cerr << "note: " << n << "\n";
-    std::cout << "issued: " << r.info.subject << " by " << r.info.issuer << "\n"
-              << "valid until: " << service::iso(r.info.not_after) << "\n"
-              << "certificate: " << r.certificate.string() << "\n";
-    if (!r.key.empty())
-        std::cout << "key:         " << r.key.string() << " (0600)\n";
-    std::cout << "CA:          " << r.ca_certificate.string() << "\n"
-              << "SHA-256:     " << r.info.sha256_fingerprint << "\n";
-    return exit_ok;
+    return with_service(a, false, [&](auto& svc) {
+        print_findings(svc.start());
+        auto r = fcs::switchover::issue(svc, req);
+        for (auto& n : r.notes)
+            std::cerr << "note: " << n << "\n";
+        std::cout << "issued: " << r.info.subject << " by " << r.info.issuer << "\n"
+                  << "valid until: " << service::iso(r.info.not_after) << "\n"
+                  << "certificate: " << r.certificate.string() << "\n";
+        if (!r.key.empty())
+            std::cout << "key:         " << r.key.string() << " (0600)\n";
+        std::cout << "CA:          " << r.ca_certificate.string() << "\n"
+                  << "SHA-256:     " << r.info.sha256_fingerprint << "\n";
+        return exit_ok;
+    });
 }
 
 int cmd_status(const arguments& a) {
-    auto svc = make_service(a, false);
-    auto report = svc.start();
-    print_findings(report);
-    if (!svc.current()) {
-        std::cerr << svc.storage().location(std::string(layout::slot), fcs::part::certificate)
-                  << ": no certificate pair is installed (run init or import)\n";
-        return exit_failed;
-    }
-    print_status(svc.status(), a.flag("json"));
-    return exit_ok;
+    return with_service(a, false, [&](auto& svc) {
+        auto report = svc.start();
+        print_findings(report);
+        if (!svc.current()) {
+            std::cerr << svc.storage().location(std::string(layout::slot), fcs::part::certificate)
+                      << ": no certificate pair is installed (run init or import)\n";
+            return exit_failed;
+        }
+        print_status(svc.status(), a.flag("json"));
+        return exit_ok;
+    });
 }
 
 } // namespace

@@ -54,6 +54,9 @@ struct protections {
     protection public_items{0755, 0644};
     protection secret_items{0700, 0600};
     std::function<void(int dir_fd, const std::string& where, item_class)> extend_folder;
+    /// A folder more open than its mode (e.g. Keys/ at 0755) is refused; with this it is
+    /// set to its mode and a note says so (service_options::repair_permissions).
+    bool repair_folders = false;
     const protection& of(item_class c) const noexcept {
         return c == item_class::public_item ? public_items : secret_items;
     }

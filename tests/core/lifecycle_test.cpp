@@ -89,6 +89,7 @@ BOOST_FIXTURE_TEST_CASE(archives_a_certificate_without_its_key_and_regenerates, 
 }
 
 BOOST_FIXTURE_TEST_CASE(archives_a_key_without_its_certificate, t::service_fixture) {
+    keys_folder();
     t::write_text(dir / "Certificates/Keys/Orphan.key", "whatever", 0600);
     auto svc = make();
     auto r = svc.start();
@@ -241,6 +242,7 @@ BOOST_FIXTURE_TEST_CASE(a_forgotten_old_certificate_loses_to_the_ca_issued_pair_
 }
 
 BOOST_FIXTURE_TEST_CASE(a_password_protected_key_is_refused_and_left_in_place, t::service_fixture) {
+    keys_folder();
     auto ca = t::openssl_ca_issued(dir / "work", "failover.example");
     clock.set(std::chrono::system_clock::now()); // after openssl stamped notBefore
     auto enc = t::run("openssl pkey -in " + (dir / "work/leaf.key").string() + " -aes256 -passout pass:x");
@@ -329,6 +331,46 @@ BOOST_FIXTURE_TEST_CASE(group_ca_profile_generates_a_ca_certificate, t::service_
     BOOST_TEST(t::mode_of(dir / "Certificates/ServerGroup/ServerGroupPrivateKey.bin") == 0600u);
     auto k = t::run("openssl pkey -inform DER -in " + (dir / "Certificates/ServerGroup/ServerGroupPrivateKey.bin").string() + " -noout");
     BOOST_TEST(k.exit_code == 0, k.output);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifecycle_permissions)
+
+BOOST_FIXTURE_TEST_CASE(a_keys_folder_that_is_too_open_is_refused_unless_repair_is_configured, t::service_fixture) {
+    std::string fp;
+    {
+        auto svc = make();
+        fp = svc.start().status.info.sha256_fingerprint;
+    }
+    ::chmod((dir / "Certificates/Keys").c_str(), 0755);
+    try {
+        make().start();
+        BOOST_FAIL("used a key folder readable by everyone");
+    } catch (const error& e) {
+        BOOST_TEST((e.fcs_code() == errc::unsafe_file));
+        BOOST_TEST(std::string(e.what()).find("Certificates/Keys: check folder: permissions 0755 are too open; it must be 0700") == 0u, e.what());
+    }
+    BOOST_TEST(t::mode_of(dir / "Certificates/Keys") == 0755u); // untouched without the option
+    opts.repair_permissions = true;
+    auto svc = make();
+    BOOST_TEST(svc.start().status.info.sha256_fingerprint == fp);
+    BOOST_TEST(t::mode_of(dir / "Certificates/Keys") == 0700u);
+    BOOST_TEST(log.count(lv::warning, "Certificates/Keys: folder mode 0755 set to 0700") == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_hard_link_planted_in_keys_is_refused, t::service_fixture) {
+    {
+        auto svc = make();
+        svc.start();
+    }
+    std::filesystem::create_hard_link(key(), dir / "stolen.key");
+    try {
+        make().start(); // the only pair is unusable and holds the name
+        BOOST_FAIL("used a key with a second name");
+    } catch (const error&) {
+    }
+    BOOST_TEST(log.count(lv::error, "hard links") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

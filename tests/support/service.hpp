@@ -22,6 +22,11 @@ struct service_fixture {
     fs::path key(const std::string& name = FCS_DEFAULT_CERT_NAME) const {
         return dir / ("Certificates/Keys/" + name + ".key");
     }
+    /// Certificates/Keys/ made by hand as the documentation says (mode 0700), before any start.
+    void keys_folder() const {
+        fs::create_directories(dir / "Certificates/Keys");
+        ::chmod((dir / "Certificates/Keys").c_str(), 0700);
+    }
     std::vector<std::string> archive() const {
         std::vector<std::string> out;
         if (fs::exists(dir / "Certificates/Archive"))

@@ -622,7 +622,9 @@ private:
     }
 
     std::vector<std::string> open_storage() {
-        auto notes = storage_.open(acl_.rules());
+        auto rules = acl_.rules();
+        rules.repair_folders = opts_.repair_permissions;
+        auto notes = storage_.open(rules);
         opened_ = true;
         return notes;
     }

@@ -61,6 +61,11 @@ public:
             struct stat st {};
             if (::fstat(fd.get(), &st) == 0) {
                 mode_t have = st.st_mode & 07777;
+                if ((have & ~fp.dir_mode) != 0 && !prot_.repair_folders)
+                    throw error(errc::unsafe_file, f.path, "check folder",
+                                "permissions " + octal(have) + " are too open; it must be " +
+                                    octal(fp.dir_mode) + " (run chmod " + octal(fp.dir_mode) + " on it, or "
+                                    "enable repair_permissions to let fcs do it)");
                 if (have != fp.dir_mode) {
                     if (::fchmod(fd.get(), fp.dir_mode) != 0)
                         detail::throw_io(f.path, "set folder mode", errno);

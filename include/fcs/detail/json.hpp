@@ -1,0 +1,344 @@
+#ifndef FCS_DETAIL_JSON_HPP
+#define FCS_DETAIL_JSON_HPP
+
+// A small, bounded JSON reader and writer for the etcd gateway and the etcd bundle. It reads
+// untrusted input: the caller bounds the input size, the reader bounds the nesting depth and
+// the number of values, and every failure is a parse error (never a crash or an unbounded
+// allocation). Numbers are kept as their text (etcd sends 64-bit revisions as strings anyway).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fcs::detail::json {
+
+/// A parsed JSON value. Objects keep their members in order (duplicates: the first wins).
+struct value {
+    enum class type { null, boolean, number, string, array, object };
+    type kind = type::null;
+    bool flag = false;
+    std::string text; ///< a string's contents or a number's text
+    std::vector<value> items;
+    std::vector<std::pair<std::string, value>> members;
+
+    bool is_object() const noexcept { return kind == type::object; }
+    bool is_array() const noexcept { return kind == type::array; }
+    bool is_string() const noexcept { return kind == type::string; }
+
+    /// The member `key` of an object, or nullptr (also when this is not an object).
+    const value* find(std::string_view key) const noexcept {
+        if (kind != type::object)
+            return nullptr;
+        for (auto& [k, v] : members)
+            if (k == key)
+                return &v;
+        return nullptr;
+    }
+    /// A string member's text (or a number's), else nullopt.
+    std::optional<std::string> string_at(std::string_view key) const {
+        auto* v = find(key);
+        if (!v || (v->kind != type::string && v->kind != type::number))
+            return std::nullopt;
+        return v->text;
+    }
+    /// An integer member given as a JSON number or a decimal string (etcd's int64), else nullopt.
+    std::optional<std::int64_t> int_at(std::string_view key) const {
+        auto s = string_at(key);
+        if (!s || s->empty() || s->size() > 19)
+            return std::nullopt;
+        std::int64_t out = 0;
+        std::size_t i = (*s)[0] == '-' ? 1 : 0;
+        if (i == s->size())
+            return std::nullopt;
+        for (; i < s->size(); ++i) {
+            char c = (*s)[i];
+            if (c < '0' || c > '9')
+                return std::nullopt;
+            out = out * 10 + (c - '0');
+        }
+        return (*s)[0] == '-' ? -out : out;
+    }
+    bool bool_at(std::string_view key) const noexcept {
+        auto* v = find(key);
+        return v && v->kind == type::boolean && v->flag;
+    }
+};
+
+/// Limits of one parse.
+struct limits {
+    std::size_t max_depth = 32;
+    std::size_t max_values = 100000;
+};
+
+namespace impl {
+class reader {
+public:
+    reader(std::string_view in, limits l) : in_(in), lim_(l) {}
+
+    bool parse(value& out) {
+        skip_ws();
+        if (!parse_value(out, 0))
+            return false;
+        skip_ws();
+        return pos_ == in_.size();
+    }
+
+private:
+    void skip_ws() {
+        while (pos_ < in_.size() && (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r'))
+            ++pos_;
+    }
+    bool literal(std::string_view word) {
+        if (in_.substr(pos_, word.size()) != word)
+            return false;
+        pos_ += word.size();
+        return true;
+    }
+    bool parse_value(value& v, std::size_t depth) {
+        if (depth > lim_.max_depth || ++count_ > lim_.max_values || pos_ >= in_.size())
+            return false;
+        char c = in_[pos_];
+        if (c == '{')
+            return parse_object(v, depth);
+        if (c == '[')
+            return parse_array(v, depth);
+        if (c == '"') {
+            v.kind = value::type::string;
+            return parse_string(v.text);
+        }
+        if (c == 't') {
+            v.kind = value::type::boolean;
+            v.flag = true;
+            return literal("true");
+        }
+        if (c == 'f') {
+            v.kind = value::type::boolean;
+            return literal("false");
+        }
+        if (c == 'n') {
+            v.kind = value::type::null;
+            return literal("null");
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            v.kind = value::type::number;
+            return parse_number(v.text);
+        }
+        return false;
+    }
+    bool parse_number(std::string& out) {
+        std::size_t start = pos_;
+        if (in_[pos_] == '-')
+            ++pos_;
+        auto digits = [&] {
+            std::size_t s = pos_;
+            while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9')
+                ++pos_;
+            return pos_ > s;
+        };
+        if (!digits())
+            return false;
+        if (pos_ < in_.size() && in_[pos_] == '.') {
+            ++pos_;
+            if (!digits())
+                return false;
+        }
+        if (pos_ < in_.size() && (in_[pos_] == 'e' || in_[pos_] == 'E')) {
+            ++pos_;
+            if (pos_ < in_.size() && (in_[pos_] == '+' || in_[pos_] == '-'))
+                ++pos_;
+            if (!digits())
+                return false;
+        }
+        out.assign(in_.substr(start, pos_ - start));
+        return true;
+    }
+    static void put_utf8(std::string& out, std::uint32_t cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+    bool hex4(std::uint32_t& out) {
+        if (in_.size() - pos_ < 4)
+            return false;
+        out = 0;
+        for (int i = 0; i < 4; ++i) {
+            char c = in_[pos_++];
+            out <<= 4;
+            if (c >= '0' && c <= '9')
+                out |= static_cast<std::uint32_t>(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                out |= static_cast<std::uint32_t>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                out |= static_cast<std::uint32_t>(c - 'A' + 10);
+            else
+                return false;
+        }
+        return true;
+    }
+    bool parse_string(std::string& out) {
+        ++pos_; // opening quote
+        while (pos_ < in_.size()) {
+            char c = in_[pos_++];
+            if (c == '"')
+                return true;
+            if (static_cast<unsigned char>(c) < 0x20)
+                return false;
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (pos_ >= in_.size())
+                return false;
+            char e = in_[pos_++];
+            switch (e) {
+            case '"': out += '"'; break;
+            case '\\': out += '\\'; break;
+            case '/': out += '/'; break;
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            case 't': out += '\t'; break;
+            case 'u': {
+                std::uint32_t cp = 0;
+                if (!hex4(cp))
+                    return false;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    std::uint32_t lo = 0;
+                    if (!literal("\\u") || !hex4(lo) || lo < 0xDC00 || lo > 0xDFFF)
+                        return false;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    return false;
+                }
+                put_utf8(out, cp);
+                break;
+            }
+            default: return false;
+            }
+        }
+        return false;
+    }
+    bool parse_array(value& v, std::size_t depth) {
+        v.kind = value::type::array;
+        ++pos_;
+        skip_ws();
+        if (pos_ < in_.size() && in_[pos_] == ']') {
+            ++pos_;
+            return true;
+        }
+        while (true) {
+            skip_ws();
+            v.items.emplace_back();
+            if (!parse_value(v.items.back(), depth + 1))
+                return false;
+            skip_ws();
+            if (pos_ >= in_.size())
+                return false;
+            if (in_[pos_] == ',') {
+                ++pos_;
+                continue;
+            }
+            if (in_[pos_] == ']') {
+                ++pos_;
+                return true;
+            }
+            return false;
+        }
+    }
+    bool parse_object(value& v, std::size_t depth) {
+        v.kind = value::type::object;
+        ++pos_;
+        skip_ws();
+        if (pos_ < in_.size() && in_[pos_] == '}') {
+            ++pos_;
+            return true;
+        }
+        while (true) {
+            skip_ws();
+            if (pos_ >= in_.size() || in_[pos_] != '"')
+                return false;
+            std::string key;
+            if (!parse_string(key))
+                return false;
+            skip_ws();
+            if (pos_ >= in_.size() || in_[pos_] != ':')
+                return false;
+            ++pos_;
+            skip_ws();
+            value member;
+            if (!parse_value(member, depth + 1))
+                return false;
+            v.members.emplace_back(std::move(key), std::move(member));
+            skip_ws();
+            if (pos_ >= in_.size())
+                return false;
+            if (in_[pos_] == ',') {
+                ++pos_;
+                continue;
+            }
+            if (in_[pos_] == '}') {
+                ++pos_;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    std::string_view in_;
+    limits lim_;
+    std::size_t pos_ = 0;
+    std::size_t count_ = 0;
+};
+} // namespace impl
+
+/// Parses `in` (the caller bounds its size). nullopt when it is not valid JSON or breaks the limits.
+inline std::optional<value> parse(std::string_view in, limits l = {}) {
+    value v;
+    impl::reader r(in, l);
+    if (!r.parse(v))
+        return std::nullopt;
+    return v;
+}
+
+/// `s` as a JSON string literal (quotes included). Control characters are escaped.
+inline std::string quote(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    out += '"';
+    return out;
+}
+
+} // namespace fcs::detail::json
+
+#endif // FCS_DETAIL_JSON_HPP

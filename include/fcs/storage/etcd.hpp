@@ -1,0 +1,1279 @@
+#ifndef FCS_STORAGE_ETCD_HPP
+#define FCS_STORAGE_ETCD_HPP
+
+// Storage in etcd (v3.4 and later) through its JSON gateway, for server groups beyond a pair.
+// Needs Boost.Beast (header-only, libboost-dev); not part of the umbrella fcs/fcs.hpp.
+
+#include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
+
+#include <fcs/detail/json.hpp>
+#include <fcs/detail/secret.hpp>
+#include <fcs/error.hpp>
+#include <fcs/policy/concepts.hpp>
+#include <fcs/storage/layout.hpp>
+#include <fcs/types.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/aead.h>
+#include <openssl/base64.h>
+#include <openssl/err.h>
+#include <openssl/mem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fcs::storage {
+
+/// How to reach etcd and protect what is stored there.
+struct etcd_options {
+    /// Gateway endpoints, "http://HOST:PORT" or "https://HOST:PORT" ("HOST:PORT" means http).
+    /// Requests go to the last endpoint that answered and fail over to the others in turn.
+    std::vector<std::string> endpoints;
+    /// Key prefix: slot NAME is stored at PREFIX/slots/NAME, replaced bundles at
+    /// PREFIX/archive/NAME/TAG, the key-encryption key check at PREFIX/kek-check.
+    std::string prefix = "/fcs";
+    /// 32-byte key-encryption key (raw, or base64 on one line), a regular file readable by its
+    /// owner only (0600 or 0400). The private key and ticket keys are encrypted with it
+    /// (AES-256-GCM) before they leave the node.
+    std::filesystem::path kek_file;
+    /// For https endpoints: the CA that signed etcd's certificate (empty: the system's), and
+    /// the client certificate and key when etcd requires client certificates.
+    std::filesystem::path ca_file, cert_file, key_file;
+    /// etcd authentication (v3 auth): empty user means none.
+    std::string user;
+    secret_bytes password;
+    /// One attempt at one endpoint (connect, send, answer).
+    std::chrono::milliseconds request_timeout{3000};
+    /// All attempts of one operation (failover, a leader election): after it, errc::unavailable.
+    std::chrono::milliseconds operation_timeout{12000};
+    /// Largest stored bundle (etcd's own request limit is 1.5 MiB).
+    std::size_t max_value_size = 1u << 20;
+
+    /**
+     * Parses "etcd://HOST:PORT[,HOST:PORT...]/PREFIX" (http) or "etcds://..." (https).
+     * @throws fcs::error(errc::invalid_argument) naming the URL.
+     */
+    static etcd_options from_url(std::string_view url) {
+        etcd_options o;
+        std::string scheme;
+        if (url.starts_with("etcd://"))
+            scheme = "http://";
+        else if (url.starts_with("etcds://"))
+            scheme = "https://";
+        else
+            throw error(errc::invalid_argument, std::string(url), "parse storage URL",
+                        "expected etcd://HOST:PORT[,HOST:PORT...]/PREFIX or etcds://...");
+        auto rest = url.substr(url.find("://") + 3);
+        auto slash = rest.find('/');
+        auto hosts = rest.substr(0, slash);
+        o.prefix = slash == std::string_view::npos ? "/fcs" : std::string(rest.substr(slash));
+        while (!hosts.empty()) {
+            auto comma = hosts.find(',');
+            auto h = hosts.substr(0, comma);
+            if (h.empty() || h.find(':') == std::string_view::npos)
+                throw error(errc::invalid_argument, std::string(url), "parse storage URL",
+                            "each endpoint must be HOST:PORT");
+            o.endpoints.push_back(scheme + std::string(h));
+            hosts = comma == std::string_view::npos ? std::string_view{} : hosts.substr(comma + 1);
+        }
+        if (o.endpoints.empty())
+            throw error(errc::invalid_argument, std::string(url), "parse storage URL", "no endpoint given");
+        return o;
+    }
+};
+
+/// How a watch reconnects.
+struct etcd_watch_options {
+    std::chrono::milliseconds retry_min{200};  ///< first wait after a failure
+    std::chrono::milliseconds retry_max{2000}; ///< the wait doubles up to this
+    /// A watch stream is reopened after this long even when healthy, so a silent member
+    /// (partitioned, not closed) is left within this time.
+    std::chrono::milliseconds session{15000};
+};
+
+namespace etcd_detail {
+
+namespace json = fcs::detail::json;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+
+inline constexpr std::size_t max_response = 8u << 20;  ///< a range of all slots
+inline constexpr std::size_t max_watch_line = 4u << 20; ///< one watch event (a bundle in base64)
+inline constexpr std::string_view bundle_format = "fcs-etcd-bundle-1";
+inline constexpr std::string_view check_format = "fcs-etcd-kek-check-1";
+inline constexpr std::string_view check_text = "fcs etcd key-encryption key check";
+
+inline std::string b64(std::span<const std::uint8_t> in) {
+    std::size_t len = 0;
+    if (!EVP_EncodedLength(&len, in.size()))
+        throw error(errc::too_large, "", "base64", "input too large");
+    std::string out(len, '\0');
+    out.resize(EVP_EncodeBlock(reinterpret_cast<std::uint8_t*>(out.data()), in.data(), in.size()));
+    return out;
+}
+inline std::string b64(std::string_view s) {
+    return b64(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+}
+template <class Bytes>
+bool unb64(std::string_view in, Bytes& out) {
+    std::size_t max = 0;
+    if (!EVP_DecodedLength(&max, in.size()))
+        return false;
+    out.resize(max);
+    std::size_t n = 0;
+    if (!EVP_DecodeBase64(reinterpret_cast<std::uint8_t*>(out.data()), &n, max,
+                          reinterpret_cast<const std::uint8_t*>(in.data()), in.size())) {
+        out.clear();
+        return false;
+    }
+    out.resize(n);
+    return true;
+}
+inline std::optional<std::string> unb64_text(std::string_view in) {
+    std::string out;
+    if (!unb64(in, out))
+        return std::nullopt;
+    return out;
+}
+
+/// The end of the range of keys that start with `p` (etcd's "prefix" range_end).
+inline std::string prefix_end(std::string p) {
+    while (!p.empty()) {
+        auto& c = reinterpret_cast<unsigned char&>(p.back());
+        if (c < 0xff) {
+            ++c;
+            return p;
+        }
+        p.pop_back();
+    }
+    return std::string(1, '\0');
+}
+
+/// The 32-byte key-encryption key, read from a file only its owner may read.
+inline secret_bytes load_kek(const std::filesystem::path& file) {
+    const std::string shown = file.string();
+    if (file.empty())
+        throw error(errc::invalid_argument, "", "load key-encryption key",
+                    "no key-encryption key file given (the etcd storage encrypts keys with it)");
+    int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        throw error(e == ENOENT ? errc::not_found : e == ELOOP ? errc::unsafe_file : errc::io_failed, shown,
+                    "load key-encryption key", e == ELOOP ? "is a symbolic link; refusing to follow it" : std::strerror(e));
+    }
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } guard{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        throw error(errc::unsafe_file, shown, "load key-encryption key", "not a regular file");
+    if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw error(errc::unsafe_file, shown, "load key-encryption key",
+                    std::string("permissions ") + mode + " are too open; it must be readable by its owner only (chmod 600)");
+    }
+    if (st.st_uid != ::geteuid() && ::geteuid() != 0)
+        throw error(errc::unsafe_file, shown, "load key-encryption key", "owned by another user");
+    secret_bytes raw(256);
+    std::size_t got = 0;
+    while (got < raw.size()) {
+        ssize_t n = ::read(fd, raw.data() + got, raw.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw error(errc::io_failed, shown, "load key-encryption key", std::strerror(errno));
+        if (n == 0)
+            break;
+        got += static_cast<std::size_t>(n);
+    }
+    raw.resize(got);
+    if (raw.size() == 32)
+        return raw;
+    // base64 of 32 bytes on one line (`openssl rand -base64 32`)
+    while (!raw.empty() && (raw.back() == '\n' || raw.back() == '\r'))
+        raw.pop_back();
+    secret_bytes key;
+    if (raw.size() == 44 && unb64(as_text(raw), key) && key.size() == 32)
+        return key;
+    throw error(errc::invalid_argument, shown, "load key-encryption key",
+                "must hold exactly 32 bytes (raw, or base64 on one line: openssl rand -base64 32 > FILE)");
+}
+
+/// AES-256-GCM with a random 96-bit nonce; the associated data binds the item to its place.
+struct sealed {
+    std::string nonce; ///< base64
+    std::string data;  ///< base64 of ciphertext and tag
+};
+
+inline sealed seal(const secret_bytes& kek, std::span<const std::uint8_t> plain, std::string_view ad) {
+    bssl::ScopedEVP_AEAD_CTX ctx;
+    if (!EVP_AEAD_CTX_init(ctx.get(), EVP_aead_aes_256_gcm(), kek.data(), kek.size(), EVP_AEAD_DEFAULT_TAG_LENGTH,
+                           nullptr))
+        throw error(errc::crypto_failed, "", "encrypt", "AES-256-GCM set-up failed");
+    std::uint8_t nonce[12];
+    RAND_bytes(nonce, sizeof nonce);
+    std::vector<std::uint8_t> out(plain.size() + EVP_AEAD_max_overhead(EVP_aead_aes_256_gcm()));
+    std::size_t n = 0;
+    if (!EVP_AEAD_CTX_seal(ctx.get(), out.data(), &n, out.size(), nonce, sizeof nonce, plain.data(), plain.size(),
+                           reinterpret_cast<const std::uint8_t*>(ad.data()), ad.size()))
+        throw error(errc::crypto_failed, "", "encrypt", "AES-256-GCM encryption failed");
+    out.resize(n);
+    return {b64(std::span<const std::uint8_t>(nonce, sizeof nonce)), b64(out)};
+}
+
+/// nullopt when the KEK does not decrypt it (wrong key, or the value was altered).
+inline std::optional<secret_bytes> open_sealed(const secret_bytes& kek, const sealed& s, std::string_view ad) {
+    std::vector<std::uint8_t> nonce, data;
+    if (!unb64(s.nonce, nonce) || !unb64(s.data, data) || nonce.size() != 12)
+        return std::nullopt;
+    bssl::ScopedEVP_AEAD_CTX ctx;
+    if (!EVP_AEAD_CTX_init(ctx.get(), EVP_aead_aes_256_gcm(), kek.data(), kek.size(), EVP_AEAD_DEFAULT_TAG_LENGTH,
+                           nullptr))
+        throw error(errc::crypto_failed, "", "decrypt", "AES-256-GCM set-up failed");
+    secret_bytes out(data.size());
+    std::size_t n = 0;
+    if (!EVP_AEAD_CTX_open(ctx.get(), out.data(), &n, out.size(), nonce.data(), nonce.size(), data.data(),
+                           data.size(), reinterpret_cast<const std::uint8_t*>(ad.data()), ad.size())) {
+        ERR_clear_error();
+        return std::nullopt;
+    }
+    out.resize(n);
+    return out;
+}
+
+inline const char* part_name(part p) {
+    return p == part::certificate ? "certificate" : p == part::private_key ? "private_key" : "ticket_keys";
+}
+
+/// An endpoint split into its parts.
+struct endpoint {
+    std::string url, host, port;
+    bool tls = false;
+};
+
+inline endpoint parse_endpoint(const std::string& url) {
+    endpoint e;
+    e.url = url;
+    std::string_view rest = url;
+    if (rest.starts_with("https://")) {
+        e.tls = true;
+        rest.remove_prefix(8);
+    } else if (rest.starts_with("http://")) {
+        rest.remove_prefix(7);
+    } else if (rest.find("://") != std::string_view::npos) {
+        throw error(errc::invalid_argument, url, "configure etcd", "endpoints must be http:// or https://");
+    }
+    if (auto slash = rest.find('/'); slash != std::string_view::npos)
+        rest = rest.substr(0, slash);
+    auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size())
+        throw error(errc::invalid_argument, url, "configure etcd", "an endpoint must name HOST:PORT");
+    e.host = std::string(rest.substr(0, colon));
+    e.port = std::string(rest.substr(colon + 1));
+    if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']')
+        e.host = e.host.substr(1, e.host.size() - 2);
+    e.url = (e.tls ? "https://" : "http://") + std::string(rest);
+    return e;
+}
+
+/// Runs one asynchronous operation to completion on an io_context that has no other work.
+/// With `stop`, a concurrent stop (see gateway::stoppable) ends it with operation_aborted.
+template <class Init>
+beast::error_code await(net::io_context& ioc, Init&& init, std::mutex* stop_mutex = nullptr,
+                        const bool* stopping = nullptr) {
+    beast::error_code result = net::error::operation_aborted;
+    bool done = false;
+    init([&](beast::error_code ec, auto&&...) {
+        result = ec;
+        done = true;
+    });
+    {
+        std::unique_lock<std::mutex> lock;
+        if (stop_mutex) {
+            lock = std::unique_lock(*stop_mutex);
+            if (*stopping)
+                return net::error::operation_aborted;
+        }
+        ioc.restart();
+    }
+    ioc.run();
+    return done ? result : beast::error_code(net::error::operation_aborted);
+}
+
+/// One HTTP answer.
+struct http_answer {
+    unsigned status = 0;
+    std::string body;
+};
+
+/// A transport failure (connect, TLS, send, receive): try another endpoint.
+struct transport_failure {
+    std::string what;
+};
+
+/// A stream to one endpoint, plain or TLS.
+class connection {
+public:
+    connection(net::io_context& ioc, net::ssl::context* tls_ctx, const endpoint& ep)
+        : ep_(ep), tcp_(ioc) {
+        if (ep.tls) {
+            if (!tls_ctx)
+                throw transport_failure{"TLS is not configured"};
+            tls_.emplace(ioc, *tls_ctx);
+        }
+    }
+
+    void open(net::io_context& ioc, clock::time_point deadline, std::mutex* m = nullptr, const bool* stop = nullptr) {
+        tcp::resolver resolver(ioc);
+        tcp::resolver::results_type results;
+        auto ec = await(
+            ioc,
+            [&](auto h) {
+                resolver.async_resolve(ep_.host, ep_.port, [&results, h](beast::error_code e, tcp::resolver::results_type r) mutable {
+                    results = std::move(r);
+                    h(e);
+                });
+            },
+            m, stop);
+        if (ec)
+            throw transport_failure{"resolve " + ep_.host + ": " + ec.message()};
+        lowest().expires_at(deadline);
+        ec = await(ioc, [&](auto h) { lowest().async_connect(results, h); }, m, stop);
+        if (ec)
+            throw transport_failure{"connect: " + ec.message()};
+        if (tls_) {
+            SSL* ssl = tls_->native_handle();
+            SSL_set_tlsext_host_name(ssl, ep_.host.c_str());
+            X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+            beast::error_code ip_ec;
+            net::ip::make_address(ep_.host, ip_ec);
+            if (ip_ec)
+                X509_VERIFY_PARAM_set1_host(param, ep_.host.data(), ep_.host.size());
+            else
+                X509_VERIFY_PARAM_set1_ip_asc(param, ep_.host.c_str());
+            lowest().expires_at(deadline);
+            ec = await(ioc, [&](auto h) { tls_->async_handshake(net::ssl::stream_base::client, h); }, m, stop);
+            if (ec)
+                throw transport_failure{"TLS handshake: " + ec.message()};
+        }
+    }
+
+    beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : tcp_; }
+
+    template <class F>
+    auto with_stream(F&& f) {
+        if (tls_)
+            return f(*tls_);
+        return f(tcp_);
+    }
+
+private:
+    endpoint ep_;
+    beast::tcp_stream tcp_;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
+
+inline http::request<http::string_body> make_request(const endpoint& ep, std::string_view path, std::string body,
+                                                     const std::string& token) {
+    http::request<http::string_body> req{http::verb::post, std::string(path), 11};
+    req.set(http::field::host, ep.host + ":" + ep.port);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::user_agent, "fcs-etcd");
+    if (!token.empty())
+        req.set(http::field::authorization, token);
+    // Refuse to talk to a member that has lost its leader (watch and linearizable reads).
+    req.set("Grpc-Metadata-hasleader", "true");
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return req;
+}
+
+/// The client side of the gateway: endpoints, TLS, auth token, failover and retries.
+class gateway {
+public:
+    explicit gateway(const etcd_options& o) : opts_(o) {
+        if (o.endpoints.empty())
+            throw error(errc::invalid_argument, "", "configure etcd", "no etcd endpoint given");
+        bool any_tls = false;
+        for (auto& e : o.endpoints) {
+            endpoints_.push_back(parse_endpoint(e));
+            any_tls = any_tls || endpoints_.back().tls;
+        }
+        if (any_tls) {
+            tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+            tls_->set_verify_mode(net::ssl::verify_peer);
+            beast::error_code ec;
+            if (!o.ca_file.empty())
+                tls_->load_verify_file(o.ca_file.string(), ec);
+            else
+                tls_->set_default_verify_paths(ec);
+            if (ec)
+                throw error(errc::io_failed, o.ca_file.string(), "load etcd CA certificates", ec.message());
+            if (!o.cert_file.empty()) {
+                tls_->use_certificate_chain_file(o.cert_file.string(), ec);
+                if (ec)
+                    throw error(errc::io_failed, o.cert_file.string(), "load etcd client certificate", ec.message());
+                tls_->use_private_key_file(o.key_file.string(), net::ssl::context::pem, ec);
+                if (ec)
+                    throw error(errc::io_failed, o.key_file.string(), "load etcd client key", ec.message());
+            }
+        }
+    }
+
+    const std::vector<endpoint>& endpoints() const noexcept { return endpoints_; }
+    std::string endpoint_list() const {
+        std::string s;
+        for (auto& e : endpoints_)
+            s += (s.empty() ? "" : ",") + e.url;
+        return s;
+    }
+    std::size_t preferred() const noexcept { return preferred_.load(); }
+    void prefer(std::size_t i) noexcept { preferred_.store(i % endpoints_.size()); }
+    net::ssl::context* tls() const noexcept { return tls_.get(); }
+
+    std::string token() {
+        std::lock_guard lock(token_mutex_);
+        return token_;
+    }
+
+    /**
+     * POSTs `body` to `path`, failing over across the endpoints and retrying what etcd calls
+     * temporary (no leader, leader changed, timeouts) until `budget` has passed.
+     * @throws fcs::error(errc::unavailable) when no endpoint answered; errc::io_failed when
+     *         etcd refused the request; errc::parse_failed for an answer that is not JSON.
+     */
+    json::value call(std::string_view path, const std::string& body, std::string_view what,
+                     std::optional<std::chrono::milliseconds> budget = std::nullopt) {
+        auto deadline = clock::now() + budget.value_or(opts_.operation_timeout);
+        std::string last_error = "no attempt";
+        auto pause = std::chrono::milliseconds(50);
+        bool reauthenticated = false;
+        for (std::size_t attempt = 0;; ++attempt) {
+            std::size_t index = (preferred() + attempt) % endpoints_.size();
+            auto& ep = endpoints_[index];
+            if (!opts_.user.empty() && token().empty()) {
+                try {
+                    authenticate(ep, deadline);
+                } catch (const transport_failure& f) {
+                    last_error = ep.url + ": " + f.what;
+                    if (!wait_or_give_up(attempt, pause, deadline))
+                        break;
+                    continue;
+                }
+            }
+            http_answer a;
+            try {
+                a = post(ep, path, body, token(), std::min(deadline, clock::now() + opts_.request_timeout));
+            } catch (const transport_failure& f) {
+                last_error = ep.url + ": " + f.what;
+                if (!wait_or_give_up(attempt, pause, deadline))
+                    break;
+                continue;
+            }
+            auto doc = json::parse(a.body);
+            if (a.status == 200) {
+                if (!doc || !doc->is_object())
+                    throw error(errc::parse_failed, ep.url + std::string(path), std::string(what),
+                                "the etcd gateway answered something that is not JSON");
+                prefer(index);
+                return std::move(*doc);
+            }
+            std::string message = doc ? doc->string_at("message").value_or(doc->string_at("error").value_or(""))
+                                      : std::string();
+            auto code = doc ? doc->int_at("code").value_or(0) : 0;
+            if (message.empty())
+                message = "HTTP " + std::to_string(a.status);
+            last_error = ep.url + ": " + message;
+            if (code == 16 && !opts_.user.empty() && !reauthenticated) { // token expired
+                reauthenticated = true;
+                std::lock_guard lock(token_mutex_);
+                token_.clear();
+                continue;
+            }
+            // 14 unavailable (no leader, leader changed), 4 deadline exceeded, 10 aborted,
+            // 8 resource exhausted; a 5xx without a code: try another member after a pause.
+            bool temporary = code == 14 || code == 4 || code == 10 || code == 8 || (code == 0 && a.status >= 500);
+            if (!temporary)
+                throw error(code == 16 || code == 7 ? errc::invalid_argument : errc::io_failed,
+                            ep.url + std::string(path), std::string(what), "etcd refused the request: " + message);
+            if (!wait_or_give_up(attempt, pause, deadline))
+                break;
+        }
+        throw error(errc::unavailable, endpoint_list(), std::string(what),
+                    "no etcd endpoint answered in time (last error: " + last_error + ")");
+    }
+
+    /// One POST to one endpoint. Throws transport_failure.
+    http_answer post(const endpoint& ep, std::string_view path, std::string body, const std::string& token,
+                     clock::time_point deadline) {
+        net::io_context ioc;
+        connection c(ioc, tls_.get(), ep);
+        c.open(ioc, deadline);
+        auto req = make_request(ep, path, std::move(body), token);
+        c.lowest().expires_at(deadline);
+        auto ec = await(ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); });
+        if (ec)
+            throw transport_failure{"send: " + ec.message()};
+        beast::flat_buffer buf;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(max_response);
+        parser.header_limit(16 * 1024);
+        ec = await(ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); }); });
+        if (ec)
+            throw transport_failure{"receive: " + ec.message()};
+        http_answer a;
+        a.status = parser.get().result_int();
+        a.body = std::move(parser.get().body());
+        beast::error_code ignored;
+        c.lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return a;
+    }
+
+private:
+    bool wait_or_give_up(std::size_t attempt, std::chrono::milliseconds& pause, clock::time_point deadline) {
+        // After a round over every endpoint, pause (a leader election takes about a second).
+        if ((attempt + 1) % endpoints_.size() == 0) {
+            if (clock::now() + pause >= deadline)
+                return false;
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+        }
+        return clock::now() < deadline;
+    }
+
+    void authenticate(const endpoint& ep, clock::time_point deadline) {
+        std::string body = "{\"name\":" + json::quote(opts_.user) + ",\"password\":" +
+                           json::quote(as_text(opts_.password)) + "}";
+        http_answer a;
+        try {
+            a = post(ep, "/v3/auth/authenticate", body, "", std::min(deadline, clock::now() + opts_.request_timeout));
+        } catch (...) {
+            OPENSSL_cleanse(body.data(), body.size());
+            throw;
+        }
+        OPENSSL_cleanse(body.data(), body.size());
+        auto doc = json::parse(a.body);
+        auto token = doc ? doc->string_at("token") : std::nullopt;
+        if (a.status != 200 || !token)
+            throw error(errc::invalid_argument, ep.url + "/v3/auth/authenticate", "authenticate as " + opts_.user,
+                        "etcd refused the user name or password: " +
+                            (doc ? doc->string_at("message").value_or("HTTP " + std::to_string(a.status)) : "no answer"));
+        std::lock_guard lock(token_mutex_);
+        token_ = *token;
+    }
+
+    etcd_options opts_;
+    std::vector<endpoint> endpoints_;
+    std::unique_ptr<net::ssl::context> tls_;
+    std::atomic<std::size_t> preferred_{0};
+    std::mutex token_mutex_;
+    std::string token_;
+};
+
+/// A key-value pair from a range or a watch event.
+struct kv {
+    std::string key;
+    std::string value; ///< decoded
+    std::int64_t mod_revision = 0;
+    std::int64_t create_revision = 0;
+    std::int64_t version = 0;
+};
+
+inline std::vector<kv> kvs_of(const json::value& doc, std::size_t max_value) {
+    std::vector<kv> out;
+    auto* arr = doc.find("kvs");
+    if (!arr || !arr->is_array())
+        return out;
+    for (auto& item : arr->items) {
+        kv k;
+        auto key = unb64_text(item.string_at("key").value_or(""));
+        auto value = unb64_text(item.string_at("value").value_or(""));
+        if (!key || !value)
+            throw error(errc::parse_failed, "", "read etcd", "a key or value is not valid base64");
+        if (value->size() > max_value)
+            throw error(errc::too_large, *key, "read etcd",
+                        "the stored value is larger than " + std::to_string(max_value) + " bytes");
+        k.key = std::move(*key);
+        k.value = std::move(*value);
+        k.mod_revision = item.int_at("mod_revision").value_or(0);
+        k.create_revision = item.int_at("create_revision").value_or(0);
+        k.version = item.int_at("version").value_or(0);
+        out.push_back(std::move(k));
+    }
+    return out;
+}
+
+/// One slot as read: its raw value and revision, and its decrypted parts (or why not).
+struct slot_entry {
+    std::string raw;
+    std::int64_t mod_revision = 0;
+    std::map<part, secret_bytes> parts;
+    std::optional<error> problem; ///< the value cannot be used (decryption, format)
+};
+
+/// What a storage and its watches share.
+struct state {
+    explicit state(etcd_options o)
+        : opts(std::move(o)), kek(load_kek(opts.kek_file)), gw(opts) {
+        while (opts.prefix.size() > 1 && opts.prefix.back() == '/')
+            opts.prefix.pop_back();
+        if (opts.prefix.empty() || opts.prefix == "/")
+            opts.prefix = "";
+    }
+    etcd_options opts;
+    secret_bytes kek;
+    gateway gw;
+    std::mutex mutex; ///< guards the snapshot
+    std::map<std::string, slot_entry> snapshot;
+    bool have_snapshot = false;
+
+    std::string slots_prefix() const { return opts.prefix + "/slots/"; }
+    std::string slot_key(const std::string& name) const { return slots_prefix() + name; }
+    std::string archive_key(const std::string& name, const std::string& tag) const {
+        return opts.prefix + "/archive/" + name + "/" + tag;
+    }
+    std::string check_key() const { return opts.prefix + "/kek-check"; }
+    std::string kek_shown() const { return opts.kek_file.string(); }
+
+    static std::string ad(const std::string& name, part p) {
+        return std::string(bundle_format) + '\0' + name + '\0' + part_name(p);
+    }
+
+    /// The bundle value of `parts` for slot `name`: the certificate in clear, the rest sealed.
+    std::string encode_bundle(const std::string& name, const std::map<part, secret_bytes>& parts) const {
+        std::string s = "{\"format\":" + json::quote(bundle_format) + ",\"slot\":" + json::quote(name);
+        s += ",\"written_by\":" + json::quote(host()) + ",\"written_at\":" + json::quote(now_text());
+        for (auto& [p, data] : parts) {
+            if (p == part::certificate) {
+                s += ",\"certificate\":" + json::quote(b64(data));
+            } else {
+                auto sl = seal(kek, data, ad(name, p));
+                s += ",\"" + std::string(part_name(p)) + "\":{\"alg\":\"AES-256-GCM\",\"nonce\":" + json::quote(sl.nonce) +
+                     ",\"data\":" + json::quote(sl.data) + "}";
+            }
+        }
+        return s + "}";
+    }
+
+    slot_entry decode_bundle(const std::string& name, const kv& k) const {
+        slot_entry e;
+        e.raw = k.value;
+        e.mod_revision = k.mod_revision;
+        const std::string where = "etcd:" + slot_key(name);
+        auto doc = json::parse(k.value);
+        if (!doc || doc->string_at("format") != std::string(bundle_format) || doc->string_at("slot") != name) {
+            e.problem = error(errc::parse_failed, where, "read", "not an fcs certificate bundle for this slot");
+            return e;
+        }
+        for (part p : {part::certificate, part::private_key, part::ticket_keys}) {
+            auto* v = doc->find(part_name(p));
+            if (!v)
+                continue;
+            if (p == part::certificate) {
+                secret_bytes cert;
+                if (!v->is_string() || !unb64(v->text, cert)) {
+                    e.problem = error(errc::parse_failed, where, "read", "the certificate is not valid base64");
+                    return e;
+                }
+                e.parts[p] = std::move(cert);
+                continue;
+            }
+            sealed sl{v->string_at("nonce").value_or(""), v->string_at("data").value_or("")};
+            if (v->string_at("alg") != std::string("AES-256-GCM")) {
+                e.problem = error(errc::unsupported_cipher, where, "read", "the key is not sealed with AES-256-GCM");
+                return e;
+            }
+            auto plain = open_sealed(kek, sl, ad(name, p));
+            if (!plain) {
+                e.problem = error(errc::wrong_password, kek_shown(), "decrypt " + where,
+                                  "this key-encryption key cannot decrypt the stored " + std::string(part_name(p)) +
+                                      " (it was written with a different key-encryption key, or altered)");
+                e.parts.clear();
+                return e;
+            }
+            e.parts[p] = std::move(*plain);
+        }
+        return e;
+    }
+
+    static std::string host() {
+        char buf[256] = {};
+        if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0])
+            return "localhost";
+        return buf;
+    }
+    static std::string now_text() {
+        std::time_t t = std::time(nullptr);
+        std::tm tm{};
+        ::gmtime_r(&t, &tm);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return buf;
+    }
+
+    /// Reads every slot at one revision and replaces the snapshot.
+    void refresh() {
+        auto p = slots_prefix();
+        auto doc = gw.call("/v3/kv/range",
+                           "{\"key\":" + json::quote(b64(p)) + ",\"range_end\":" + json::quote(b64(prefix_end(p))) +
+                               ",\"limit\":\"10000\"}",
+                           "read " + p);
+        std::map<std::string, slot_entry> fresh;
+        for (auto& k : kvs_of(doc, opts.max_value_size)) {
+            std::string name = k.key.substr(p.size());
+            if (!valid_slot_name(name))
+                continue; // not ours: never listed, never touched
+            fresh[name] = decode_bundle(name, k);
+        }
+        std::lock_guard lock(mutex);
+        snapshot = std::move(fresh);
+        have_snapshot = true;
+    }
+};
+
+/// Text for a txn's compare of one key: absent (create_revision 0) or at `rev`.
+inline std::string compare_json(const std::string& key, std::int64_t rev) {
+    if (rev == 0)
+        return "{\"key\":" + json::quote(b64(key)) +
+               ",\"target\":\"CREATE\",\"result\":\"EQUAL\",\"create_revision\":\"0\"}";
+    return "{\"key\":" + json::quote(b64(key)) + ",\"target\":\"MOD\",\"result\":\"EQUAL\",\"mod_revision\":\"" +
+           std::to_string(rev) + "\"}";
+}
+inline std::string put_json(const std::string& key, const std::string& value) {
+    return "{\"request_put\":{\"key\":" + json::quote(b64(key)) + ",\"value\":" + json::quote(b64(value)) + "}}";
+}
+
+} // namespace etcd_detail
+
+/**
+ * A watch on one slot: a thread that keeps an etcd watch stream open (the gateway's
+ * /v3/watch, reopened after etcd_watch_options::session) and calls `on_change` after every
+ * change of the slot's key, and once after (re)connecting when the key changed meanwhile.
+ * When etcd cannot be reached it calls `on_log` with an error, waits (doubling up to
+ * retry_max) and tries the next endpoint; the service keeps the pair it serves.
+ * Callbacks run on the watch thread; the destructor stops and joins it (bounded by the
+ * request timeout), so a callback must not destroy its watch.
+ */
+class etcd_watch {
+public:
+    using change_fn = std::function<void()>;
+    using log_fn = std::function<void(policy::level, const std::string&)>;
+
+    etcd_watch(std::shared_ptr<etcd_detail::state> st, std::string name, change_fn on_change, log_fn on_log,
+               etcd_watch_options o)
+        : st_(std::move(st)), name_(std::move(name)), key_(st_->slot_key(name_)), on_change_(std::move(on_change)),
+          on_log_(std::move(on_log)), opts_(o) {
+        {
+            std::lock_guard lock(st_->mutex);
+            auto it = st_->snapshot.find(name_);
+            last_ = it == st_->snapshot.end() ? 0 : it->second.mod_revision;
+        }
+        thread_ = std::thread([this] { run(); });
+    }
+    ~etcd_watch() {
+        {
+            std::lock_guard lock(stop_mutex_);
+            stopping_ = true;
+            if (ioc_)
+                ioc_->stop();
+        }
+        cv_.notify_all();
+        if (thread_.joinable())
+            thread_.join();
+    }
+    etcd_watch(const etcd_watch&) = delete;
+    etcd_watch& operator=(const etcd_watch&) = delete;
+
+    /// True while a watch stream is open.
+    bool connected() const noexcept { return connected_.load(); }
+    /// Failed connection attempts so far.
+    std::uint64_t failures() const noexcept { return failures_.load(); }
+
+private:
+    struct stream_end {
+        std::string why; ///< empty: the session ended normally
+    };
+
+    void log(policy::level l, const std::string& m) {
+        if (!on_log_)
+            return;
+        try {
+            on_log_(l, m);
+        } catch (...) {
+        }
+    }
+    void changed() {
+        try {
+            on_change_();
+        } catch (const std::exception& e) {
+            log(policy::level::error, "etcd:" + key_ + ": reload after a change failed: " + e.what());
+        }
+    }
+    bool stopping() {
+        std::lock_guard lock(stop_mutex_);
+        return stopping_;
+    }
+    void note(std::int64_t rev) {
+        if (rev != last_) {
+            last_ = rev;
+            changed();
+        }
+    }
+
+    void run() {
+        std::size_t attempt = 0;
+        while (!stopping()) {
+            std::string why;
+            try {
+                // Catch up first: a change while the stream was closed is not missed.
+                auto doc = st_->gw.call("/v3/kv/range", "{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
+                                                            ",\"keys_only\":true}",
+                                        "watch etcd:" + key_, st_->opts.request_timeout * 2);
+                auto kvs = etcd_detail::kvs_of(doc, st_->opts.max_value_size);
+                auto rev = doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+                note(kvs.empty() ? 0 : kvs.front().mod_revision);
+                auto index = st_->gw.preferred();
+                auto end = session(st_->gw.endpoints()[index], rev + 1);
+                if (end.why.empty())
+                    continue;
+                why = st_->gw.endpoints()[index].url + ": " + end.why;
+                st_->gw.prefer(index + 1);
+            } catch (const error& e) {
+                why = e.what();
+            } catch (const etcd_detail::transport_failure& f) {
+                why = f.what;
+                st_->gw.prefer(st_->gw.preferred() + 1);
+            } catch (const std::exception& e) {
+                why = e.what();
+            }
+            if (stopping())
+                break;
+            failures_.fetch_add(1);
+            if (!down_ || ++attempt % 10 == 0)
+                log(policy::level::error, "etcd:" + key_ + ": cannot watch for changes (" + why +
+                                              "); still serving the pair in use; retrying");
+            if (!down_)
+                attempt = 0;
+            down_ = true;
+            std::unique_lock lock(stop_mutex_);
+            cv_.wait_for(lock, pause_, [&] { return stopping_; });
+            pause_ = std::min(pause_ * 2, opts_.retry_max);
+        }
+    }
+
+    /// One watch stream from `start_rev`; returns when the session ends, fails or is stopped.
+    stream_end session(const etcd_detail::endpoint& ep, std::int64_t start_rev) {
+        namespace http = etcd_detail::http;
+        etcd_detail::net::io_context ioc;
+        {
+            std::lock_guard lock(stop_mutex_);
+            if (stopping_)
+                return {};
+            ioc_ = &ioc;
+        }
+        struct unregister {
+            etcd_watch* w;
+            ~unregister() {
+                std::lock_guard lock(w->stop_mutex_);
+                w->ioc_ = nullptr;
+            }
+        } guard{this};
+        auto now = etcd_detail::clock::now();
+        etcd_detail::connection c(ioc, st_->gw.tls(), ep);
+        c.open(ioc, now + st_->opts.request_timeout, &stop_mutex_, &stopping_);
+        auto body = "{\"create_request\":{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
+                    ",\"start_revision\":\"" + std::to_string(start_rev) + "\"}}";
+        auto req = etcd_detail::make_request(ep, "/v3/watch", body, st_->gw.token());
+        c.lowest().expires_at(now + st_->opts.request_timeout);
+        auto ec = etcd_detail::await(
+            ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); }, &stop_mutex_,
+            &stopping_);
+        if (ec)
+            return {"send watch: " + ec.message()};
+        std::string line, failure;
+        bool created = false;
+        auto on_line = [&](std::string_view text) {
+            auto doc = etcd_detail::json::parse(text);
+            if (!doc) {
+                failure = "the watch stream sent something that is not JSON";
+                return false;
+            }
+            if (auto* err = doc->find("error")) {
+                failure = "etcd ended the watch: " + err->string_at("message").value_or("error");
+                return false;
+            }
+            auto* result = doc->find("result");
+            if (!result)
+                return true;
+            if (result->bool_at("created")) {
+                created = true;
+                connected_ = true;
+                pause_ = opts_.retry_min;
+                if (down_)
+                    log(policy::level::info, "etcd:" + key_ + ": watching again (" + ep.url + ")");
+                down_ = false;
+            }
+            if (result->bool_at("canceled")) {
+                failure = "etcd canceled the watch: " + result->string_at("cancel_reason").value_or("compacted");
+                return false;
+            }
+            if (auto* events = result->find("events"); events && events->is_array()) {
+                for (auto& ev : events->items) {
+                    auto* k = ev.find("kv");
+                    if (!k)
+                        continue;
+                    bool deleted = ev.string_at("type") == std::string("DELETE");
+                    note(deleted ? 0 : k->int_at("mod_revision").value_or(last_ + 1));
+                }
+            }
+            return true;
+        };
+        std::function<std::size_t(std::uint64_t, etcd_detail::beast::string_view, etcd_detail::beast::error_code&)> chunk =
+            [&](std::uint64_t, etcd_detail::beast::string_view data, etcd_detail::beast::error_code& e) -> std::size_t {
+            for (char ch : data) {
+                if (ch == '\n') {
+                    if (!line.empty() && !on_line(line)) {
+                        e = etcd_detail::net::error::operation_aborted;
+                        return data.size();
+                    }
+                    line.clear();
+                } else if (line.size() >= etcd_detail::max_watch_line) {
+                    failure = "a watch event is larger than the bound";
+                    e = etcd_detail::net::error::message_size;
+                    return data.size();
+                } else {
+                    line += ch;
+                }
+            }
+            return data.size();
+        };
+        etcd_detail::beast::flat_buffer buf;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(boost::none); // the stream is bounded per line and in time
+        parser.header_limit(16 * 1024);
+        parser.on_chunk_body(chunk);
+        c.lowest().expires_at(now + opts_.session);
+        ec = etcd_detail::await(
+            ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); }); }, &stop_mutex_,
+            &stopping_);
+        connected_ = false;
+        if (!failure.empty())
+            return {failure};
+        if (parser.is_header_done() && parser.get().result_int() != 200) {
+            auto doc = etcd_detail::json::parse(parser.get().body());
+            return {"HTTP " + std::to_string(parser.get().result_int()) + ": " +
+                    (doc ? doc->string_at("message").value_or("") : std::string())};
+        }
+        if (ec == etcd_detail::beast::error::timeout && created)
+            return {}; // the session's time is up: reopen
+        if (ec == etcd_detail::net::error::operation_aborted && stopping())
+            return {};
+        return {ec ? "watch stream: " + ec.message() : std::string("the watch stream ended")};
+    }
+
+    std::shared_ptr<etcd_detail::state> st_;
+    std::string name_, key_;
+    change_fn on_change_;
+    log_fn on_log_;
+    etcd_watch_options opts_;
+    // Watch thread only:
+    std::int64_t last_ = 0; ///< the key's last known mod_revision (0: absent)
+    bool down_ = false;     ///< the last attempt failed (an error was logged)
+    std::chrono::milliseconds pause_ = opts_.retry_min;
+    std::atomic<bool> connected_{false};
+    std::atomic<std::uint64_t> failures_{0};
+    std::mutex stop_mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    etcd_detail::net::io_context* ioc_ = nullptr;
+    std::thread thread_;
+};
+
+/**
+ * Storage in etcd for a server group: every node of the group serves the same pair.
+ *
+ * One etcd key per slot, PREFIX/slots/NAME, holds the whole bundle (certificate chain in
+ * PEM, private key and ticket keys sealed with AES-256-GCM under the key-encryption key,
+ * with the slot and part names as associated data; who wrote it and when), so a change is
+ * one write. commit() is one etcd transaction that compares the slot's revision with the
+ * one this storage last read: absent (create_revision 0) for a creation, mod_revision for a
+ * replacement. When another node or admin changed the slot first it throws
+ * fcs::error(errc::conflict) and changes nothing; FailoverCertService::start() then loads the
+ * winner's pair. A replaced bundle is copied to PREFIX/archive/NAME/TAG in the same
+ * transaction.
+ *
+ * names() reads all slots at one etcd revision; read() answers from that snapshot, so a
+ * certificate and its key never come from different writes.
+ *
+ * @throws fcs::error: errc::unavailable when no endpoint answers within operation_timeout;
+ *         errc::wrong_password naming the KEK file when it cannot decrypt what is stored;
+ *         errc::unsafe_file when the KEK file is too open.
+ *
+ * Example:
+ * @code
+ *   auto o = fcs::storage::etcd_options::from_url("etcd://10.0.0.1:2379,10.0.0.2:2379/fcs");
+ *   o.kek_file = "/etc/fcs/kek";
+ *   using service = fcs::FailoverCertService<fcs::storage::etcd, fcs::acl::none>;
+ *   service svc({}, fcs::storage::etcd(o), fcs::acl::none{});
+ *   svc.start();
+ *   auto w = svc.storage().watch(svc.options().name, [&] { svc.reload(); });
+ * @endcode
+ */
+class etcd {
+public:
+    using policy_kind = policy::kind::storage;
+
+    /// Reads the KEK file (refused when too open). Does not contact etcd yet.
+    explicit etcd(etcd_options o) : st_(std::make_shared<etcd_detail::state>(std::move(o))) {}
+
+    const etcd_options& options() const noexcept { return st_->opts; }
+
+    /// Checks that etcd answers and that the KEK matches the group's (PREFIX/kek-check,
+    /// created by the first node). Returns notes for the message log.
+    std::vector<std::string> open(const protections&) {
+        using namespace etcd_detail;
+        std::vector<std::string> notes;
+        const std::string key = st_->check_key();
+        const std::string ad(check_format);
+        for (int round = 0; round < 2; ++round) {
+            auto doc = st_->gw.call("/v3/kv/range", "{\"key\":" + json::quote(b64(key)) + "}", "open etcd:" + key);
+            auto kvs = kvs_of(doc, st_->opts.max_value_size);
+            if (!kvs.empty()) {
+                auto check = json::parse(kvs.front().value);
+                sealed sl{check ? check->string_at("nonce").value_or("") : "", check ? check->string_at("data").value_or("") : ""};
+                auto plain = open_sealed(st_->kek, sl, ad);
+                if (!plain || as_text(*plain) != check_text)
+                    throw error(errc::wrong_password, st_->kek_shown(), "open etcd storage " + st_->opts.prefix,
+                                "this key-encryption key cannot decrypt the data in etcd (the group uses a different "
+                                "key-encryption key); use the group's key-encryption key file");
+                return notes;
+            }
+            auto sl = seal(st_->kek, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(check_text.data()), check_text.size()), ad);
+            std::string value = "{\"format\":" + json::quote(check_format) + ",\"nonce\":" + json::quote(sl.nonce) +
+                                ",\"data\":" + json::quote(sl.data) + "}";
+            auto r = st_->gw.call("/v3/kv/txn",
+                                  "{\"compare\":[" + compare_json(key, 0) + "],\"success\":[" + put_json(key, value) + "]}",
+                                  "create etcd:" + key);
+            if (r.bool_at("succeeded"))
+                return notes; // the first node of the group
+            // Another node created it at the same moment: check against theirs.
+        }
+        throw error(errc::conflict, "etcd:" + key, "open etcd storage", "the key-encryption key check keeps changing");
+    }
+
+    std::vector<std::string> names(part p) const {
+        st_->refresh();
+        std::lock_guard lock(st_->mutex);
+        std::vector<std::string> out;
+        for (auto& [name, e] : st_->snapshot)
+            if (e.problem ? p != part::ticket_keys : e.parts.count(p) > 0)
+                out.push_back(name);
+        return out;
+    }
+
+    std::optional<stored_item> read(const std::string& name, part p) const {
+        bool have = false;
+        {
+            std::lock_guard lock(st_->mutex);
+            have = st_->have_snapshot;
+        }
+        if (!have)
+            st_->refresh();
+        std::lock_guard lock(st_->mutex);
+        auto it = st_->snapshot.find(name);
+        if (it == st_->snapshot.end())
+            return std::nullopt;
+        if (it->second.problem)
+            throw *it->second.problem;
+        auto pt = it->second.parts.find(p);
+        if (pt == it->second.parts.end())
+            return std::nullopt;
+        return stored_item{pt->second, location(name, p), std::nullopt};
+    }
+
+    /// "etcd:PREFIX/slots/NAME/NAME.crt" (.key, .tickets): the part NAME.crt of the bundle
+    /// stored at PREFIX/slots/NAME. The last component is the file name an export uses.
+    std::string location(const std::string& name, part p) const {
+        return "etcd:" + st_->slot_key(name) + "/" + failover_layout::file_name(name, p);
+    }
+
+    fcs::encoding encoding(part) const { return fcs::encoding::pem; }
+
+    /// One etcd transaction for the whole change set (see the class comment).
+    void commit(const change_set& c) {
+        using namespace etcd_detail;
+        struct planned {
+            std::int64_t base_rev = 0;
+            const slot_entry* base = nullptr;
+            std::map<part, secret_bytes> parts;
+            bool replaces = false;
+            std::string value;
+        };
+        bool have = false;
+        {
+            std::lock_guard lock(st_->mutex);
+            have = st_->have_snapshot;
+        }
+        if (!have) // a caller that never read (open() then install()): compare with what is there now
+            st_->refresh();
+        std::lock_guard lock(st_->mutex);
+        std::map<std::string, planned> plan;
+        auto slot = [&](const std::string& name) -> planned& {
+            if (!valid_slot_name(name))
+                throw error(errc::invalid_argument, name, "commit", "not a valid certificate name");
+            auto [it, fresh] = plan.try_emplace(name);
+            if (fresh) {
+                auto s = st_->snapshot.find(name);
+                if (s != st_->snapshot.end()) {
+                    if (s->second.problem)
+                        throw *s->second.problem;
+                    it->second.base = &s->second;
+                    it->second.base_rev = s->second.mod_revision;
+                    it->second.parts = s->second.parts;
+                }
+            }
+            return it->second;
+        };
+        for (auto& a : c.archives) {
+            auto& pl = slot(a.name);
+            pl.replaces = pl.replaces || pl.parts.erase(a.part) > 0;
+        }
+        for (auto& put : c.puts) {
+            auto& pl = slot(put.name);
+            pl.replaces = pl.replaces || pl.parts.count(put.part) > 0;
+            pl.parts[put.part] = put.data;
+        }
+        if (plan.empty())
+            return;
+        std::string compares, success, failure;
+        auto add = [](std::string& list, const std::string& item) { list += (list.empty() ? "" : ",") + item; };
+        for (auto& [name, pl] : plan) {
+            const std::string key = st_->slot_key(name);
+            add(compares, compare_json(key, pl.base_rev));
+            if (pl.parts.empty()) {
+                add(success, "{\"request_delete_range\":{\"key\":" + json::quote(b64(key)) + "}}");
+            } else {
+                pl.value = st_->encode_bundle(name, pl.parts);
+                if (pl.value.size() > st_->opts.max_value_size)
+                    throw error(errc::too_large, "etcd:" + key, "commit",
+                                "the bundle is larger than " + std::to_string(st_->opts.max_value_size) + " bytes");
+                add(success, put_json(key, pl.value));
+            }
+            if (pl.base && pl.replaces) {
+                std::string tag = (c.archive_tag.empty() ? std::string("untagged") : c.archive_tag) + "-r" +
+                                  std::to_string(pl.base_rev);
+                add(success, put_json(st_->archive_key(name, tag), pl.base->raw));
+            }
+            add(failure, "{\"request_range\":{\"key\":" + json::quote(b64(key)) + "}}");
+        }
+        auto doc = st_->gw.call("/v3/kv/txn",
+                                "{\"compare\":[" + compares + "],\"success\":[" + success + "],\"failure\":[" +
+                                    failure + "]}",
+                                "commit to etcd:" + st_->slots_prefix());
+        std::int64_t rev = doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+        bool won = doc.bool_at("succeeded");
+        std::map<std::string, std::int64_t> seen; // failure: what each slot holds now
+        std::map<std::string, bool> ours;         // failure: it holds exactly our value
+        if (!won) {
+            // A retried request may have been applied the first time: then etcd holds exactly
+            // our values (each write carries a fresh nonce, so no one else wrote the same).
+            if (auto* responses = doc.find("responses"); responses && responses->is_array())
+                for (auto& r : responses->items)
+                    if (auto* range = r.find("response_range"))
+                        for (auto& k : kvs_of(*range, st_->opts.max_value_size)) {
+                            auto name = k.key.substr(st_->slots_prefix().size());
+                            seen[name] = k.mod_revision;
+                            if (plan.count(name) && !plan[name].value.empty() && plan[name].value == k.value) {
+                                ours[name] = true;
+                                rev = k.mod_revision;
+                            }
+                        }
+            won = true;
+            for (auto& [name, pl] : plan)
+                won = won && (pl.value.empty() ? seen.count(name) == 0 : ours.count(name) > 0);
+        }
+        if (!won) {
+            auto& [name, pl] = *plan.begin();
+            auto it = seen.find(name);
+            throw error(errc::conflict, "etcd:" + st_->slot_key(name), "commit",
+                        std::string("another node or admin changed it first (") +
+                            (pl.base_rev == 0 ? "it was created" : "revision " + std::to_string(pl.base_rev) + " is gone") +
+                            (it != seen.end() ? ", now at revision " + std::to_string(it->second) : std::string(", now deleted")) +
+                            "); nothing was written: reload and try again");
+        }
+        for (auto& [name, pl] : plan) {
+            if (pl.parts.empty()) {
+                st_->snapshot.erase(name);
+                continue;
+            }
+            slot_entry e;
+            e.raw = pl.value;
+            e.mod_revision = rev;
+            e.parts = std::move(pl.parts);
+            st_->snapshot[name] = std::move(e);
+        }
+    }
+
+    void repair(const std::string&, part) {}
+
+    /// The archived bundles (etcd keys below PREFIX/archive/), for status and tests.
+    std::vector<std::string> archive_entries() const {
+        using namespace etcd_detail;
+        auto p = st_->opts.prefix + "/archive/";
+        auto doc = st_->gw.call("/v3/kv/range",
+                                "{\"key\":" + json::quote(b64(p)) + ",\"range_end\":" + json::quote(b64(prefix_end(p))) +
+                                    ",\"keys_only\":true,\"limit\":\"10000\"}",
+                                "list " + p);
+        std::vector<std::string> out;
+        for (auto& k : kvs_of(doc, st_->opts.max_value_size))
+            out.push_back(k.key);
+        return out;
+    }
+
+    /// Starts a watch on slot `name` (see etcd_watch). Keep the returned object while the
+    /// service runs; `on_change` typically calls the service's reload().
+    std::unique_ptr<etcd_watch> watch(const std::string& name, etcd_watch::change_fn on_change,
+                                      etcd_watch::log_fn on_log = {}, etcd_watch_options o = {}) const {
+        return std::make_unique<etcd_watch>(st_, name, std::move(on_change), std::move(on_log), o);
+    }
+
+private:
+    std::shared_ptr<etcd_detail::state> st_;
+};
+
+} // namespace fcs::storage
+
+#endif // FCS_STORAGE_ETCD_HPP

@@ -1,0 +1,225 @@
+#ifndef FCS_TESTS_ETCD_CLUSTER_HPP
+#define FCS_TESTS_ETCD_CLUSTER_HPP
+
+// Real etcd servers on loopback for the tests: a single member or a cluster, each member its
+// own process on free ports with its own data folder, stopped (killed) at the end. Never a
+// system service.
+
+#include "support/support.hpp"
+
+#include <fcs/storage/etcd.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fcs::test {
+
+/// A TCP port on 127.0.0.1 that is free now (bound to port 0, read back, released).
+inline int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw std::runtime_error("no free port");
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+class etcd_cluster {
+public:
+    struct member {
+        std::string name;
+        int client_port = 0;
+        int peer_port = 0;
+        pid_t pid = -1;
+        fs::path data;
+        std::string client_url() const { return "http://127.0.0.1:" + std::to_string(client_port); }
+        std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port); }
+    };
+
+    /// Starts `n` members and waits until the cluster has a leader.
+    etcd_cluster(int n, const fs::path& root) : root_(root) {
+        std::vector<int> used;
+        auto pick = [&] {
+            for (;;) {
+                int p = free_port();
+                if (std::find(used.begin(), used.end(), p) == used.end()) {
+                    used.push_back(p);
+                    return p;
+                }
+            }
+        };
+        for (int i = 0; i < n; ++i) {
+            member m;
+            m.name = "m" + std::to_string(i);
+            m.client_port = pick();
+            m.peer_port = pick();
+            m.data = root_ / m.name;
+            members_.push_back(m);
+        }
+        for (auto& m : members_)
+            initial_cluster_ += (initial_cluster_.empty() ? "" : ",") + m.name + "=" + m.peer_url();
+        token_ = "fcs-test-" + std::to_string(::getpid()) + "-" + std::to_string(members_.front().client_port);
+        for (std::size_t i = 0; i < members_.size(); ++i)
+            spawn(i);
+        wait_healthy();
+    }
+    ~etcd_cluster() {
+        for (std::size_t i = 0; i < members_.size(); ++i)
+            kill(i);
+    }
+    etcd_cluster(const etcd_cluster&) = delete;
+    etcd_cluster& operator=(const etcd_cluster&) = delete;
+
+    std::size_t size() const { return members_.size(); }
+    const member& at(std::size_t i) const { return members_.at(i); }
+    std::vector<std::string> endpoints() const {
+        std::vector<std::string> out;
+        for (auto& m : members_)
+            out.push_back(m.client_url());
+        return out;
+    }
+    std::string endpoint_list() const {
+        std::string s;
+        for (auto& e : endpoints())
+            s += (s.empty() ? "" : ",") + e;
+        return s;
+    }
+
+    /// SIGKILL: the member dies at once (no clean leave), like a crashed host.
+    void kill(std::size_t i) {
+        auto& m = members_.at(i);
+        if (m.pid <= 0)
+            return;
+        ::kill(m.pid, SIGKILL);
+        int st = 0;
+        ::waitpid(m.pid, &st, 0);
+        m.pid = -1;
+    }
+    /// Starts a killed member again on the same ports and data folder.
+    void restart(std::size_t i) {
+        spawn(i);
+        wait_healthy();
+    }
+    bool running(std::size_t i) const { return members_.at(i).pid > 0; }
+
+    /// The index of the current leader (asked with etcdctl), or -1.
+    int leader() const {
+        for (std::size_t i = 0; i < members_.size(); ++i) {
+            if (!running(i))
+                continue;
+            auto r = run("ETCDCTL_API=3 etcdctl --endpoints=" + members_[i].client_url() +
+                         " endpoint status -w fields 2>/dev/null");
+            // "MemberID" : 123 and "Leader" : 123 in the fields output
+            auto field = [&](const std::string& name) {
+                auto p = r.output.find("\"" + name + "\" : ");
+                if (p == std::string::npos)
+                    return std::string();
+                p += name.size() + 5;
+                return r.output.substr(p, r.output.find('\n', p) - p);
+            };
+            auto id = field("MemberID"), lead = field("Leader");
+            if (!id.empty() && id == lead)
+                return static_cast<int>(i);
+        }
+        return -1;
+    }
+
+    /// The raw value of `key` as etcdctl prints it (a tool no one here wrote).
+    run_result etcdctl(const std::string& args) const {
+        std::string eps;
+        for (std::size_t i = 0; i < members_.size(); ++i)
+            if (running(i))
+                eps += (eps.empty() ? "" : ",") + members_[i].client_url();
+        return run("ETCDCTL_API=3 etcdctl --command-timeout=5s --endpoints=" + eps + " " + args);
+    }
+
+private:
+    void spawn(std::size_t i) {
+        auto& m = members_.at(i);
+        fs::create_directories(root_);
+        std::vector<std::string> args = {
+            "etcd",
+            "--name", m.name,
+            "--data-dir", m.data.string(),
+            "--listen-client-urls", m.client_url(),
+            "--advertise-client-urls", m.client_url(),
+            "--listen-peer-urls", m.peer_url(),
+            "--initial-advertise-peer-urls", m.peer_url(),
+            "--initial-cluster", initial_cluster_,
+            "--initial-cluster-token", token_,
+            "--initial-cluster-state", "new",
+            "--heartbeat-interval", "50",
+            "--election-timeout", "500",
+        };
+        std::string log = (root_ / (m.name + ".log")).string();
+        std::vector<char*> argv; // built before fork: the child only calls async-signal-safe functions
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        pid_t pid = ::fork();
+        if (pid < 0)
+            throw std::runtime_error("fork failed");
+        if (pid == 0) {
+            int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                ::dup2(fd, 1);
+                ::dup2(fd, 2);
+            }
+            ::execvp("etcd", argv.data());
+            ::_exit(127);
+        }
+        m.pid = pid;
+    }
+
+    /// Every running member answers a linearizable read (so there is a leader): at most 20 s.
+    void wait_healthy() {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        for (std::size_t i = 0; i < members_.size(); ++i) {
+            if (!running(i))
+                continue;
+            storage::etcd_options o;
+            o.endpoints = {members_[i].client_url()};
+            storage::etcd_detail::gateway gw(o);
+            for (;;) {
+                try {
+                    auto a = gw.post(gw.endpoints().front(), "/v3/kv/range", "{\"key\":\"eA==\"}", "",
+                                     std::chrono::steady_clock::now() + std::chrono::seconds(1));
+                    if (a.status == 200)
+                        break;
+                } catch (const storage::etcd_detail::transport_failure&) {
+                }
+                int st = 0;
+                if (::waitpid(members_[i].pid, &st, WNOHANG) == members_[i].pid) {
+                    members_[i].pid = -1;
+                    throw std::runtime_error("etcd " + members_[i].name + " exited: " +
+                                             read_text(root_ / (members_[i].name + ".log")));
+                }
+                if (std::chrono::steady_clock::now() > deadline)
+                    throw std::runtime_error("etcd " + members_[i].name + " did not become healthy in 20 s");
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+        }
+    }
+
+    fs::path root_;
+    std::vector<member> members_;
+    std::string initial_cluster_, token_;
+};
+
+} // namespace fcs::test
+
+#endif // FCS_TESTS_ETCD_CLUSTER_HPP
