@@ -4,7 +4,8 @@
 #   bash scripts/fcs.sh test                     build and run every test (what CI runs)
 #   bash scripts/fcs.sh setup                    only install what is missing
 # `test` also rebuilds with clang under ASan+UBSan, reruns the suite and runs each fuzz target
-# for FCS_FUZZ_SECONDS (default 45); FCS_SANITIZERS=0 skips that stage.
+# for FCS_FUZZ_SECONDS (default 45), and runs the hot-swap and server tests under TSan;
+# FCS_SANITIZERS=0 skips those stages.
 # Idempotent: packages already installed are not touched, the build folder is reused.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,6 +60,17 @@ sanitizers() {
   done
 }
 
+# TSan build (gcc): the hot-swap and server tests, where threads meet.
+tsan() {
+  local ts=$here/build-tsan
+  cmake -S "$here" -B "$ts" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFCS_SANITIZE=thread \
+    -DFCS_WERROR=ON -DFCS_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build "$ts" -j "$jobs" --target fcs_core_tests e2e_server_tls fcs-failover-server fcs-adapter-check
+  echo "== TSan: hot swap, ticket keys, server"
+  (cd "$ts" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+     ctest --output-on-failure -j "$jobs" -R "^(e2e_server|fcs_core_tests\\.tls_ticket_keys)")
+}
+
 cmd=${1:-serve}; shift || true
 case "$cmd" in
   setup) setup ;;
@@ -71,7 +83,8 @@ case "$cmd" in
     setup; configure
     cmake --build "$build" -j "$jobs"
     (cd "$build" && ctest --output-on-failure -j "$jobs" "$@")
-    if [ "${FCS_SANITIZERS:-1}" = 1 ]; then sanitizers; fi ;;
+    if [ "${FCS_SANITIZERS:-1}" = 1 ]; then sanitizers; tsan; fi ;;
   sanitizers) setup; sanitizers ;;
+  tsan) setup; tsan ;;
   *) echo "usage: $0 serve|test|sanitizers|setup|build" >&2; exit 2 ;;
 esac

@@ -19,6 +19,7 @@ struct service_fixture {
     fs::path cert(const std::string& name = FCS_DEFAULT_CERT_NAME) const {
         return dir / ("Certificates/" + name + ".crt");
     }
+    fs::path key_path(const std::string& name = FCS_DEFAULT_CERT_NAME) const { return key(name); }
     fs::path key(const std::string& name = FCS_DEFAULT_CERT_NAME) const {
         return dir / ("Certificates/Keys/" + name + ".key");
     }

@@ -16,6 +16,8 @@
 
 namespace fcs::detail::json {
 
+struct member;
+
 /// A parsed JSON value. Objects keep their members in order (duplicates: the first wins).
 struct value {
     enum class type { null, boolean, number, string, array, object };
@@ -23,21 +25,14 @@ struct value {
     bool flag = false;
     std::string text; ///< a string's contents or a number's text
     std::vector<value> items;
-    std::vector<std::pair<std::string, value>> members;
+    std::vector<member> members; ///< in order; `member` is defined below (value must be complete)
 
     bool is_object() const noexcept { return kind == type::object; }
     bool is_array() const noexcept { return kind == type::array; }
     bool is_string() const noexcept { return kind == type::string; }
 
     /// The member `key` of an object, or nullptr (also when this is not an object).
-    const value* find(std::string_view key) const noexcept {
-        if (kind != type::object)
-            return nullptr;
-        for (auto& [k, v] : members)
-            if (k == key)
-                return &v;
-        return nullptr;
-    }
+    const value* find(std::string_view key) const noexcept;
     /// A string member's text (or a number's), else nullopt.
     std::optional<std::string> string_at(std::string_view key) const {
         auto* v = find(key);
@@ -67,6 +62,22 @@ struct value {
         return v && v->kind == type::boolean && v->flag;
     }
 };
+
+/// One member of an object. Not std::pair: clang checks pair<string, value> for default
+/// constructibility while value is still incomplete.
+struct member {
+    std::string key;
+    value val;
+};
+
+inline const value* value::find(std::string_view key) const noexcept {
+    if (kind != type::object)
+        return nullptr;
+    for (auto& m : members)
+        if (m.key == key)
+            return &m.val;
+    return nullptr;
+}
 
 /// Limits of one parse.
 struct limits {
@@ -285,7 +296,7 @@ private:
             value member;
             if (!parse_value(member, depth + 1))
                 return false;
-            v.members.emplace_back(std::move(key), std::move(member));
+            v.members.push_back(json::member{std::move(key), std::move(member)});
             skip_ws();
             if (pos_ >= in_.size())
                 return false;

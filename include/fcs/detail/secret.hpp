@@ -12,20 +12,24 @@
 namespace fcs {
 namespace detail {
 /// Allocator that wipes memory before giving it back, so growth and destruction never leave
-/// copies of key bytes on the heap.
-template <class T>
+/// copies of key bytes on the heap. `Upstream` does the allocation (tests record with it).
+template <class T, class Upstream = std::allocator<T>>
 struct cleansing_allocator {
     using value_type = T;
-    cleansing_allocator() noexcept = default;
     template <class U>
-    cleansing_allocator(const cleansing_allocator<U>&) noexcept {}
-    T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
+    struct rebind {
+        using other = cleansing_allocator<U, typename std::allocator_traits<Upstream>::template rebind_alloc<U>>;
+    };
+    cleansing_allocator() noexcept = default;
+    template <class U, class V>
+    cleansing_allocator(const cleansing_allocator<U, V>&) noexcept {}
+    T* allocate(std::size_t n) { return Upstream{}.allocate(n); }
     void deallocate(T* p, std::size_t n) noexcept {
         OPENSSL_cleanse(p, n * sizeof(T));
-        std::allocator<T>{}.deallocate(p, n);
+        Upstream{}.deallocate(p, n);
     }
-    template <class U>
-    bool operator==(const cleansing_allocator<U>&) const noexcept { return true; }
+    template <class U, class V>
+    bool operator==(const cleansing_allocator<U, V>&) const noexcept { return true; }
 };
 } // namespace detail
 
