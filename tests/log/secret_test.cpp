@@ -27,6 +27,9 @@ struct recording_upstream {
         std::allocator<T>{}.deallocate(p, n);
     }
 };
+template <class T>
+concept streamable = requires(std::ostream& os, const T& v) { os << v; };
+
 using recorded_secret = std::vector<std::uint8_t, fcs::detail::cleansing_allocator<std::uint8_t, recording_upstream<std::uint8_t>>>;
 } // namespace
 
@@ -48,9 +51,9 @@ BOOST_AUTO_TEST_CASE(secret_buffers_are_wiped_before_their_memory_is_freed) {
 
 BOOST_AUTO_TEST_CASE(secret_bytes_have_no_way_to_be_printed) {
     // No operator<< exists for secret_bytes: formatting a key needs a deliberate conversion.
-    constexpr bool printable = requires(std::ostream& os, const fcs::secret_bytes& b) { os << b; };
-    static_assert(!printable);
-    BOOST_TEST(!printable);
+    static_assert(!streamable<fcs::secret_bytes>);
+    static_assert(streamable<std::string>); // the check itself works
+    BOOST_TEST(!streamable<fcs::secret_bytes>);
 }
 
 BOOST_FIXTURE_TEST_CASE(errors_about_a_key_never_quote_it, fcs::test::service_fixture) {
