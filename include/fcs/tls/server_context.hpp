@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -173,7 +174,7 @@ public:
 
     /// Publishes a prepared credential for new handshakes (one atomic store).
     void publish(prepared_ptr p) noexcept {
-        slot_->current.store(std::move(p), std::memory_order_release);
+        slot_->publish(std::move(p));
     }
 
     /**
@@ -209,10 +210,8 @@ public:
             if (!s || !cred)
                 return; // this context is gone: nothing to update
             try {
-                s->current.store(prepared_credential::make(cred->chain, cred->key,
-                                                           cred->info.sha256_fingerprint,
-                                                           cred->name),
-                                 std::memory_order_release);
+                s->publish(prepared_credential::make(cred->chain, cred->key,
+                                                     cred->info.sha256_fingerprint, cred->name));
             } catch (const std::exception& e) {
                 std::lock_guard lock(s->error_mutex);
                 s->last_error = e.what();
@@ -238,7 +237,7 @@ public:
     void use_ticket_keys(const ticket_keys& keys) { keys.attach(ctx_.get()); }
 
     /// The credential new handshakes get (null before the first publish).
-    prepared_ptr current() const noexcept { return slot_->current.load(std::memory_order_acquire); }
+    prepared_ptr current() const { return slot_->owned(); }
 
     /// Pairs follow() could not prepare, and the message of the last such failure.
     std::uint64_t publish_failures() const noexcept {
@@ -253,8 +252,36 @@ public:
     SSL_CTX* native_handle() const noexcept { return ctx_.get(); }
 
 private:
+    /**
+     * The published credential. The handshake reads a plain atomic pointer (lock-free on
+     * every platform, unlike std::atomic<std::shared_ptr>); the publisher keeps each replaced
+     * credential alive for a grace period far longer than the few microseconds a certificate
+     * callback holds the pointer (SSL_set_chain_and_key takes its own references), and frees
+     * it later, on the publishing side.
+     */
     struct slot {
-        std::atomic<prepared_ptr> current;
+        static constexpr auto grace = std::chrono::seconds(30);
+        std::atomic<const prepared_credential*> live{nullptr};
+        static_assert(std::atomic<const prepared_credential*>::is_always_lock_free,
+                      "the handshake path needs a lock-free pointer load");
+        mutable std::mutex publish_mutex;
+        prepared_ptr owner;
+        std::vector<std::pair<std::chrono::steady_clock::time_point, prepared_ptr>> retired;
+
+        void publish(prepared_ptr p) {
+            std::lock_guard lock(publish_mutex);
+            auto now = std::chrono::steady_clock::now();
+            std::erase_if(retired, [&](auto& r) { return now - r.first > grace; });
+            live.store(p.get(), std::memory_order_release);
+            if (owner)
+                retired.emplace_back(now, std::move(owner));
+            owner = std::move(p);
+        }
+        prepared_ptr owned() const {
+            std::lock_guard lock(publish_mutex);
+            return owner;
+        }
+
         std::atomic<std::uint64_t> failures{0};
         mutable std::mutex error_mutex;
         std::string last_error;
@@ -270,7 +297,7 @@ private:
 
     /// The certificate step of every handshake: one atomic load, references only.
     static int on_certificate(SSL* ssl, void* arg) {
-        auto p = static_cast<slot*>(arg)->current.load(std::memory_order_acquire);
+        const prepared_credential* p = static_cast<slot*>(arg)->live.load(std::memory_order_acquire);
         if (!p)
             return 0; // nothing published yet: fail this handshake
         return p->apply(ssl) ? 1 : 0;
