@@ -5,6 +5,7 @@
 // arrays. Strings are escaped and made valid UTF-8 (invalid bytes become U+FFFD), so a
 // certificate field with odd bytes cannot break the document.
 
+#include <fcs/detail/time.hpp>
 #include <fcs/types.hpp>
 
 #include <chrono>
@@ -115,14 +116,7 @@ private:
 };
 
 /// "2026-11-23T10:15:00Z"
-inline std::string iso8601(fcs::time_point t) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+inline std::string iso8601(fcs::time_point t) { return fcs::detail::iso8601(t); }
 
 inline std::int64_t unix_seconds(fcs::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

@@ -36,6 +36,19 @@
 
 namespace fcs::crypto {
 
+/// `cause` plus " (BoringSSL's reason)" for the first error queued, and the queue cleared.
+inline std::string with_ssl_error(std::string cause) {
+    if (std::uint32_t e = ERR_get_error()) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        cause += " (";
+        cause += buf;
+        cause += ")";
+    }
+    ERR_clear_error();
+    return cause;
+}
+
 /// Largest certificate, key or bundle input the backend parses (1 MiB).
 inline constexpr std::size_t max_input_size = 1u << 20;
 
@@ -524,16 +537,7 @@ public:
 
 private:
     [[noreturn]] static void fail(std::string_view where, std::string step, std::string cause) {
-        std::uint32_t e = ERR_get_error();
-        if (e) {
-            char buf[256];
-            ERR_error_string_n(e, buf, sizeof buf);
-            cause += " (";
-            cause += buf;
-            cause += ")";
-        }
-        ERR_clear_error();
-        throw error(errc::crypto_failed, std::string(where), std::move(step), std::move(cause));
+        throw error(errc::crypto_failed, std::string(where), std::move(step), with_ssl_error(std::move(cause)));
     }
     [[noreturn]] static void fail_parse(std::string_view where, std::string step, std::string cause) {
         ERR_clear_error();

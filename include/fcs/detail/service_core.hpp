@@ -2,6 +2,7 @@
 #define FCS_DETAIL_SERVICE_CORE_HPP
 
 #include <fcs/config.hpp>
+#include <fcs/detail/time.hpp>
 #include <fcs/error.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/storage/layout.hpp>
@@ -75,15 +76,6 @@ inline std::string host_name() {
     return buf;
 }
 
-/// "20261123T101500Z"
-inline std::string utc_tag(time_point t) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-    return buf;
-}
 
 /// `t` plus whole calendar years (29 February becomes 28 February).
 inline time_point add_years(time_point t, int years) {
@@ -374,14 +366,7 @@ public:
         return out;
     }
 
-    static std::string iso(time_point t) {
-        std::time_t tt = std::chrono::system_clock::to_time_t(t);
-        std::tm tm{};
-        ::gmtime_r(&tt, &tm);
-        char buf[32];
-        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        return buf;
-    }
+    static std::string iso(time_point t) { return iso8601(t); }
 
 private:
     struct archive_item {

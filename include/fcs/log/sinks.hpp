@@ -4,6 +4,7 @@
 // Log sinks: the "message log". Each receives leveled messages that never contain key bytes.
 
 #include <fcs/detail/fs.hpp>
+#include <fcs/detail/time.hpp>
 #include <fcs/detail/movable_mutex.hpp>
 #include <fcs/error.hpp>
 #include <fcs/policy/concepts.hpp>
@@ -23,12 +24,7 @@ namespace fcs::log {
 
 /// "2026-11-23T10:15:00Z WARNING message\n"
 inline std::string format_line(time_point t, policy::level l, std::string_view msg) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::string line = stamp;
+    std::string line = detail::iso8601(t);
     line += ' ';
     line += policy::to_string(l);
     line += ' ';

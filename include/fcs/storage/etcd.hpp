@@ -7,6 +7,7 @@
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
 #include <fcs/detail/json.hpp>
+#include <fcs/detail/time.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/policy/concepts.hpp>
@@ -275,7 +276,11 @@ inline std::optional<secret_bytes> open_sealed(const secret_bytes& kek, const se
 }
 
 inline const char* part_name(part p) {
-    return p == part::certificate ? "certificate" : p == part::private_key ? "private_key" : "ticket_keys";
+    // Each part its own field: metadata once shared "ticket_keys" with the ticket keys.
+    return p == part::certificate   ? "certificate"
+           : p == part::private_key ? "private_key"
+           : p == part::ticket_keys ? "ticket_keys"
+                                    : "metadata";
 }
 
 /// An endpoint split into its parts.
@@ -698,7 +703,7 @@ struct state {
             e.problem = error(errc::parse_failed, where, "read", "not an fcs certificate bundle for this slot");
             return e;
         }
-        for (part p : {part::certificate, part::private_key, part::ticket_keys}) {
+        for (part p : {part::certificate, part::private_key, part::ticket_keys, part::metadata}) {
             auto* v = doc->find(part_name(p));
             if (!v)
                 continue;
@@ -735,14 +740,7 @@ struct state {
             return "localhost";
         return buf;
     }
-    static std::string now_text() {
-        std::time_t t = std::time(nullptr);
-        std::tm tm{};
-        ::gmtime_r(&t, &tm);
-        char buf[32];
-        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        return buf;
-    }
+    static std::string now_text() { return detail::iso8601(std::chrono::system_clock::now()); }
 
     /// Reads every slot at one revision and replaces the snapshot.
     void refresh() {

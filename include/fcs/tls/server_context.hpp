@@ -304,16 +304,7 @@ private:
     }
 
     [[noreturn]] static void fail(std::string cause) {
-        std::uint32_t e = ERR_get_error();
-        if (e) {
-            char buf[256];
-            ERR_error_string_n(e, buf, sizeof buf);
-            cause += " (";
-            cause += buf;
-            cause += ")";
-        }
-        ERR_clear_error();
-        throw error(errc::crypto_failed, "", "configure TLS", std::move(cause));
+        throw error(errc::crypto_failed, "", "configure TLS", crypto::with_ssl_error(std::move(cause)));
     }
 
     std::shared_ptr<slot> slot_;
