@@ -3,18 +3,23 @@
 
 // The REST-over-HTTPS server of fcs-failover-server: Boost.Beast/Asio on BoringSSL, the
 // certificate from a FailoverCertService through fcs::tls::server_context, live reload on
-// inotify and SIGHUP, periodic expiry re-check, clean stop on SIGINT/SIGTERM.
+// inotify (a folder storage), storage_changed() (etcd's watch) and SIGHUP, periodic expiry
+// re-check, clean stop on SIGINT/SIGTERM.
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
 #include "json.hpp"
 
 #include <fcs/failover_cert_service.hpp>
+#include <fcs/storage/directory.hpp>
 #include <fcs/tls/server_context.hpp>
 #include <fcs/tls/ticket_keys.hpp>
 #include <fcs/types.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
@@ -65,6 +70,14 @@ struct server_config {
     std::chrono::seconds ticket_sync_interval{60};
     std::filesystem::path data_dir;
 };
+
+/// True for a storage kept in folders of the data folder (fcs::storage::directory): the server
+/// watches them with inotify. Other storages (etcd) report their changes through
+/// https_server::storage_changed().
+template <class Storage>
+inline constexpr bool watches_folders = false;
+template <class Layout>
+inline constexpr bool watches_folders<fcs::storage::directory<Layout>> = true;
 
 /// Counters behind /metrics. Relaxed atomics: each is an independent count.
 struct server_metrics {
@@ -191,7 +204,13 @@ private:
 /**
  * The server. Binds in the constructor (so the caller can print the port), serves in run()
  * until SIGINT/SIGTERM.
- * @tparam Service a FailoverCertService with the directory storage and the BoringSSL backend.
+ *
+ * Everything that reads or writes the storage after start-up (reloads, session-ticket key
+ * sync) runs on one storage thread, in order: an etcd that does not answer blocks that thread
+ * for at most its operation timeout, never the acceptor or the connections.
+ * @tparam Service a FailoverCertService with the BoringSSL backend. With the directory storage the
+ *         server watches the folders itself; with another storage (etcd) the caller forwards
+ *         the storage's change notifications to storage_changed().
  */
 template <class Service>
 class https_server {
@@ -207,7 +226,8 @@ public:
         , settle_timer_(control_)
         , recheck_timer_(control_)
         , ticket_timer_(control_)
-        , inotify_(control_) {
+        , inotify_(control_)
+        , storage_work_(net::make_work_guard(storage_ioc_)) {
         tls_.follow(service_);
         if (!tls_.current())
             throw std::runtime_error("the certificate in use could not be prepared for TLS: " +
@@ -236,6 +256,10 @@ public:
         signals_.add(SIGHUP);
     }
 
+    ~https_server() { stop_storage_thread(); }
+    https_server(const https_server&) = delete;
+    https_server& operator=(const https_server&) = delete;
+
     unsigned short port() const noexcept { return port_; }
     std::string url() const { return "https://" + url_host() + ":" + std::to_string(port_); }
     const fcs::tls::server_context& tls() const noexcept { return tls_; }
@@ -243,8 +267,10 @@ public:
 
     /// Serves until SIGINT or SIGTERM. SIGHUP reloads the certificate.
     void run() {
+        storage_thread_ = std::thread([this] { storage_ioc_.run(); });
         wait_signal();
-        start_watch();
+        if constexpr (watches_folders<typename Service::storage_type>)
+            start_watch();
         schedule_recheck();
         schedule_ticket_sync();
         accept();
@@ -255,6 +281,24 @@ public:
         ioc_.run();
         for (auto& t : pool)
             t.join();
+        stop_storage_thread();
+    }
+
+    /**
+     * The stored pair or ticket keys changed (etcd's watch: another node or an admin wrote
+     * them). Thread-safe, returns at once: the reload and a re-read of the ticket keys run on
+     * the storage thread. Calls made while one is still waiting to run are folded into it.
+     */
+    void storage_changed(std::string why) {
+        if (stopping_.load() || change_pending_.exchange(true))
+            return;
+        net::post(storage_ioc_, [this, why = std::move(why)] {
+            change_pending_.store(false);
+            if (stopping_.load())
+                return;
+            reload(why);
+            sync_ticket_keys(false); // another node may have rotated them
+        });
     }
 
     /// /health, /certificate, /metrics; JSON 404 otherwise.
@@ -429,7 +473,7 @@ private:
             if (ec)
                 return;
             if (sig == SIGHUP) {
-                reload("SIGHUP");
+                on_storage_thread([this] { reload("SIGHUP"); });
                 wait_signal();
                 return;
             }
@@ -450,6 +494,23 @@ private:
         signals_.cancel(ignored);
         drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         drain();
+    }
+
+    /// Runs `f` on the storage thread (see the class comment), unless the server is stopping.
+    template <class F>
+    void on_storage_thread(F f) {
+        net::post(storage_ioc_, [this, f = std::move(f)]() mutable {
+            if (!stopping_.load())
+                f();
+        });
+    }
+
+    /// Drops the storage work not started yet and waits for the one in progress.
+    void stop_storage_thread() {
+        storage_work_.reset();
+        storage_ioc_.stop();
+        if (storage_thread_.joinable())
+            storage_thread_.join();
     }
 
     void drain() {
@@ -518,9 +579,11 @@ private:
         settle_timer_.async_wait([this](beast::error_code ec) {
             if (ec || stopping_.load())
                 return;
-            reload("a change in " +
-                   std::string(Service::storage_type::layout::folder(fcs::part::certificate)) +
-                   "/");
+            on_storage_thread([this] {
+                reload("a change in " +
+                       std::string(Service::storage_type::layout::folder(fcs::part::certificate)) +
+                       "/");
+            });
         });
     }
 
@@ -541,23 +604,37 @@ private:
 
     /**
      * Loads the session-ticket keys stored next to the pair (shared by every server on the
-     * same data folder or a copy of it), rotates them when due and publishes them. When the
-     * storage cannot be read or written, the keys in use stay (at start: a keyring in memory,
-     * so resumption still works on this server alone) and the failure is logged.
+     * same data folder or a copy of it, or on the same etcd slot), rotates them when due and
+     * publishes them. When the storage cannot be read or written, the keys in use stay (at
+     * start: a keyring in memory, so resumption still works on this server alone) and the
+     * failure is logged.
      */
     void sync_ticket_keys(bool at_start) {
-        try {
-            if (tickets_.sync(service_))
-                service_.log().write(fcs::policy::level::info,
-                                     at_start ? "session-ticket keys created"
-                                              : "session-ticket keys rotated");
-            return;
-        } catch (const std::exception& e) {
-            service_.log().write(fcs::policy::level::error,
-                                 std::string("session-ticket keys could not be synchronised "
-                                             "with the data folder: ") +
-                                     e.what() +
-                                     "; sessions resume on this server only until it works");
+        const char* where =
+            watches_folders<typename Service::storage_type> ? "the data folder" : "the storage";
+        for (int attempt = 0;; ++attempt) {
+            try {
+                if (tickets_.sync(service_))
+                    service_.log().write(fcs::policy::level::info,
+                                         at_start ? "session-ticket keys created"
+                                                  : "session-ticket keys rotated");
+                return;
+            } catch (const fcs::error& e) {
+                // A shared storage (etcd) refuses a write based on an old read: another node
+                // wrote the slot first (it created or rotated the keys too). Read again and
+                // take theirs, once.
+                if (e.fcs_code() == fcs::errc::conflict && attempt == 0) {
+                    try {
+                        (void)service_.storage().names(fcs::part::ticket_keys);
+                        continue;
+                    } catch (const std::exception&) {
+                    }
+                }
+                log_ticket_failure(where, e.what());
+            } catch (const std::exception& e) {
+                log_ticket_failure(where, e.what());
+            }
+            break;
         }
         auto cur = tickets_.current();
         if (!cur || cur->empty()) {
@@ -567,12 +644,19 @@ private:
         }
     }
 
+    void log_ticket_failure(const char* where, const char* what) {
+        service_.log().write(fcs::policy::level::error,
+                             std::string("session-ticket keys could not be synchronised with ") +
+                                 where + ": " + what +
+                                 "; sessions resume on this server only until it works");
+    }
+
     void schedule_ticket_sync() {
         ticket_timer_.expires_after(config_.ticket_sync_interval);
         ticket_timer_.async_wait([this](beast::error_code ec) {
             if (ec || stopping_.load())
                 return;
-            sync_ticket_keys(false);
+            on_storage_thread([this] { sync_ticket_keys(false); });
             schedule_ticket_sync();
         });
     }
@@ -595,6 +679,11 @@ private:
     net::steady_timer ticket_timer_;
     net::posix::stream_descriptor inotify_;
     alignas(inotify_event) std::array<char, 8192> events_{};
+    // The storage thread: its queue is destroyed before everything its work uses.
+    net::io_context storage_ioc_{1};
+    net::executor_work_guard<net::io_context::executor_type> storage_work_;
+    std::thread storage_thread_;
+    std::atomic<bool> change_pending_{false};
     unsigned short port_ = 0;
     std::chrono::steady_clock::time_point drain_deadline_;
 };

@@ -1,8 +1,10 @@
 // fcs-failover-server: the failover HTTPS REST server built on fcs::FailoverCertService.
 //
-//   fcs-failover-server [serve] --data-dir DIR --bind ADDR --port N [--threads N] [--cert-name
-//   NAME] fcs-failover-server replace --data-dir DIR --cert FILE --key FILE fcs-failover-server
-//   status --data-dir DIR [--json]
+//   fcs-failover-server [serve] --data-dir DIR --bind ADDR --port N [--threads N]
+//       [--cert-name NAME] [--storage etcd://HOST:PORT/PREFIX --kek-file FILE]
+//   fcs-failover-server replace --data-dir DIR --cert FILE --key FILE [--storage URL
+//       --kek-file FILE]
+//   fcs-failover-server status --data-dir DIR [--json] [--storage URL --kek-file FILE]
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
@@ -10,15 +12,18 @@
 #include "json.hpp"
 
 #include <fcs/fcs.hpp>
+#include <fcs/storage/etcd.hpp>
 
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <fcntl.h>
@@ -33,6 +38,11 @@ using storage_type = fcs::storage::directory<layout>;
 template <class Log>
 using service_type =
     fcs::FailoverCertService<storage_type, fcs::acl::posix, fcs::crypto::boringssl, Log>;
+/// With --storage etcd://...: the pair and ticket keys live in etcd (a server group), the data
+/// folder holds only Logs/.
+template <class Log>
+using etcd_service_type =
+    fcs::FailoverCertService<fcs::storage::etcd, fcs::acl::none, fcs::crypto::boringssl, Log>;
 
 constexpr const char* program = "fcs-failover-server";
 
@@ -52,6 +62,10 @@ Examples:
   fcs-failover-server serve --data-dir /var/lib/fcs --bind 0.0.0.0 --port 443
   fcs-failover-server replace --data-dir /var/lib/fcs --cert new.crt --key new.key
   fcs-failover-server status --data-dir /var/lib/fcs --json
+
+Server groups: every command also takes --storage etcd://HOST:PORT[,HOST:PORT...]/PREFIX
+--kek-file FILE; the pair then lives in etcd and every server of the group serves it:
+  fcs-failover-server serve --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek
 )";
 
 const char* const serve_help = R"(fcs-failover-server serve: run the HTTPS server.
@@ -73,9 +87,20 @@ Options:
   --cert-name NAME       base name of the certificate files (default FailoverService)
   --max-connections N    concurrent connections; more are closed at once (default 256)
   --recheck-interval S   seconds between expiry re-checks (default 21600; at most 86400)
+  --storage URL          where the pair lives: the data folder (default), or
+                         etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS) for a server
+                         group: the pair and the ticket keys are one etcd key, PREFIX/slots/NAME;
+                         the first server of the group generates it, the others load it, and
+                         every server serves a change within a second. The data folder then
+                         holds only Logs/.
+  --kek-file FILE        with etcd: the group's 32-byte key-encryption key (mode 0600; make one
+                         with: openssl rand -base64 32 > FILE); the private key and ticket keys
+                         are encrypted with it before they leave the server
 
 Examples:
   fcs-failover-server serve --data-dir ./fcs-data --port 8443
+  fcs-failover-server serve --storage etcd://10.0.0.5:2379,10.0.0.6:2379/fcs \\
+      --kek-file /etc/fcs/kek --data-dir /var/lib/fcs --port 443
   fcs-failover-server serve --port 0            # prints: listening on https://127.0.0.1:PORT
   kill -HUP $(pidof fcs-failover-server)        # reload the certificate now
 )";
@@ -93,9 +118,15 @@ Options:
   --cert FILE        the new certificate (leaf first, or a chain in any order)
   --key FILE         its private key
   --cert-name NAME   base name of the certificate files (default FailoverService)
+  --storage URL      etcd://HOST:PORT[,HOST:PORT...]/PREFIX: replace the group's pair in etcd
+                     (the previous one goes to PREFIX/archive/; every server of the group
+                     serves the new one within a second); --data-dir then holds only Logs/
+  --kek-file FILE    with etcd: the group's key-encryption key (mode 0600)
 
-Example:
+Examples:
   fcs-failover-server replace --data-dir /var/lib/fcs --cert server.crt --key server.key
+  fcs-failover-server replace --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek \\
+      --cert server.crt --key server.key
 )";
 
 const char* const status_help =
@@ -105,11 +136,15 @@ Reads the folder without changing it and prints subject, issuer, names, serial, 
 remaining, SHA-256 fingerprint, state (valid / expiring / expired) and origin.
 
 Options:
-  --data-dir DIR   data folder (default ./fcs-data)
-  --json           print JSON (the same document as GET /certificate)
+  --data-dir DIR     data folder (default ./fcs-data)
+  --json             print JSON (the same document as GET /certificate)
+  --cert-name NAME   base name of the certificate files (default FailoverService)
+  --storage URL      etcd://HOST:PORT[,HOST:PORT...]/PREFIX: show the group's pair in etcd
+  --kek-file FILE    with etcd: the group's key-encryption key (mode 0600)
 
-Example:
+Examples:
   fcs-failover-server status --data-dir /var/lib/fcs --json
+  fcs-failover-server status --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek
 )";
 
 /// Parsed command line: options with values, flags, and misuse.
@@ -190,6 +225,38 @@ fcs::log::file message_log(const fs::path& data, bool echo) {
     return fcs::log::file(data / "Logs" / "messages.log", echo);
 }
 
+/// --storage etcd://... with its --kek-file, or nullopt for the data folder. Misuse (a
+/// --kek-file without etcd, etcd without a --kek-file, a URL that does not parse) exits.
+std::optional<fcs::storage::etcd_options> etcd_options_from(const std::string& command,
+                                                            const args& a) {
+    auto url = value_or(a, "--storage", "");
+    const bool kek = a.values.count("--kek-file") > 0;
+    if (url.empty() || url == "dir" || url == "directory") {
+        if (kek)
+            usage_error(command, "--kek-file is for --storage etcd://...");
+        return std::nullopt;
+    }
+    if (!url.starts_with("etcd://") && !url.starts_with("etcds://"))
+        usage_error(command, "--storage " + url +
+                                 ": expected etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for "
+                                 "TLS), or leave it out for the data folder");
+    if (!kek)
+        usage_error(command, "--storage " + url +
+                                 " needs --kek-file FILE (the group's key-encryption key, mode "
+                                 "0600)");
+    fcs::storage::etcd_options o;
+    try {
+        o = fcs::storage::etcd_options::from_url(url);
+    } catch (const fcs::error& e) {
+        usage_error(command, std::string("--storage: ") + e.what());
+    }
+    o.kek_file = value_or(a, "--kek-file", "");
+    return o;
+}
+
+template <class Service>
+constexpr bool in_etcd = std::is_same_v<typename Service::storage_type, fcs::storage::etcd>;
+
 /// Reads a whole input file with a size bound; the error names the file and the cause.
 fcs::secret_bytes read_input(const std::string& path) {
     constexpr std::size_t limit = fcs::crypto::max_input_size;
@@ -247,10 +314,60 @@ void print_status_text(const fcs::cert_status& s) {
               << "fingerprint   SHA256 " << s.info.sha256_fingerprint << "\n";
 }
 
+/**
+ * Starts `make()`'s service, then serves until SIGINT/SIGTERM. With etcd, a watch on the slot
+ * forwards every change (another server's ticket-key rotation, a `replace` anywhere) to the
+ * server, which reloads on its storage thread.
+ */
+template <class Make>
+int serve_with(Make make, const fcs_example::server_config& cfg, const std::string& where) {
+    using service_t = decltype(make());
+    std::unique_ptr<service_t> service; // not movable: built in place from make()'s prvalue
+    fcs::start_report report;
+    try {
+        service.reset(new service_t(make())); // etcd: reads the key-encryption key file
+        report = service->start();
+    } catch (const fcs::error& e) {
+        std::cerr << program << ": cannot start with the " << where << ": " << e.what() << "\n";
+        return 1;
+    }
+    try {
+        fcs_example::https_server<service_t> server(*service, cfg);
+        // Declared after the server: stopped (joined) before the server goes, on every path.
+        std::unique_ptr<fcs::storage::etcd_watch> watch;
+        if constexpr (in_etcd<service_t>)
+            watch = service->storage().watch(
+                service->options().name, [&server] { server.storage_changed("a change in etcd"); },
+                [&service](fcs::policy::level l, const std::string& m) {
+                    service->log().write(l, m);
+                });
+        auto& s = report.status;
+        std::cout << program << ": " << where << "\n"
+                  << "certificate " << s.certificate_location << " (" << s.info.subject << "), "
+                  << fcs::to_string(s.state) << ", valid until "
+                  << fcs_example::iso8601(s.info.not_after) << " (" << s.days_remaining << " days)"
+                  << (report.generated ? ", generated now" : "") << "\n"
+                  << "fingerprint SHA256 " << server.tls().current()->sha256_fingerprint() << "\n"
+                  << "listening on " << server.url() << std::endl;
+        service->log().write(fcs::policy::level::info, "listening on " + server.url() + " with " +
+                                                           s.certificate_location + ", SHA-256 " +
+                                                           s.info.sha256_fingerprint);
+        server.run();
+        watch.reset();
+        service->log().write(fcs::policy::level::info, "stopped");
+        std::cout << program << ": stopped" << std::endl;
+        return 0;
+    } catch (const std::exception& e) {
+        service->log().write(fcs::policy::level::error, std::string("server failed: ") + e.what());
+        std::cerr << program << ": " << e.what() << "\n";
+        return 1;
+    }
+}
+
 int serve(const std::vector<std::string>& argv) {
     auto a = parse("serve", argv,
                    {"--data-dir", "--bind", "--port", "--threads", "--cert-name",
-                    "--max-connections", "--recheck-interval"},
+                    "--max-connections", "--recheck-interval", "--storage", "--kek-file"},
                    {});
     if (a.help) {
         std::cout << serve_help;
@@ -270,44 +387,31 @@ int serve(const std::vector<std::string>& argv) {
     cfg.recheck_interval =
         std::chrono::seconds(number("serve", a, "--recheck-interval", 21600, 1, 86400));
     auto opts = service_options_from("serve", a);
+    auto eo = etcd_options_from("serve", a);
 
+    if (eo) {
+        using service_t = etcd_service_type<fcs::log::file>;
+        return serve_with(
+            [&] {
+                return service_t(opts, fcs::storage::etcd(*eo), fcs::acl::none{},
+                                 fcs::crypto::boringssl{}, message_log(cfg.data_dir, true));
+            },
+            cfg,
+            "etcd storage " + a.values["--storage"] + " (messages in " +
+                (cfg.data_dir / "Logs").string() + "/)");
+    }
     using service_t = service_type<fcs::log::file>;
-    service_t service(opts, storage_type(cfg.data_dir), fcs::acl::posix{}, fcs::crypto::boringssl{},
-                      message_log(cfg.data_dir, true));
-    fcs::start_report report;
-    try {
-        report = service.start();
-    } catch (const fcs::error& e) {
-        std::cerr << program << ": cannot start with the data folder " << cfg.data_dir.string()
-                  << ": " << e.what() << "\n";
-        return 1;
-    }
-    try {
-        fcs_example::https_server<service_t> server(service, cfg);
-        auto& s = report.status;
-        std::cout << program << ": data folder " << cfg.data_dir.string() << "\n"
-                  << "certificate " << s.certificate_location << " (" << s.info.subject << "), "
-                  << fcs::to_string(s.state) << ", valid until "
-                  << fcs_example::iso8601(s.info.not_after) << " (" << s.days_remaining << " days)"
-                  << (report.generated ? ", generated now" : "") << "\n"
-                  << "fingerprint SHA256 " << server.tls().current()->sha256_fingerprint() << "\n"
-                  << "listening on " << server.url() << std::endl;
-        service.log().write(fcs::policy::level::info, "listening on " + server.url() + " with " +
-                                                          s.certificate_location + ", SHA-256 " +
-                                                          s.info.sha256_fingerprint);
-        server.run();
-        service.log().write(fcs::policy::level::info, "stopped");
-        std::cout << program << ": stopped" << std::endl;
-        return 0;
-    } catch (const std::exception& e) {
-        service.log().write(fcs::policy::level::error, std::string("server failed: ") + e.what());
-        std::cerr << program << ": " << e.what() << "\n";
-        return 1;
-    }
+    return serve_with(
+        [&] {
+            return service_t(opts, storage_type(cfg.data_dir), fcs::acl::posix{},
+                             fcs::crypto::boringssl{}, message_log(cfg.data_dir, true));
+        },
+        cfg, "data folder " + cfg.data_dir.string());
 }
 
 int replace(const std::vector<std::string>& argv) {
-    auto a = parse("replace", argv, {"--data-dir", "--cert", "--key", "--cert-name"}, {});
+    auto a = parse("replace", argv,
+                   {"--data-dir", "--cert", "--key", "--cert-name", "--storage", "--kek-file"}, {});
     if (a.help) {
         std::cout << replace_help;
         return 0;
@@ -316,10 +420,30 @@ int replace(const std::vector<std::string>& argv) {
         usage_error("replace", "both --cert FILE and --key FILE are required");
     auto data = data_dir_of(a);
     auto opts = service_options_from("replace", a);
+    auto eo = etcd_options_from("replace", a);
     auto cert_path = a.values["--cert"], key_path = a.values["--key"];
     try {
         auto cert = read_input(cert_path);
         auto key = read_input(key_path);
+        if (eo) {
+            // install() checks the key-encryption key against the group's, then replaces the
+            // pair with a compare-and-swap on the revision it read: a concurrent replacement
+            // by another admin makes this one fail (errc::conflict), never both succeed.
+            etcd_service_type<fcs::log::file> service(opts, fcs::storage::etcd(*eo),
+                                                      fcs::acl::none{}, fcs::crypto::boringssl{},
+                                                      message_log(data, false));
+            auto s = service.install(cert, key, cert_path, key_path);
+            std::cout << "installed " << s.certificate_location << " (" << s.info.subject
+                      << ", issued by " << s.info.issuer << ")\n"
+                      << "valid until " << fcs_example::iso8601(s.info.not_after) << " ("
+                      << s.days_remaining << " days), state " << fcs::to_string(s.state) << "\n"
+                      << "fingerprint SHA256 " << s.info.sha256_fingerprint << "\n"
+                      << "the previous pair, if any, is in etcd under "
+                      << service.storage().options().prefix << "/archive/" << opts.name
+                      << "/; every server of the group uses the new one for new connections "
+                         "within a second\n";
+            return 0;
+        }
         service_type<fcs::log::file> service(opts, storage_type(data), fcs::acl::posix{},
                                              fcs::crypto::boringssl{}, message_log(data, false));
         // Only the folders: start() could archive or generate, which is not this command's job.
@@ -339,7 +463,7 @@ int replace(const std::vector<std::string>& argv) {
                   << "nothing was changed; the installed certificate and key are as before\n";
         // The message log records refused replacements too (never a typo'd folder created for it).
         std::error_code ec;
-        if (fs::is_directory(data / layout::folder(fcs::part::certificate), ec))
+        if (fs::is_directory(eo ? data : data / layout::folder(fcs::part::certificate), ec))
             message_log(data, false)
                 .write(fcs::policy::level::error, std::string("replace refused: ") + e.what() +
                                                       "; the installed pair was not changed");
@@ -347,41 +471,54 @@ int replace(const std::vector<std::string>& argv) {
     }
 }
 
+/// Prints the pair `service` finds in its storage; `where` names that storage for messages.
+template <class Service>
+int status_with(Service& service, const args& a, const std::string& where) {
+    service.storage().open(service.acl().rules());
+    auto r = service.reload(); // reads and chooses like start(), changes nothing stored
+    if (!service.current()) {
+        std::cerr << program << " status: " << where << ": no usable certificate: " << r.message
+                  << "\n";
+        return 1;
+    }
+    auto s = service.status();
+    if (a.flags.count("--json"))
+        std::cout << fcs_example::certificate_json(s) << "\n";
+    else
+        print_status_text(s);
+    if (r.failed)
+        std::cerr << program << " status: warning: some items in " << where
+                  << " are not usable (see the message log when the server runs)\n";
+    return 0;
+}
+
 int status(const std::vector<std::string>& argv) {
-    auto a = parse("status", argv, {"--data-dir", "--cert-name"}, {"--json"});
+    auto a =
+        parse("status", argv, {"--data-dir", "--cert-name", "--storage", "--kek-file"}, {"--json"});
     if (a.help) {
         std::cout << status_help;
         return 0;
     }
-    auto data = data_dir_of(a);
-    std::error_code ec;
-    if (!fs::is_directory(data / layout::folder(fcs::part::certificate), ec)) {
-        std::cerr << program << " status: " << data.string() << ": no "
-                  << layout::folder(fcs::part::certificate) << "/ folder; run `" << program
-                  << " serve --data-dir " << data.string() << "` once first\n";
-        return 1;
-    }
+    auto opts = service_options_from("status", a);
     try {
         // The null log: a status query writes nothing to the message log.
-        service_type<fcs::log::null_sink> service(service_options_from("status", a),
-                                                  storage_type(data), fcs::acl::posix{},
-                                                  fcs::crypto::boringssl{}, fcs::log::null_sink{});
-        service.storage().open(service.acl().rules());
-        auto r = service.reload(); // reads and chooses like start(), changes no file
-        if (!service.current()) {
-            std::cerr << program << " status: " << data.string()
-                      << ": no usable certificate: " << r.message << "\n";
+        if (auto eo = etcd_options_from("status", a)) {
+            etcd_service_type<fcs::log::null_sink> service(
+                opts, fcs::storage::etcd(*eo), fcs::acl::none{}, fcs::crypto::boringssl{},
+                fcs::log::null_sink{});
+            return status_with(service, a, a.values["--storage"]);
+        }
+        auto data = data_dir_of(a);
+        std::error_code ec;
+        if (!fs::is_directory(data / layout::folder(fcs::part::certificate), ec)) {
+            std::cerr << program << " status: " << data.string() << ": no "
+                      << layout::folder(fcs::part::certificate) << "/ folder; run `" << program
+                      << " serve --data-dir " << data.string() << "` once first\n";
             return 1;
         }
-        auto s = service.status();
-        if (a.flags.count("--json"))
-            std::cout << fcs_example::certificate_json(s) << "\n";
-        else
-            print_status_text(s);
-        if (r.failed)
-            std::cerr << program << " status: warning: some files in " << data.string()
-                      << " are not usable (see the message log when the server runs)\n";
-        return 0;
+        service_type<fcs::log::null_sink> service(opts, storage_type(data), fcs::acl::posix{},
+                                                  fcs::crypto::boringssl{}, fcs::log::null_sink{});
+        return status_with(service, a, data.string());
     } catch (const fcs::error& e) {
         std::cerr << program << " status: " << e.what() << "\n";
         return 1;

@@ -8,6 +8,10 @@
 
 #include <fcs/fcs.hpp>
 
+#include <openssl/base64.h>
+#include <openssl/bn.h>
+#include <openssl/ec_key.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -19,7 +23,7 @@ struct fixture {
     std::filesystem::path dir;
     std::unique_ptr<service_t> service;
     std::unique_ptr<fcs_example::https_server<service_t>> server;
-    std::string key_body;
+    std::vector<std::string> secrets; ///< the private scalar as hex and as base64
     fixture() {
         std::string tmpl = (std::filesystem::temp_directory_path() / "fcs-fuzz-http-XXXXXX").string();
         dir = ::mkdtemp(tmpl.data());
@@ -29,9 +33,20 @@ struct fixture {
         cfg.port = 0; // binds an ephemeral loopback port; never accepts
         cfg.data_dir = dir;
         server = std::make_unique<fcs_example::https_server<service_t>>(*service, cfg);
-        auto key = service->storage().read(FCS_DEFAULT_CERT_NAME, fcs::part::private_key);
-        auto text = fcs::as_text(key->data);
-        key_body = std::string(text.substr(text.find('\n') + 1, 32));
+        // The secret part of the key is its scalar (the PEM's first bytes are the same
+        // algorithm identifiers for every P-256 key, so they prove nothing).
+        const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(service->current()->key.get());
+        std::uint8_t scalar[32];
+        BN_bn2bin_padded(scalar, sizeof scalar, EC_KEY_get0_private_key(ec));
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string h;
+        for (auto b : scalar)
+            h += {hex[b >> 4], hex[b & 15]};
+        secrets.push_back(h);
+        std::uint8_t b64[64];
+        auto n = EVP_EncodeBlock(b64, scalar, 30); // 30 bytes: no padding, a clean run
+        secrets.emplace_back(reinterpret_cast<char*>(b64), n);
+        OPENSSL_cleanse(scalar, sizeof scalar);
     }
     ~fixture() {
         server.reset();
@@ -69,8 +84,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     http::response<http::string_body> res;
     f.server->handle(req, res);
     res.prepare_payload();
-    if (res.body().find("PRIVATE KEY") != std::string::npos || res.body().find(f.key_body) != std::string::npos)
-        __builtin_trap(); // key material in a response
+    // A response may echo what the request sent (the 404 names the path); it must never hold
+    // key material the request did not bring.
+    std::string_view request(reinterpret_cast<const char*>(data), size);
+    for (auto& secret : f.secrets)
+        if (res.body().find(secret) != std::string::npos && request.find(secret) == std::string_view::npos)
+            __builtin_trap();
+    if (res.body().find("PRIVATE KEY") != std::string::npos && request.find("PRIVATE KEY") == std::string_view::npos)
+        __builtin_trap();
     if (res.result_int() < 200 || res.result_int() > 599)
         __builtin_trap();
     return 0;

@@ -1,0 +1,362 @@
+"""End-to-end tests of fcs-failover-server on etcd (issue 7): a server group on one store.
+
+A real single-member etcd is started on free loopback ports (the way tests/etcd does it: the
+binary only, its own data folder, never a system service), then real fcs-failover-server
+processes with --storage etcd://127.0.0.1:PORT/PREFIX --kek-file FILE. They are checked with
+clients no one here wrote (Python's ssl module, openssl s_client, curl) and the store with
+etcd's own JSON gateway. Every process started here is stopped by its PID.
+
+When the etcd binary is missing the tests are skipped with a message saying so (ctest shows
+them as skipped); tests/etcd/ensure_etcd.sh installs it.
+
+Run by ctest (tests/e2e_server/CMakeLists.txt), which sets FCS_SERVER:
+    FCS_SERVER=... /usr/bin/python3 -B test_etcd_server.py EtcdServerGroup -v
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_failover_server import (  # noqa: E402
+    CERT_NAME, SERVER, E2E, Server, insecure_context, make_ca, make_leaf, openssl_fingerprint, read_file, run,
+    s_client_fingerprint, served_fingerprint, wait_for)
+
+ETCD = shutil.which("etcd")
+SKIP_MESSAGE = ("SKIPPED: the etcd binary is not installed (apt-get install etcd-server, or run "
+                "tests/etcd/ensure_etcd.sh)")
+
+
+def free_port(taken):
+    """A TCP port on 127.0.0.1 that is free now and not in `taken`."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            taken.add(port)
+            return port
+
+
+def b64(text):
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+class Etcd:
+    """One etcd member on free loopback ports with its own data folder."""
+
+    def __init__(self, root):
+        taken = set()
+        self.client_port, self.peer_port = free_port(taken), free_port(taken)
+        self.data = os.path.join(root, "etcd-data")
+        self.log_path = os.path.join(root, "etcd.log")
+        self.proc = None
+
+    @property
+    def client_url(self):
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def start(self, timeout=20):
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [ETCD, "--name", "m0", "--data-dir", self.data,
+             "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", "m0=" + peer,
+             "--initial-cluster-token", f"fcs-e2e-{os.getpid()}-{self.client_port}",
+             "--initial-cluster-state", "new",
+             "--heartbeat-interval", "50", "--election-timeout", "500"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:  # a linearizable read answers once there is a leader
+            if self.proc.poll() is not None:
+                raise AssertionError(f"etcd exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                self.range("health-probe")
+                return self
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"etcd did not answer within {timeout}s:\n{self.tail()}")
+            time.sleep(0.05)
+
+    def stop(self, timeout=10):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout)
+        self.log.close()
+
+    def tail(self):
+        return read_file(self.log_path)[-3000:] if os.path.exists(self.log_path) else ""
+
+    def call(self, path, body, timeout=5):
+        req = urllib.request.Request(self.client_url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read().decode())
+
+    def range(self, key):
+        """[(key, value bytes, mod_revision)] for one key, through etcd's own JSON gateway."""
+        doc = self.call("/v3/kv/range", {"key": b64(key)})
+        return [(base64.b64decode(kv["key"]).decode(), base64.b64decode(kv.get("value", "")),
+                 int(kv["mod_revision"])) for kv in doc.get("kvs", [])]
+
+
+def private_scalar(key_file):
+    """The EC private scalar of a PEM key as bytes, as the openssl command prints it."""
+    code, out, err = run(["openssl", "pkey", "-in", key_file, "-noout", "-text"])
+    assert code == 0, err
+    m = re.search(r"priv:\s*\n((?:\s+[0-9a-f:]+\n)+)", out)
+    assert m, out
+    scalar = bytes.fromhex(re.sub(r"[\s:]", "", m.group(1)))
+    assert len(scalar) >= 32, scalar.hex()
+    return scalar[-32:]
+
+
+def tls_get(ctx, port, session=None):
+    """GET /health over a new TLS connection; returns (session, session_reused)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            while s.recv(4096):  # the ticket arrives after the handshake (TLS 1.3)
+                pass
+            return s.session, s.session_reused
+
+
+def resumes_across(first, second):
+    """True when a session made with server `first` resumes on server `second`."""
+    ctx = insecure_context()
+    session, _ = tls_get(ctx, first)
+    if session is None or not session.has_ticket:
+        return False
+    return tls_get(ctx, second, session)[1]
+
+
+def strings_in(doc):
+    """Every string in a JSON document, keys included."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield k
+            yield from strings_in(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from strings_in(v)
+    elif isinstance(doc, str):
+        yield doc
+
+
+def decoded_forms(text):
+    """The text itself and, when it is base64, what it decodes to."""
+    yield text.encode()
+    try:
+        yield base64.b64decode(text, validate=True)
+    except ValueError:
+        pass
+
+
+@unittest.skipIf(ETCD is None, SKIP_MESSAGE)
+class EtcdServerGroup(E2E):
+    """Servers of one group on one etcd: the same pair everywhere, replaced everywhere."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.etcd_root = tempfile.mkdtemp(prefix="fcs-e2e-etcd-")
+        cls.etcd = Etcd(cls.etcd_root).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.etcd.stop()
+        shutil.rmtree(cls.etcd_root, ignore_errors=True)
+
+    def setUp(self):
+        super().setUp()
+        # A fresh prefix per test: the tests share the etcd member, never a slot.
+        self.prefix = f"/fcs-e2e-{self._testMethodName}"
+        self.url = f"etcd://127.0.0.1:{self.etcd.client_port}{self.prefix}"
+        self.kek = self.make_kek("kek")
+
+    def tearDown(self):
+        outcome = getattr(self, "_outcome", None)
+        if outcome is not None and not getattr(outcome, "success", True):
+            print(f"\n--- etcd log ---\n{self.etcd.tail()}", file=sys.stderr)
+        super().tearDown()
+
+    def make_kek(self, name, mode=0o600):
+        path = os.path.join(self.work, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+        os.chmod(path, mode)
+        return path
+
+    def storage_args(self, kek=None):
+        return ["--storage", self.url, "--kek-file", kek or self.kek]
+
+    def start_group(self, n):
+        """Starts n servers at the same moment, each with its own data folder (for Logs/)."""
+        group = [Server(self.data(f"node{i}"), self.work, *self.storage_args()) for i in range(n)]
+        self.servers.extend(group)
+        errors = []
+
+        def start(s):
+            try:
+                s.start()
+            except AssertionError as e:
+                errors.append(str(e))
+
+        threads = [threading.Thread(target=start, args=(s,)) for s in group]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [], "every server of the group starts")
+        return group
+
+    def slot_value(self):
+        kvs = self.etcd.range(f"{self.prefix}/slots/{CERT_NAME}")
+        self.assertEqual(len(kvs), 1, "one etcd key holds the slot")
+        return kvs[0][1]
+
+    def test_group_serves_one_certificate_and_a_replacement_everywhere_within_2s(self):
+        a, b = self.start_group(2)
+        self.assertNotEqual(a.port, b.port)
+        self.assertEqual(sum("generated now" in " ".join(s.lines) for s in (a, b)), 1,
+                         "exactly one server of the group generated the pair:\n"
+                         + "\n".join(s.diagnostics() for s in (a, b)))
+        first = a.fingerprint
+        self.assertRegex(first or "", r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$")
+        self.assertEqual(b.fingerprint, first, "both servers print the same certificate")
+        self.assertEqual(served_fingerprint(a.port), first)
+        self.assertEqual(served_fingerprint(b.port), first)
+        self.assertEqual(s_client_fingerprint(b.port), first, "openssl s_client agrees")
+        # The session-ticket keys are shared through etcd too: a session from one server
+        # resumes on the other (what a client sees after a failover).
+        wait_for(lambda: resumes_across(a.port, b.port) and resumes_across(b.port, a.port), timeout=5,
+                 what="a session to resume across the two servers")
+        for s in (a, b):
+            cert = json.loads(s.get("/certificate")[2])
+            self.assertEqual(cert["sha256_fingerprint"], first)
+            self.assertIn(f"etcd:{self.prefix}/slots/{CERT_NAME}", json.dumps(cert))
+            # --data-dir holds the message log only: the pair is in etcd, not in folders.
+            self.assertTrue(os.path.isfile(os.path.join(s.data_dir, "Logs", "messages.log")))
+            self.assertFalse(os.path.exists(os.path.join(s.data_dir, "Certificates")),
+                             "no certificate folder next to the log with etcd")
+
+        # The admin replaces the group's pair from anywhere, with a CA-issued pair.
+        ca = make_ca(os.path.join(self.work, "ca"))
+        new_crt, new_key = make_leaf(self.work, ca, "new")
+        new = openssl_fingerprint(new_crt)
+        self.assertNotEqual(new, first)
+        code, out, err = self.cli("replace", *self.storage_args(), "--data-dir", self.data("admin"),
+                                  "--cert", new_crt, "--key", new_key)
+        self.assertEqual(code, 0, err)
+        replaced_at = time.monotonic()
+        self.assertIn("fingerprint SHA256 " + new, out)
+        self.assertIn(f"{self.prefix}/archive/{CERT_NAME}/", out)
+
+        # Both servers serve it within 2 seconds, without a restart or a signal.
+        pending = {a.port, b.port}
+        while pending and time.monotonic() - replaced_at < 2.0:
+            pending = {p for p in pending if served_fingerprint(p) != new}
+            if pending:
+                time.sleep(0.02)
+        took = time.monotonic() - replaced_at
+        self.assertEqual(pending, set(), f"servers still serving the old pair {took:.2f}s after the replacement")
+        print(f"\n  both servers served the replacement {took:.3f}s after `replace` returned",
+              file=sys.stderr)
+        self.assertEqual(s_client_fingerprint(a.port), new, "openssl s_client agrees")
+        for s in (a, b):
+            self.assertIsNone(s.proc.poll(), "still the same process")
+            cert = json.loads(s.get("/certificate")[2])
+            self.assertEqual(cert["sha256_fingerprint"], new)
+            self.assertEqual(cert["issuer"], "CN=Test Root CA")
+            self.assertEqual(s.metrics()["fcs_certificate_reload_failures_total"], 0)
+            self.assertNotRegex(s.messages(), r"ERROR", "no error in the message log")
+            wait_for(lambda: "reload after a change in etcd: new handshakes get SHA-256 " + new in s.messages(),
+                     timeout=5, what="the reload to be logged")
+        code, out, err = run(["curl", "-sS", "--fail", "--cacert", ca[0], b.url("/health")])
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["sha256_fingerprint"], new)
+
+        # `status` reads the group's pair from etcd.
+        code, out, err = self.cli("status", *self.storage_args(), "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["sha256_fingerprint"], new)
+
+        # What etcd holds: the certificate in clear, the key only sealed (AES-256-GCM).
+        value = self.slot_value()
+        doc = json.loads(value)
+        self.assertEqual(base64.b64decode(doc["certificate"]).decode().count("BEGIN CERTIFICATE"), 1)
+        self.assertIn(read_file(new_crt).strip().splitlines()[1], base64.b64decode(doc["certificate"]).decode(),
+                      "the stored certificate is the new one (the value checked below is the right one)")
+        self.assertEqual(doc["private_key"]["alg"], "AES-256-GCM")
+        self.assertEqual(doc["ticket_keys"]["alg"], "AES-256-GCM", "the shared ticket keys are sealed too")
+        self.assertNotIn(b"PRIVATE KEY", value)
+        key_body = "".join(l for l in read_file(new_key).splitlines() if not l.startswith("-----"))
+        cert_text = read_file(new_crt).replace("\n", "")
+        # Pieces of the key file's base64 that are not public (its public point is in the certificate).
+        secret_chunks = [c for c in (key_body[i:i + 24] for i in range(0, len(key_body) - 24, 8))
+                         if c not in cert_text]
+        self.assertGreater(len(secret_chunks), 3, "the check below has something to look for")
+        scalar = private_scalar(new_key)
+        forms = [f for s in strings_in(doc) for f in decoded_forms(s)] + [value]
+        for f in forms:
+            self.assertNotIn(b"PRIVATE KEY", f)
+            self.assertNotIn(scalar, f, "the private scalar is stored in the clear")
+            self.assertNotIn(scalar.hex().encode(), f.lower(), "the private scalar is stored in hex")
+            for chunk in secret_chunks:
+                self.assertNotIn(chunk.encode(), f, "base64 of the key is stored in the clear")
+        # etcd's own client reads the same value, when it is installed.
+        if shutil.which("etcdctl"):
+            code, out, err = run(["etcdctl", "--endpoints", self.etcd.client_url, "get", "--print-value-only",
+                                  f"{self.prefix}/slots/{CERT_NAME}"], timeout=15)
+            self.assertEqual(code, 0, err)
+            self.assertEqual(out.strip().encode(), value.strip())
+        # The replaced pair is archived in etcd, sealed the same way.
+        archived = self.etcd.call("/v3/kv/range", {"key": b64(f"{self.prefix}/archive/"),
+                                                   "range_end": b64(f"{self.prefix}/archive0")})
+        self.assertEqual(len(archived.get("kvs", [])), 1, "the previous pair is archived once")
+        self.assertNotIn(b"PRIVATE KEY", base64.b64decode(archived["kvs"][0]["value"]))
+
+    def test_wrong_or_open_key_encryption_key_is_refused_clearly(self):
+        (a,) = self.start_group(1)
+        before = self.slot_value()
+        other = self.make_kek("other-kek")
+        code, out, err = self.cli("serve", "--data-dir", self.data("wrong"), "--port", "0",
+                                  *self.storage_args(other), timeout=30)
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("key-encryption key", err)
+        self.assertIn(other, err, "the message names the key file")
+        self.assertNotIn("listening on", out)
+        open_kek = self.make_kek("open-kek", 0o644)
+        code, out, err = self.cli("status", *self.storage_args(open_kek), timeout=30)
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("chmod 600", err)
+        code, out, err = self.cli("serve", "--storage", self.url, "--port", "0")
+        self.assertEqual(code, 2, "etcd without --kek-file is a usage error")
+        self.assertIn("--kek-file", err)
+        self.assertEqual(self.slot_value(), before, "nothing was written by the refused commands")
+        self.assertEqual(served_fingerprint(a.port), a.fingerprint, "the group keeps serving")
+
+
+if __name__ == "__main__":
+    unittest.main()
