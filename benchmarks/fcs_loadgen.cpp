@@ -408,9 +408,11 @@ int run_load(const options& o) {
            p99 = percentile(latencies, 99), pmax = percentile(latencies, 100);
     std::printf("handshakes=%llu failures=%llu resumed=%llu seconds=%.3f rate=%.1f "
                 "p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f connections=%u mode=%s",
-                (unsigned long long)ok, (unsigned long long)failed,
-                (unsigned long long)resumed, secs, double(ok) / secs, p50, p90, p99, pmax,
-                o.connections, o.plain ? "plain" : o.resume ? "resumed" : "full");
+                (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)resumed,
+                secs, double(ok) / secs, p50, p90, p99, pmax, o.connections,
+                o.plain    ? "plain"
+                : o.resume ? "resumed"
+                           : "full");
     if (o.count_certs)
         std::printf(" distinct_certs=%zu", certs.size());
     std::printf("\n");

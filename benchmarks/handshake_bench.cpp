@@ -71,8 +71,8 @@ identity make_identity(std::string label, fcs::key_type type) {
     p.common_name = "localhost";
     p.dns_names = {"localhost"};
     auto now = std::chrono::system_clock::now();
-    id.chain.push_back(crypto.self_sign(id.key, p, now - std::chrono::hours(1),
-                                        now + std::chrono::days(365)));
+    id.chain.push_back(
+        crypto.self_sign(id.key, p, now - std::chrono::hours(1), now + std::chrono::days(365)));
     return id;
 }
 
@@ -116,7 +116,8 @@ struct fcs_server {
 /// keeps the last session ticket it receives.
 struct client {
     bssl::UniquePtr<SSL_CTX> ctx;
-    client() : ctx(SSL_CTX_new(TLS_method())) {
+    client()
+        : ctx(SSL_CTX_new(TLS_method())) {
         if (!ctx || !SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) ||
             !SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) ||
             !SSL_CTX_set1_curves_list(ctx.get(), "X25519"))
@@ -235,8 +236,8 @@ bool floor_sign(EVP_PKEY* key, const std::uint8_t digest[32]) {
     }
     if (RSA* rsa = EVP_PKEY_get0_RSA(key)) {
         std::size_t len = 0;
-        return RSA_sign_pss_mgf1(rsa, &len, sig, sizeof sig, digest, 32, EVP_sha256(),
-                                 EVP_sha256(), -1) == 1;
+        return RSA_sign_pss_mgf1(rsa, &len, sig, sizeof sig, digest, 32, EVP_sha256(), EVP_sha256(),
+                                 -1) == 1;
     }
     return false;
 }
@@ -297,7 +298,8 @@ public:
         for (auto& r : runs) {
             if (r.error_occurred)
                 continue;
-            double us = r.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(r.time_unit) * 1e6;
+            double us =
+                r.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(r.time_unit) * 1e6;
             if (r.run_type == Run::RT_Iteration)
                 times_[r.run_name.function_name].push_back(us);
             else if (r.aggregate_name == "median") // --benchmark_report_aggregates_only
@@ -362,22 +364,29 @@ int main(int argc, char** argv) {
         SSL_CTX* m = minimal_ctxs.back().get();
         EVP_PKEY* key = id.key.get();
         benchmark::RegisterBenchmark(("full/" + id.label + "/fcs").c_str(), run_full, f)
-            ->UseManualTime()->Unit(unit);
+            ->UseManualTime()
+            ->Unit(unit);
         benchmark::RegisterBenchmark(("full/" + id.label + "/minimal").c_str(), run_full, m)
-            ->UseManualTime()->Unit(unit);
+            ->UseManualTime()
+            ->Unit(unit);
         benchmark::RegisterBenchmark(("full/" + id.label + "/floor").c_str(), run_floor, key)
-            ->UseManualTime()->Unit(unit);
+            ->UseManualTime()
+            ->Unit(unit);
         benchmark::RegisterBenchmark(("resumed/" + id.label + "/fcs").c_str(), run_resumed, f)
-            ->UseManualTime()->Unit(unit);
+            ->UseManualTime()
+            ->Unit(unit);
         benchmark::RegisterBenchmark(("resumed/" + id.label + "/minimal").c_str(), run_resumed, m)
-            ->UseManualTime()->Unit(unit);
+            ->UseManualTime()
+            ->Unit(unit);
     }
     benchmark::RegisterBenchmark("resumed/floor", run_floor, static_cast<EVP_PKEY*>(nullptr))
-        ->UseManualTime()->Unit(unit);
+        ->UseManualTime()
+        ->Unit(unit);
     benchmark::RegisterBenchmark("path/current_load", run_current_load, &fcs_ctxs.front()->tls)
         ->Unit(benchmark::kNanosecond);
     benchmark::RegisterBenchmark("path/current_load", run_current_load, &fcs_ctxs.front()->tls)
-        ->Threads(2)->Unit(benchmark::kNanosecond);
+        ->Threads(2)
+        ->Unit(benchmark::kNanosecond);
     benchmark::RegisterBenchmark("path/apply", run_apply, &fcs_ctxs.front()->tls)
         ->Unit(benchmark::kNanosecond);
     benchmark::RegisterBenchmark("path/clock_pair", run_clock_pair)->Unit(benchmark::kNanosecond);

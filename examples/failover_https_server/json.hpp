@@ -116,7 +116,9 @@ private:
 };
 
 /// "2026-11-23T10:15:00Z"
-inline std::string iso8601(fcs::time_point t) { return fcs::detail::iso8601(t); }
+inline std::string iso8601(fcs::time_point t) {
+    return fcs::detail::iso8601(t);
+}
 
 inline std::int64_t unix_seconds(fcs::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

@@ -90,7 +90,8 @@ pair already in DIR2 is only replaced with --force.
 Example:
   fcs-switchover export --data-dir /var/lib/app --to /media/usb/servergroup
 )"},
-    {"import", R"(usage: fcs-switchover import --data-dir DIR (--cert FILE --key FILE | --bundle FILE)
+    {"import",
+     R"(usage: fcs-switchover import --data-dir DIR (--cert FILE --key FILE | --bundle FILE)
                              [--format auto|pem|der|pkcs12]
                              [--password-file FILE | --password-env VAR | --password-stdin]
 
@@ -163,7 +164,9 @@ struct arguments {
     std::map<std::string, std::vector<std::string>, std::less<>> values;
     std::vector<std::string> flags;
 
-    bool flag(std::string_view f) const { return std::find(flags.begin(), flags.end(), f) != flags.end(); }
+    bool flag(std::string_view f) const {
+        return std::find(flags.begin(), flags.end(), f) != flags.end();
+    }
     std::optional<std::string> one(std::string_view name) const {
         auto it = values.find(name);
         if (it == values.end())
@@ -184,14 +187,21 @@ struct arguments {
     }
 };
 
-const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>, std::less<>> grammar = {
-    // command: {options with a value, flags}
-    {"init", {{"data-dir", "storage", "kek-file", "key-type", "cn"}, {}}},
-    {"export", {{"data-dir", "storage", "kek-file", "to"}, {"force"}}},
-    {"import", {{"data-dir", "storage", "kek-file", "cert", "key", "bundle", "format", "password-file", "password-env"}, {"password-stdin"}}},
-    {"verify", {{"data-dir", "storage", "kek-file", "peer"}, {}}},
-    {"issue", {{"data-dir", "storage", "kek-file", "cn", "dns", "ip", "days", "key-type", "csr", "out"}, {}}},
-    {"status", {{"data-dir", "storage", "kek-file"}, {"json"}}},
+const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>,
+               std::less<>>
+    grammar = {
+        // command: {options with a value, flags}
+        {"init", {{"data-dir", "storage", "kek-file", "key-type", "cn"}, {}}},
+        {"export", {{"data-dir", "storage", "kek-file", "to"}, {"force"}}},
+        {"import",
+         {{"data-dir", "storage", "kek-file", "cert", "key", "bundle", "format", "password-file",
+           "password-env"},
+          {"password-stdin"}}},
+        {"verify", {{"data-dir", "storage", "kek-file", "peer"}, {}}},
+        {"issue",
+         {{"data-dir", "storage", "kek-file", "cn", "dns", "ip", "days", "key-type", "csr", "out"},
+          {}}},
+        {"status", {{"data-dir", "storage", "kek-file"}, {"json"}}},
 };
 
 arguments parse(int argc, char** argv) {
@@ -217,8 +227,9 @@ arguments parse(int argc, char** argv) {
             has_value = true;
         }
         if (name == "password")
-            throw usage_error{"passwords are never taken from the command line; use --password-file, "
-                              "--password-env or --password-stdin"};
+            throw usage_error{
+                "passwords are never taken from the command line; use --password-file, "
+                "--password-env or --password-stdin"};
         if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
             if (has_value)
                 throw usage_error{"--" + name + " takes no value"};
@@ -278,7 +289,8 @@ std::optional<fcs::secret_bytes> read_password(const arguments& a) {
             std::fputs("\n", stderr);
         }
         if (pw.size() > 4096)
-            throw fcs::error(fcs::errc::too_large, "standard input", "read password", "longer than 4096 bytes");
+            throw fcs::error(fcs::errc::too_large, "standard input", "read password",
+                             "longer than 4096 bytes");
     } else {
         return std::nullopt;
     }
@@ -325,7 +337,8 @@ int with_service(const arguments& a, bool generate, F&& f) {
         return f(svc);
     }
     if (!url->starts_with("etcd://") && !url->starts_with("etcds://"))
-        throw usage_error{"--storage must be etcd://HOST:PORT[,HOST:PORT...]/PREFIX (or etcds:// for TLS)"};
+        throw usage_error{
+            "--storage must be etcd://HOST:PORT[,HOST:PORT...]/PREFIX (or etcds:// for TLS)"};
     auto o = fcs::storage::etcd_options::from_url(*url);
     o.kek_file = a.required("kek-file");
     etcd_service svc(service_options_of(a, generate), fcs::storage::etcd(o), fcs::acl::none{}, log);
@@ -380,8 +393,8 @@ void print_status(const fcs::cert_status& s, bool json) {
               << "issuer:      " << s.info.issuer << "\n"
               << "SANs:        " << (sans.empty() ? "(none)" : sans) << "\n"
               << "serial:      " << s.info.serial << "\n"
-              << "valid:       " << service::iso(s.info.not_before) << " to " << service::iso(s.info.not_after)
-              << " (" << s.days_remaining << " days left)\n"
+              << "valid:       " << service::iso(s.info.not_before) << " to "
+              << service::iso(s.info.not_after) << " (" << s.days_remaining << " days left)\n"
               << "SHA-256:     " << s.info.sha256_fingerprint << "\n"
               << "state:       " << fcs::to_string(s.state) << "\n"
               << "origin:      " << fcs::to_string(s.origin) << "\n"
@@ -403,8 +416,8 @@ int cmd_init(const arguments& a) {
         if (report.generated) {
             std::cout << "generated the server-group CA certificate and key\n";
         } else {
-            std::cout << "a valid pair already exists (" << s.info.subject << (s.info.is_ca ? ", CA" : ", not a CA")
-                      << "); nothing changed\n";
+            std::cout << "a valid pair already exists (" << s.info.subject
+                      << (s.info.is_ca ? ", CA" : ", not a CA") << "); nothing changed\n";
         }
         std::cout << "certificate: " << s.certificate_location << "\n"
                   << "valid until: " << service::iso(s.info.not_after) << "\n"
@@ -420,8 +433,8 @@ int cmd_export(const arguments& a) {
         auto r = fcs::switchover::export_to(svc, to, a.flag("force"));
         for (auto& n : r.notes)
             std::cerr << "note: " << n << "\n";
-        std::cout << (r.unchanged ? "already exported (identical pair): " : "exported: ") << r.certificate.string()
-                  << "\n          " << r.key.string() << " (0600)\n"
+        std::cout << (r.unchanged ? "already exported (identical pair): " : "exported: ")
+                  << r.certificate.string() << "\n          " << r.key.string() << " (0600)\n"
                   << "SHA-256:  " << r.fingerprint << "\n"
                   << "Compare this fingerprint on the other server after the import.\n";
         return exit_ok;
@@ -450,11 +463,11 @@ int cmd_import(const arguments& a) {
     return with_service(a, false, [&](auto& svc) {
         print_findings(svc.start());
         try {
-            auto r = fcs::switchover::import_pair(svc, src, password ? &*password : nullptr,
-                                                  [](fcs::switchover::import_step s, const std::string& line) {
-                                                      std::cout << "[" << fcs::switchover::to_string(s) << "] " << line
-                                                                << "\n";
-                                                  });
+            auto r = fcs::switchover::import_pair(
+                svc, src, password ? &*password : nullptr,
+                [](fcs::switchover::import_step s, const std::string& line) {
+                    std::cout << "[" << fcs::switchover::to_string(s) << "] " << line << "\n";
+                });
             for (auto& n : r.notes)
                 std::cout << "note: " << n << "\n";
             if (r.already_present) {
@@ -468,7 +481,8 @@ int cmd_import(const arguments& a) {
         } catch (const fcs::error& e) {
             if (e.fcs_code() == fcs::errc::key_encrypted)
                 throw fcs::error(e.fcs_code(), e.file(), e.step(),
-                                 e.cause() + " (--password-file, --password-env or --password-stdin)");
+                                 e.cause() +
+                                     " (--password-file, --password-env or --password-stdin)");
             throw;
         }
     });
@@ -487,7 +501,8 @@ int cmd_verify(const arguments& a) {
         std::cout << "different:\n";
         for (auto& d : r.differences)
             std::cout << "  " << d << "\n";
-        std::cerr << peer << ": the pair differs from " << svc.status().certificate_location << "\n";
+        std::cerr << peer << ": the pair differs from " << svc.status().certificate_location
+                  << "\n";
         return exit_failed;
     });
 }
@@ -575,7 +590,8 @@ int main(int argc, char** argv) {
         return exit_usage;
     } catch (const fcs::error& e) {
         // "FILE: CAUSE (STEP)": the file and the cause first, for the operator.
-        std::cerr << "fcs-switchover " << command << ": " << (e.file().empty() ? "" : e.file() + ": ") << e.cause()
+        std::cerr << "fcs-switchover " << command << ": "
+                  << (e.file().empty() ? "" : e.file() + ": ") << e.cause()
                   << (e.step().empty() ? "" : " (" + e.step() + ")") << "\n";
         return exit_failed;
     } catch (const std::exception& e) {

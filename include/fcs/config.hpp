@@ -4,7 +4,8 @@
 // Per-platform defaults and every FCS_* configuration macro, in one place.
 //
 //  FCS_DEFAULT_CERT_NAME      base name of a generated pair ("FailoverService":
-//                             Certificates/FailoverService.crt + Certificates/Keys/FailoverService.key)
+//                             Certificates/FailoverService.crt +
+//                             Certificates/Keys/FailoverService.key)
 //  FCS_DEFAULT_VALIDITY_YEARS validity of a generated certificate in calendar years (15)
 //  FCS_DEFAULT_WARN_DAYS      days before notAfter when the expiry warning starts (30)
 //  FCS_ENABLE_FAULT_INJECTION compile in the named crash/failure points (tests only; see

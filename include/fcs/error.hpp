@@ -34,23 +34,40 @@ public:
     const char* name() const noexcept override { return "fcs"; }
     std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
-        case errc::io_failed: return "input/output failed";
-        case errc::not_found: return "not found";
-        case errc::too_large: return "input too large";
-        case errc::parse_failed: return "not a certificate or key in a supported format";
-        case errc::key_encrypted: return "key is password-protected";
-        case errc::wrong_password: return "wrong password";
-        case errc::unsupported_cipher: return "encryption cipher not supported";
-        case errc::unsupported_key: return "key type not usable for a TLS server";
-        case errc::key_mismatch: return "key does not match the certificate";
-        case errc::certificate_expired: return "certificate has expired";
-        case errc::not_yet_valid: return "certificate is not yet valid";
-        case errc::not_a_ca: return "certificate is not a CA";
-        case errc::unsafe_file: return "unsafe file";
-        case errc::crypto_failed: return "cryptographic operation failed";
-        case errc::conflict: return "concurrent change";
-        case errc::unavailable: return "store unavailable";
-        case errc::invalid_argument: return "invalid argument";
+        case errc::io_failed:
+            return "input/output failed";
+        case errc::not_found:
+            return "not found";
+        case errc::too_large:
+            return "input too large";
+        case errc::parse_failed:
+            return "not a certificate or key in a supported format";
+        case errc::key_encrypted:
+            return "key is password-protected";
+        case errc::wrong_password:
+            return "wrong password";
+        case errc::unsupported_cipher:
+            return "encryption cipher not supported";
+        case errc::unsupported_key:
+            return "key type not usable for a TLS server";
+        case errc::key_mismatch:
+            return "key does not match the certificate";
+        case errc::certificate_expired:
+            return "certificate has expired";
+        case errc::not_yet_valid:
+            return "certificate is not yet valid";
+        case errc::not_a_ca:
+            return "certificate is not a CA";
+        case errc::unsafe_file:
+            return "unsafe file";
+        case errc::crypto_failed:
+            return "cryptographic operation failed";
+        case errc::conflict:
+            return "concurrent change";
+        case errc::unavailable:
+            return "store unavailable";
+        case errc::invalid_argument:
+            return "invalid argument";
         }
         return "unknown fcs error";
     }

@@ -16,10 +16,11 @@ namespace detail {
 template <class... Ps>
 struct pack_check {
     static constexpr bool all_policies = (policy::Policy<Ps> && ...);
-    static constexpr bool unique =
-        policy::count_of<policy::kind::storage, Ps...> <= 1 && policy::count_of<policy::kind::acl, Ps...> <= 1 &&
-        policy::count_of<policy::kind::crypto, Ps...> <= 1 && policy::count_of<policy::kind::log, Ps...> <= 1 &&
-        policy::count_of<policy::kind::clock, Ps...> <= 1;
+    static constexpr bool unique = policy::count_of<policy::kind::storage, Ps...> <= 1 &&
+                                   policy::count_of<policy::kind::acl, Ps...> <= 1 &&
+                                   policy::count_of<policy::kind::crypto, Ps...> <= 1 &&
+                                   policy::count_of<policy::kind::log, Ps...> <= 1 &&
+                                   policy::count_of<policy::kind::clock, Ps...> <= 1;
     static constexpr bool has_storage = policy::count_of<policy::kind::storage, Ps...> == 1;
 
     struct missing {};
@@ -82,25 +83,28 @@ using service_base = std::conditional_t<
 template <class... Policies>
 class FailoverCertService : public detail::service_base<Policies...> {
     using check = detail::pack_check<Policies...>;
-    static_assert(check::all_policies,
-                  "fcs::FailoverCertService: every template argument must be a policy, a type "
-                  "that declares `using policy_kind = fcs::policy::kind::<storage|acl|crypto|log|clock>;` "
-                  "(requirements in fcs/policy/concepts.hpp)");
+    static_assert(
+        check::all_policies,
+        "fcs::FailoverCertService: every template argument must be a policy, a type "
+        "that declares `using policy_kind = fcs::policy::kind::<storage|acl|crypto|log|clock>;` "
+        "(requirements in fcs/policy/concepts.hpp)");
     static_assert(!check::all_policies || check::unique,
                   "fcs::FailoverCertService: the policy pack names the same kind twice; give at "
                   "most one storage, ACL, crypto, log and clock policy (fcs/policy/concepts.hpp)");
-    static_assert(!(check::all_policies && check::unique) || check::has_storage,
-                  "fcs::FailoverCertService: a storage policy is required (for example "
-                  "fcs::storage::directory<fcs::storage::failover_layout>); see fcs/policy/concepts.hpp");
+    static_assert(
+        !(check::all_policies && check::unique) || check::has_storage,
+        "fcs::FailoverCertService: a storage policy is required (for example "
+        "fcs::storage::directory<fcs::storage::failover_layout>); see fcs/policy/concepts.hpp");
     static_assert(check::storage_ok,
                   "fcs::FailoverCertService: the storage policy does not meet fcs::policy::Storage "
                   "(requirements in fcs/policy/concepts.hpp)");
     static_assert(check::acl_ok,
                   "fcs::FailoverCertService: the ACL policy does not meet fcs::policy::Acl "
                   "(requirements in fcs/policy/concepts.hpp)");
-    static_assert(check::crypto_ok,
-                  "fcs::FailoverCertService: the crypto policy does not meet fcs::policy::CryptoBackend "
-                  "(requirements in fcs/policy/concepts.hpp)");
+    static_assert(
+        check::crypto_ok,
+        "fcs::FailoverCertService: the crypto policy does not meet fcs::policy::CryptoBackend "
+        "(requirements in fcs/policy/concepts.hpp)");
     static_assert(check::log_ok,
                   "fcs::FailoverCertService: the log policy does not meet fcs::policy::LogSink "
                   "(requirements in fcs/policy/concepts.hpp)");
@@ -111,7 +115,8 @@ class FailoverCertService : public detail::service_base<Policies...> {
 public:
     /// Policies are passed in any order; a kind not passed is default-constructed.
     explicit FailoverCertService(service_options options, Policies... policies)
-        : FailoverCertService(std::move(options), std::tuple<Policies...>(std::move(policies)...)) {}
+        : FailoverCertService(std::move(options), std::tuple<Policies...>(std::move(policies)...)) {
+    }
 
 private:
     FailoverCertService(service_options options, std::tuple<Policies...> args)

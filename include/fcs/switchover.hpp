@@ -59,10 +59,14 @@ enum class import_step { validate, stage, back_up, commit };
 
 inline const char* to_string(import_step s) noexcept {
     switch (s) {
-    case import_step::validate: return "validate";
-    case import_step::stage: return "stage";
-    case import_step::back_up: return "back up";
-    case import_step::commit: return "commit";
+    case import_step::validate:
+        return "validate";
+    case import_step::stage:
+        return "stage";
+    case import_step::back_up:
+        return "back up";
+    case import_step::commit:
+        return "commit";
     }
     return "?";
 }
@@ -71,11 +75,11 @@ inline const char* to_string(import_step s) noexcept {
 using progress = std::function<void(import_step, const std::string&)>;
 
 struct import_result {
-    bool already_present = false;    ///< the identical pair was installed: nothing changed
-    cert_status status;              ///< the pair in use afterwards
+    bool already_present = false;     ///< the identical pair was installed: nothing changed
+    cert_status status;               ///< the pair in use afterwards
     std::string previous_fingerprint; ///< "" when no pair was installed before
-    std::string backup_folder;       ///< where the replaced pair went ("" when none)
-    std::vector<std::string> notes;  ///< e.g. chain certificates that are not stored
+    std::string backup_folder;        ///< where the replaced pair went ("" when none)
+    std::vector<std::string> notes;   ///< e.g. chain certificates that are not stored
 };
 
 struct export_result {
@@ -89,7 +93,7 @@ struct export_result {
 struct verify_result {
     bool identical = false;
     std::string local_fingerprint;
-    std::string peer_fingerprint;   ///< "" when the peer certificate cannot be read
+    std::string peer_fingerprint; ///< "" when the peer certificate cannot be read
     std::filesystem::path peer_certificate;
     std::filesystem::path peer_key;
     std::vector<std::string> differences; ///< what differs, in plain words
@@ -97,19 +101,19 @@ struct verify_result {
 
 /// A child certificate for a subsystem, signed by the server-group CA.
 struct issue_request {
-    std::string common_name;               ///< required unless the CSR has one
+    std::string common_name; ///< required unless the CSR has one
     std::vector<std::string> dns_names;
     std::vector<std::string> ip_addresses;
     int days = 365;
-    key_type key = key_type::ec_p256;      ///< for a fresh key (no CSR)
-    std::filesystem::path csr_file;        ///< sign this request instead of generating a key
+    key_type key = key_type::ec_p256; ///< for a fresh key (no CSR)
+    std::filesystem::path csr_file;   ///< sign this request instead of generating a key
     std::filesystem::path out_dir;
 };
 
 struct issue_result {
-    std::filesystem::path certificate;     ///< PEM, the child certificate
-    std::filesystem::path key;             ///< PEM PKCS#8, 0600 ("" when a CSR was signed)
-    std::filesystem::path ca_certificate;  ///< PEM, the group certificate (the trust anchor)
+    std::filesystem::path certificate;    ///< PEM, the child certificate
+    std::filesystem::path key;            ///< PEM PKCS#8, 0600 ("" when a CSR was signed)
+    std::filesystem::path ca_certificate; ///< PEM, the group certificate (the trust anchor)
     cert_info info;
     std::vector<std::string> notes;
 };
@@ -119,17 +123,18 @@ namespace detail {
 /// A crypto backend that can do what switchover needs beyond fcs::policy::CryptoBackend.
 template <class C>
 concept SwitchoverCrypto = policy::CryptoBackend<C> &&
-    requires(const C& c, std::span<const std::uint8_t> in, const secret_bytes* pw, std::string_view where,
-             const typename C::certificate& cert, const typename C::private_key& key,
-             const typename C::profile& prof, time_point t, EVP_PKEY* pub) {
-        { c.parse_pkcs12(in, pw, where) } -> std::same_as<typename C::bundle>;
-        { c.parse_csr(in, where) } -> std::same_as<typename C::certificate_request>;
-        { c.same_key(key, key) } -> std::same_as<bool>;
-        { c.issue(cert, key, pub, prof, t, t) } -> std::same_as<typename C::certificate>;
-        { c.fingerprint(cert) } -> std::same_as<std::string>;
-        { C::looks_like_pkcs12(in) } -> std::same_as<bool>;
-        { C::starts_like_pkcs12(in) } -> std::same_as<bool>;
-    };
+    requires(const C& c, std::span<const std::uint8_t> in, const secret_bytes* pw,
+             std::string_view where, const typename C::certificate& cert,
+             const typename C::private_key& key, const typename C::profile& prof, time_point t,
+             EVP_PKEY* pub) {
+    { c.parse_pkcs12(in, pw, where) } -> std::same_as<typename C::bundle>;
+    { c.parse_csr(in, where) } -> std::same_as<typename C::certificate_request>;
+    { c.same_key(key, key) } -> std::same_as<bool>;
+    { c.issue(cert, key, pub, prof, t, t) } -> std::same_as<typename C::certificate>;
+    { c.fingerprint(cert) } -> std::same_as<std::string>;
+    { C::looks_like_pkcs12(in) } -> std::same_as<bool>;
+    { C::starts_like_pkcs12(in) } -> std::same_as<bool>;
+};
 
 template <class Service>
 constexpr void check_service() {
@@ -140,11 +145,14 @@ constexpr void check_service() {
                   "fcs::crypto::boringssl does; see fcs/switchover.hpp");
 }
 
-inline std::string shown(const std::filesystem::path& p) { return p.string(); }
+inline std::string shown(const std::filesystem::path& p) {
+    return p.string();
+}
 
 /// Opens (creating with exactly `mode` when missing) the folder `dir`, never following a
 /// symlink at its last component. `created` says whether it was made now.
-inline fcs::detail::unique_fd open_out_dir(const std::filesystem::path& dir, mode_t mode, bool& created) {
+inline fcs::detail::unique_fd open_out_dir(const std::filesystem::path& dir, mode_t mode,
+                                           bool& created) {
     created = false;
     if (::mkdir(dir.c_str(), mode) == 0) {
         created = true;
@@ -185,8 +193,8 @@ inline void write_file_at(int dir, const std::filesystem::path& dir_path, const 
 inline std::string file_stem_of(std::string_view cn) {
     std::string out;
     for (char c : cn)
-        out.push_back((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                              c == '_' || (c == '.' && !out.empty())
+        out.push_back((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                              c == '-' || c == '_' || (c == '.' && !out.empty())
                           ? c
                           : '_');
     return out.empty() ? std::string("child") : out.substr(0, 100);
@@ -199,7 +207,8 @@ inline std::string file_stem_of(std::string_view cn) {
  * non-regular file and anything over `max_size` from its size before reading it all.
  * @throws fcs::error naming the file: errc::not_found, errc::too_large, errc::io_failed.
  */
-inline secret_bytes read_input(const std::filesystem::path& file, std::size_t max_size = crypto::max_input_size) {
+inline secret_bytes read_input(const std::filesystem::path& file,
+                               std::size_t max_size = crypto::max_input_size) {
     fcs::detail::unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd)
         fcs::detail::throw_io(file.string(), "open", errno);
@@ -210,8 +219,8 @@ inline secret_bytes read_input(const std::filesystem::path& file, std::size_t ma
         throw error(errc::unsafe_file, file.string(), "open", "not a regular file");
     if (static_cast<std::uint64_t>(st.st_size) > max_size)
         throw error(errc::too_large, file.string(), "read",
-                    std::to_string(st.st_size) + " bytes is over the limit of " + std::to_string(max_size) +
-                        " bytes; not a certificate, key or bundle");
+                    std::to_string(st.st_size) + " bytes is over the limit of " +
+                        std::to_string(max_size) + " bytes; not a certificate, key or bundle");
     // Read one byte more than allowed, so a file that grows while we read is refused too.
     secret_bytes data(static_cast<std::size_t>(st.st_size) + 1);
     std::size_t got = 0;
@@ -261,7 +270,8 @@ import_result import_pair(Service& svc, const import_source& src, const secret_b
             throw error(errc::invalid_argument, "", "import",
                         "give either a certificate and a key file, or one bundle file");
         if (!bundle && (src.cert_file.empty() || src.key_file.empty()))
-            throw error(errc::invalid_argument, "", "import", "give both the certificate file and the key file");
+            throw error(errc::invalid_argument, "", "import",
+                        "give both the certificate file and the key file");
         if (bundle) {
             cert_where = key_where = src.bundle_file.string();
             auto data = read_input(src.bundle_file);
@@ -269,12 +279,15 @@ import_result import_pair(Service& svc, const import_source& src, const secret_b
                 throw error(errc::parse_failed, cert_where, "load bundle", "the file is empty");
             const bool pem = fcs::detail::looks_like_pem(data);
             if (src.format == input_format::der)
-                throw error(errc::invalid_argument, cert_where, "load bundle",
-                            "a bundle is PKCS#12 or PEM; --format der applies to --cert/--key files");
+                throw error(
+                    errc::invalid_argument, cert_where, "load bundle",
+                    "a bundle is PKCS#12 or PEM; --format der applies to --cert/--key files");
             if (src.format == input_format::pem && !pem)
-                throw error(errc::parse_failed, cert_where, "load bundle", "not PEM (--format pem was given)");
+                throw error(errc::parse_failed, cert_where, "load bundle",
+                            "not PEM (--format pem was given)");
             if (src.format == input_format::pkcs12 && pem)
-                throw error(errc::parse_failed, cert_where, "load bundle", "PEM, not PKCS#12 (--format pkcs12 was given)");
+                throw error(errc::parse_failed, cert_where, "load bundle",
+                            "PEM, not PKCS#12 (--format pkcs12 was given)");
             if (pem) {
                 chain = crypto.parse_certificates(data, cert_where);
                 key = crypto.parse_private_key(data, password, key_where);
@@ -304,15 +317,18 @@ import_result import_pair(Service& svc, const import_source& src, const secret_b
                                 "this is a PKCS#12 bundle; import it with --bundle");
                 const bool pem = fcs::detail::looks_like_pem(*item);
                 if (src.format == input_format::pem && !pem)
-                    throw error(errc::parse_failed, where, "load", "not PEM (--format pem was given)");
+                    throw error(errc::parse_failed, where, "load",
+                                "not PEM (--format pem was given)");
                 if (src.format == input_format::der && pem)
-                    throw error(errc::parse_failed, where, "load", "PEM, not DER (--format der was given)");
+                    throw error(errc::parse_failed, where, "load",
+                                "PEM, not DER (--format der was given)");
             }
             chain = crypto.parse_certificates(cert_data, cert_where);
             key = crypto.parse_private_key(key_data, password, key_where);
         }
         // The first certificate whose key matches is the group certificate.
-        auto leaf = std::find_if(chain.begin(), chain.end(), [&](auto& c) { return crypto.matches(c, key); });
+        auto leaf = std::find_if(chain.begin(), chain.end(),
+                                 [&](auto& c) { return crypto.matches(c, key); });
         if (leaf == chain.end())
             throw error(errc::key_mismatch, key_where, "validate",
                         cert_where == key_where
@@ -323,36 +339,46 @@ import_result import_pair(Service& svc, const import_source& src, const secret_b
         auto now = svc.clock().now();
         if (now > info.not_after)
             throw error(errc::certificate_expired, cert_where, "validate",
-                        "the certificate (" + info.subject + ") expired on " + Service::iso(info.not_after));
+                        "the certificate (" + info.subject + ") expired on " +
+                            Service::iso(info.not_after));
         if (now < info.not_before)
             throw error(errc::not_yet_valid, cert_where, "validate",
-                        "the certificate (" + info.subject + ") is not valid before " + Service::iso(info.not_before));
+                        "the certificate (" + info.subject + ") is not valid before " +
+                            Service::iso(info.not_before));
         import_result r;
-        say(import_step::validate, cert_where + (cert_where == key_where ? "" : " + " + key_where) + ": " +
-                                       info.subject + ", issued by " + info.issuer + ", " +
-                                       crypto_t::key_description(key.get()) + " key matches, valid until " +
-                                       Service::iso(info.not_after) + (info.is_ca ? ", CA" : ""));
+        say(import_step::validate, cert_where + (cert_where == key_where ? "" : " + " + key_where) +
+                                       ": " + info.subject + ", issued by " + info.issuer + ", " +
+                                       crypto_t::key_description(key.get()) +
+                                       " key matches, valid until " + Service::iso(info.not_after) +
+                                       (info.is_ca ? ", CA" : ""));
         auto cur = svc.current();
-        if (cur && cur->info.sha256_fingerprint == info.sha256_fingerprint && crypto.same_key(cur->key, key)) {
+        if (cur && cur->info.sha256_fingerprint == info.sha256_fingerprint &&
+            crypto.same_key(cur->key, key)) {
             r.already_present = true;
             r.previous_fingerprint = cur->info.sha256_fingerprint;
             r.status = svc.status();
-            svc.log().write(policy::level::info, cert_where + ": import: already present (SHA-256 " +
-                                                     info.sha256_fingerprint + "); nothing changed");
+            svc.log().write(policy::level::info,
+                            cert_where + ": import: already present (SHA-256 " +
+                                info.sha256_fingerprint + "); nothing changed");
             return r;
         }
         if (svc.storage().encoding(part::certificate) == encoding::der && chain.size() > 1)
-            r.notes.push_back(std::to_string(chain.size() - 1) +
-                              " further certificate(s) in the input are not stored: the server-group "
-                              "layout keeps the group certificate only (one DER certificate)");
-        auto location = svc.storage().location(cur ? cur->name : svc.options().name, part::certificate);
-        auto key_location = svc.storage().location(cur ? cur->name : svc.options().name, part::private_key);
-        say(import_step::stage, "new pair written to temporary files next to " + location + " and " +
-                                    key_location + " (created with their final modes, fsynced)");
+            r.notes.push_back(
+                std::to_string(chain.size() - 1) +
+                " further certificate(s) in the input are not stored: the server-group "
+                "layout keeps the group certificate only (one DER certificate)");
+        auto location =
+            svc.storage().location(cur ? cur->name : svc.options().name, part::certificate);
+        auto key_location =
+            svc.storage().location(cur ? cur->name : svc.options().name, part::private_key);
+        say(import_step::stage, "new pair written to temporary files next to " + location +
+                                    " and " + key_location +
+                                    " (created with their final modes, fsynced)");
         std::vector<std::string> before;
         if constexpr (requires { svc.storage().archive_entries(); })
             before = svc.storage().archive_entries();
-        r.status = svc.install_parsed(std::move(chain), std::move(key), cert_where, origin::imported);
+        r.status =
+            svc.install_parsed(std::move(chain), std::move(key), cert_where, origin::imported);
         if (cur) {
             r.previous_fingerprint = cur->info.sha256_fingerprint;
             if constexpr (requires { svc.storage().archive_entries(); }) {
@@ -362,16 +388,18 @@ import_result import_pair(Service& svc, const import_source& src, const secret_b
                         break;
                     }
             }
-            say(import_step::back_up, "the previous pair (SHA-256 " + cur->info.sha256_fingerprint + ") is in " +
-                                          (r.backup_folder.empty() ? std::string("the archive") : r.backup_folder + "/"));
+            say(import_step::back_up,
+                "the previous pair (SHA-256 " + cur->info.sha256_fingerprint + ") is in " +
+                    (r.backup_folder.empty() ? std::string("the archive") : r.backup_folder + "/"));
         } else {
             say(import_step::back_up, "no pair was installed; nothing to back up");
         }
-        say(import_step::commit, "committed as one step (journaled rename): " + location + ", SHA-256 " +
-                                     r.status.info.sha256_fingerprint);
+        say(import_step::commit, "committed as one step (journaled rename): " + location +
+                                     ", SHA-256 " + r.status.info.sha256_fingerprint);
         return r;
     } catch (const error& e) {
-        svc.log().write(policy::level::warning, std::string("import refused, nothing changed: ") + e.what());
+        svc.log().write(policy::level::warning,
+                        std::string("import refused, nothing changed: ") + e.what());
         throw;
     }
 }
@@ -388,19 +416,23 @@ export_result export_to(Service& svc, const std::filesystem::path& dir, bool rep
     detail::check_service<Service>();
     auto cur = svc.current();
     if (!cur)
-        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate), "export",
-                    "no certificate pair is installed; run init or import first");
+        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate),
+                    "export", "no certificate pair is installed; run init or import first");
     auto& crypto = svc.crypto();
     auto cert_item = svc.storage().read(cur->name, part::certificate);
     auto key_item = svc.storage().read(cur->name, part::private_key);
     if (!cert_item || !key_item)
-        throw error(errc::not_found, svc.storage().location(cur->name, cert_item ? part::private_key : part::certificate),
-                    "export", "the file is missing; the pair on disk changed since start");
+        throw error(
+            errc::not_found,
+            svc.storage().location(cur->name, cert_item ? part::private_key : part::certificate),
+            "export", "the file is missing; the pair on disk changed since start");
     auto chain = crypto.parse_certificates(cert_item->data, cert_item->location);
     auto key = crypto.parse_private_key(key_item->data, nullptr, key_item->location);
-    if (crypto.fingerprint(chain.front()) != cur->info.sha256_fingerprint || !crypto.same_key(key, cur->key))
-        throw error(errc::conflict, cert_item->location, "export",
-                    "the pair on disk is not the pair in use (changed since start); run the command again");
+    if (crypto.fingerprint(chain.front()) != cur->info.sha256_fingerprint ||
+        !crypto.same_key(key, cur->key))
+        throw error(
+            errc::conflict, cert_item->location, "export",
+            "the pair on disk is not the pair in use (changed since start); run the command again");
     export_result r;
     r.fingerprint = cur->info.sha256_fingerprint;
     bool created = false;
@@ -408,9 +440,10 @@ export_result export_to(Service& svc, const std::filesystem::path& dir, bool rep
     if (!created) {
         struct stat st {};
         if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077))
-            r.notes.push_back(dir.string() + ": the folder is accessible by group or others (mode " +
-                              std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
-                              std::to_string(st.st_mode & 7) + "); the key file itself is 0600");
+            r.notes.push_back(
+                dir.string() + ": the folder is accessible by group or others (mode " +
+                std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                std::to_string(st.st_mode & 7) + "); the key file itself is 0600");
     }
     auto base = [](const std::string& loc) { return loc.substr(loc.rfind('/') + 1); };
     std::string cert_name = base(cert_item->location), key_name = base(key_item->location);
@@ -419,7 +452,8 @@ export_result export_to(Service& svc, const std::filesystem::path& dir, bool rep
     auto same_bytes = [&](const std::string& name, const secret_bytes& want) {
         if (!fcs::detail::exists_at(fd.get(), name))
             return std::optional<bool>{};
-        auto [have, facts] = fcs::detail::read_at(fd.get(), name, (dir / name).string(), crypto::max_input_size);
+        auto [have, facts] =
+            fcs::detail::read_at(fd.get(), name, (dir / name).string(), crypto::max_input_size);
         return std::optional<bool>{have == want};
     };
     auto cert_same = same_bytes(cert_name, cert_item->data);
@@ -430,10 +464,12 @@ export_result export_to(Service& svc, const std::filesystem::path& dir, bool rep
     }
     if (!replace && (cert_same || key_same))
         throw error(errc::conflict, (dir / (cert_same ? cert_name : key_name)).string(), "export",
-                    "a different file of that name exists; remove it, choose an empty folder, or replace it (--force)");
+                    "a different file of that name exists; remove it, choose an empty folder, or "
+                    "replace it (--force)");
     detail::write_file_at(fd.get(), dir, key_name, key_item->data, 0600, true);
     detail::write_file_at(fd.get(), dir, cert_name, cert_item->data, 0644, true);
-    svc.log().write(policy::level::info, "exported the pair (SHA-256 " + r.fingerprint + ") to " + dir.string());
+    svc.log().write(policy::level::info,
+                    "exported the pair (SHA-256 " + r.fingerprint + ") to " + dir.string());
     return r;
 }
 
@@ -447,8 +483,8 @@ verify_result verify_identical(Service& svc, const std::filesystem::path& peer) 
     detail::check_service<Service>();
     auto cur = svc.current();
     if (!cur)
-        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate), "verify",
-                    "no certificate pair is installed here; run init or import first");
+        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate),
+                    "verify", "no certificate pair is installed here; run init or import first");
     auto& crypto = svc.crypto();
     verify_result r;
     r.local_fingerprint = cur->info.sha256_fingerprint;
@@ -466,27 +502,32 @@ verify_result verify_identical(Service& svc, const std::filesystem::path& peer) 
         auto data = read_input(r.peer_certificate);
         peer_chain = crypto.parse_certificates(data, r.peer_certificate.string());
     } catch (const error& e) {
-        r.differences.push_back("peer certificate " + r.peer_certificate.string() + ": " +
-                                (e.fcs_code() == errc::not_found ? std::string("missing") : e.cause()));
+        r.differences.push_back(
+            "peer certificate " + r.peer_certificate.string() + ": " +
+            (e.fcs_code() == errc::not_found ? std::string("missing") : e.cause()));
     }
     if (!peer_chain.empty()) {
         r.peer_fingerprint = crypto.fingerprint(peer_chain.front());
-        if (crypto.encode(peer_chain.front(), encoding::der) != crypto.encode(cur->chain.front(), encoding::der))
-            r.differences.push_back("certificate differs: here SHA-256 " + r.local_fingerprint + " (" +
-                                    cur->info.subject + "), peer SHA-256 " + r.peer_fingerprint + " (" +
+        if (crypto.encode(peer_chain.front(), encoding::der) !=
+            crypto.encode(cur->chain.front(), encoding::der))
+            r.differences.push_back("certificate differs: here SHA-256 " + r.local_fingerprint +
+                                    " (" + cur->info.subject + "), peer SHA-256 " +
+                                    r.peer_fingerprint + " (" +
                                     crypto.describe(peer_chain.front()).subject + ")");
     }
     try {
         auto data = read_input(r.peer_key);
         auto peer_key = crypto.parse_private_key(data, nullptr, r.peer_key.string());
         if (!crypto.same_key(peer_key, cur->key))
-            r.differences.push_back("private key differs (" + r.peer_key.string() + ")" +
-                                    (!peer_chain.empty() && crypto.matches(peer_chain.front(), peer_key)
-                                         ? std::string(": the peer has another pair")
-                                         : std::string()));
+            r.differences.push_back(
+                "private key differs (" + r.peer_key.string() + ")" +
+                (!peer_chain.empty() && crypto.matches(peer_chain.front(), peer_key)
+                     ? std::string(": the peer has another pair")
+                     : std::string()));
     } catch (const error& e) {
-        r.differences.push_back("peer private key " + r.peer_key.string() + ": " +
-                                (e.fcs_code() == errc::not_found ? std::string("missing") : e.cause()));
+        r.differences.push_back(
+            "peer private key " + r.peer_key.string() + ": " +
+            (e.fcs_code() == errc::not_found ? std::string("missing") : e.cause()));
     }
     r.identical = r.differences.empty();
     return r;
@@ -506,13 +547,14 @@ issue_result issue(Service& svc, const issue_request& req) {
     using crypto_t = typename Service::crypto_type;
     auto cur = svc.current();
     if (!cur)
-        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate), "issue",
-                    "no certificate pair is installed; run init or import first");
+        throw error(errc::not_found, svc.storage().location(svc.options().name, part::certificate),
+                    "issue", "no certificate pair is installed; run init or import first");
     const auto where = svc.storage().location(cur->name, part::certificate);
     if (!cur->info.is_ca)
-        throw error(errc::not_a_ca, where, "issue",
-                    "the group certificate (" + cur->info.subject +
-                        ") is not a CA (basicConstraints CA:TRUE missing) and cannot sign certificates");
+        throw error(
+            errc::not_a_ca, where, "issue",
+            "the group certificate (" + cur->info.subject +
+                ") is not a CA (basicConstraints CA:TRUE missing) and cannot sign certificates");
     auto now = std::chrono::floor<std::chrono::seconds>(svc.clock().now());
     if (now > cur->info.not_after)
         throw error(errc::certificate_expired, where, "issue",
@@ -553,9 +595,11 @@ issue_result issue(Service& svc, const issue_request& req) {
     time_point not_after = now + std::chrono::days(req.days);
     if (not_after > cur->info.not_after) {
         not_after = cur->info.not_after;
-        r.notes.push_back("validity shortened to the group certificate's end, " + Service::iso(not_after));
+        r.notes.push_back("validity shortened to the group certificate's end, " +
+                          Service::iso(not_after));
     }
-    auto child = crypto.issue(cur->chain.front(), cur->key, subject_key.get(), p, not_before, not_after);
+    auto child =
+        crypto.issue(cur->chain.front(), cur->key, subject_key.get(), p, not_before, not_after);
     r.info = crypto.describe(child);
     bool created = false;
     auto fd = detail::open_out_dir(req.out_dir, 0700, created);
@@ -571,21 +615,24 @@ issue_result issue(Service& svc, const issue_request& req) {
         auto key_pem = crypto.encode(*fresh, encoding::pem);
         detail::write_file_at(fd.get(), req.out_dir, stem + ".key", key_pem, 0600, false);
     }
-    detail::write_file_at(fd.get(), req.out_dir, stem + ".crt", crypto.encode(child, encoding::pem), 0644, false);
+    detail::write_file_at(fd.get(), req.out_dir, stem + ".crt", crypto.encode(child, encoding::pem),
+                          0644, false);
     auto ca_pem = crypto.encode(cur->chain.front(), encoding::pem);
     bool ca_written = false;
     if (fcs::detail::exists_at(fd.get(), "ServerGroupCA.crt")) {
-        auto [have, facts] = fcs::detail::read_at(fd.get(), "ServerGroupCA.crt", r.ca_certificate.string(),
-                                                  crypto::max_input_size);
+        auto [have, facts] = fcs::detail::read_at(
+            fd.get(), "ServerGroupCA.crt", r.ca_certificate.string(), crypto::max_input_size);
         if (!std::equal(have.begin(), have.end(), ca_pem.begin(), ca_pem.end()))
-            r.notes.push_back(r.ca_certificate.string() + " exists and is another certificate; left as it is");
+            r.notes.push_back(r.ca_certificate.string() +
+                              " exists and is another certificate; left as it is");
         ca_written = true;
     }
     if (!ca_written)
         detail::write_file_at(fd.get(), req.out_dir, "ServerGroupCA.crt", ca_pem, 0644, false);
-    svc.log().write(policy::level::info, "issued a child certificate (" + r.info.subject + ", serial " + r.info.serial +
-                                             ", valid until " + Service::iso(r.info.not_after) + ", SHA-256 " +
-                                             r.info.sha256_fingerprint + ") to " + req.out_dir.string());
+    svc.log().write(policy::level::info,
+                    "issued a child certificate (" + r.info.subject + ", serial " + r.info.serial +
+                        ", valid until " + Service::iso(r.info.not_after) + ", SHA-256 " +
+                        r.info.sha256_fingerprint + ") to " + req.out_dir.string());
     return r;
 }
 

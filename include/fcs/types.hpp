@@ -29,7 +29,8 @@ enum class part { certificate, private_key, ticket_keys, metadata };
 enum class item_class { public_item, secret_item };
 
 constexpr item_class class_of(part p) noexcept {
-    return p == part::certificate || p == part::metadata ? item_class::public_item : item_class::secret_item;
+    return p == part::certificate || p == part::metadata ? item_class::public_item
+                                                         : item_class::secret_item;
 }
 
 /// What a storage knows of a stored file, for the ACL check on load.
@@ -80,29 +81,42 @@ enum class origin { generated, installed, imported };
 
 inline const char* to_string(cert_state s) noexcept {
     switch (s) {
-    case cert_state::valid: return "valid";
-    case cert_state::expiring: return "expiring";
-    case cert_state::expired: return "expired";
-    case cert_state::not_yet_valid: return "not-yet-valid";
+    case cert_state::valid:
+        return "valid";
+    case cert_state::expiring:
+        return "expiring";
+    case cert_state::expired:
+        return "expired";
+    case cert_state::not_yet_valid:
+        return "not-yet-valid";
     }
     return "unknown";
 }
 inline const char* to_string(origin o) noexcept {
     switch (o) {
-    case origin::generated: return "generated";
-    case origin::installed: return "installed";
-    case origin::imported: return "imported";
+    case origin::generated:
+        return "generated";
+    case origin::installed:
+        return "installed";
+    case origin::imported:
+        return "imported";
     }
     return "unknown";
 }
 inline const char* to_string(key_type k) noexcept {
     switch (k) {
-    case key_type::ec_p256: return "ec-p256";
-    case key_type::ec_p384: return "ec-p384";
-    case key_type::rsa2048: return "rsa2048";
-    case key_type::rsa3072: return "rsa3072";
-    case key_type::rsa4096: return "rsa4096";
-    case key_type::ed25519: return "ed25519";
+    case key_type::ec_p256:
+        return "ec-p256";
+    case key_type::ec_p384:
+        return "ec-p384";
+    case key_type::rsa2048:
+        return "rsa2048";
+    case key_type::rsa3072:
+        return "rsa3072";
+    case key_type::rsa4096:
+        return "rsa4096";
+    case key_type::ed25519:
+        return "ed25519";
     }
     return "unknown";
 }
@@ -135,7 +149,7 @@ struct finding {
 /// What start() did.
 struct start_report {
     cert_status status;
-    bool generated = false; ///< a new pair was generated
+    bool generated = false;            ///< a new pair was generated
     std::vector<std::string> archived; ///< locations moved to the archive
     std::vector<finding> findings;
 };

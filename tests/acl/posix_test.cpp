@@ -17,9 +17,12 @@ BOOST_AUTO_TEST_CASE(finds_too_open_keys_writable_certificates_hard_links_and_fo
     BOOST_TEST(open_key->find("permissions 0644 are too open") != std::string::npos);
     BOOST_TEST(a.check({0640, me, 0, 1}, item_class::secret_item).has_value());
     BOOST_TEST(a.check({0666, me, 0, 1}, item_class::public_item).has_value());
-    BOOST_TEST(a.check({0600, me, 0, 2}, item_class::secret_item)->find("hard links") != std::string::npos);
+    BOOST_TEST(a.check({0600, me, 0, 2}, item_class::secret_item)->find("hard links") !=
+               std::string::npos);
     if (me == 0) // root: a file of another user is foreign
-        BOOST_TEST(a.check({0600, 12345, 0, 1}, item_class::secret_item)->find("owned by uid 12345") != std::string::npos);
+        BOOST_TEST(
+            a.check({0600, 12345, 0, 1}, item_class::secret_item)->find("owned by uid 12345") !=
+            std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(admin_group_gets_a_posix_acl_entry_on_the_key_folders) {

@@ -20,7 +20,8 @@ std::map<std::string, std::string> snapshot(const std::filesystem::path& root) {
 
 BOOST_AUTO_TEST_SUITE(install)
 
-BOOST_FIXTURE_TEST_CASE(install_commits_the_new_pair_and_archives_the_previous_one, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(install_commits_the_new_pair_and_archives_the_previous_one,
+                        t::service_fixture) {
     auto svc = make();
     auto old = svc.start().status;
     auto old_cert = t::read_text(cert()), old_key = t::read_text(key());
@@ -48,7 +49,8 @@ BOOST_FIXTURE_TEST_CASE(install_commits_the_new_pair_and_archives_the_previous_o
     BOOST_TEST((st2.origin == origin::installed));
 }
 
-BOOST_FIXTURE_TEST_CASE(origin_survives_a_restart_and_a_stale_record_is_ignored, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(origin_survives_a_restart_and_a_stale_record_is_ignored,
+                        t::service_fixture) {
     {
         auto svc = make();
         auto ca = t::openssl_ca_issued(dir / "work", "new.example");
@@ -56,7 +58,8 @@ BOOST_FIXTURE_TEST_CASE(origin_survives_a_restart_and_a_stale_record_is_ignored,
         svc.start();
         svc.install(t::as_bytes(ca.cert), t::as_bytes(ca.key), "c", "k", origin::imported);
     }
-    BOOST_TEST(t::read_text(dir / "Certificates/FailoverService.meta").find("origin=imported\n") == 0u);
+    BOOST_TEST(t::read_text(dir / "Certificates/FailoverService.meta").find("origin=imported\n") ==
+               0u);
     BOOST_TEST((make().start().status.origin == origin::imported));
     // The admin swaps the files by hand: the record is about another certificate now.
     auto other = t::openssl_ca_issued(dir / "work2", "other.example");
@@ -66,17 +69,23 @@ BOOST_FIXTURE_TEST_CASE(origin_survives_a_restart_and_a_stale_record_is_ignored,
     BOOST_TEST((make().start().status.origin == origin::installed));
 }
 
-BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_the_file_and_cause_and_changes_nothing, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_the_file_and_cause_and_changes_nothing,
+                        t::service_fixture) {
     auto svc = make();
     auto fp = svc.start().status.info.sha256_fingerprint;
     auto ca = t::openssl_ca_issued(dir / "work", "new.example");
     clock.set(std::chrono::system_clock::now()); // after openssl stamped notBefore
     auto other = t::openssl_ca_issued(dir / "work2", "other.example");
     clock.set(std::chrono::system_clock::now()); // after openssl stamped notBefore
-    auto enc = t::run("openssl pkey -in " + (dir / "work/leaf.key").string() + " -aes256 -passout pass:x").output;
-    auto expired = t::run("cd " + (dir / "work").string() +
-                          " && openssl req -x509 -key leaf.key -subj /CN=old -days 1 -not_after 20200101000000Z"
-                          " -not_before 20190101000000Z 2>/dev/null || true").output;
+    auto enc =
+        t::run("openssl pkey -in " + (dir / "work/leaf.key").string() + " -aes256 -passout pass:x")
+            .output;
+    auto expired =
+        t::run(
+            "cd " + (dir / "work").string() +
+            " && openssl req -x509 -key leaf.key -subj /CN=old -days 1 -not_after 20200101000000Z"
+            " -not_before 20190101000000Z 2>/dev/null || true")
+            .output;
     auto before = snapshot(dir.path());
     struct bad {
         std::string what, cert, key;
@@ -84,12 +93,15 @@ BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_the_file_and_cause_and_changes
         std::string message;
     };
     std::vector<bad> cases = {
-        {"mismatched", ca.cert, other.key, errc::key_mismatch, "new.crt: install: the private key does not match"},
+        {"mismatched", ca.cert, other.key, errc::key_mismatch,
+         "new.crt: install: the private key does not match"},
         {"protected key", ca.cert, enc, errc::key_encrypted,
-         "new.key: install: key is password-protected; the failover service needs an unprotected key"},
+         "new.key: install: key is password-protected; the failover service needs an unprotected "
+         "key"},
         {"garbage cert", "hello", ca.key, errc::parse_failed, "new.crt: load certificate: "},
         {"empty key", ca.cert, "", errc::parse_failed, "new.key: load key: the file is empty"},
-        {"truncated key", ca.cert, ca.key.substr(0, ca.key.size() / 2), errc::parse_failed, "new.key: load key: malformed or truncated PEM"},
+        {"truncated key", ca.cert, ca.key.substr(0, ca.key.size() / 2), errc::parse_failed,
+         "new.key: load key: malformed or truncated PEM"},
     };
     for (auto& c : cases) {
         BOOST_TEST_CONTEXT(c.what) {
@@ -118,13 +130,15 @@ BOOST_FIXTURE_TEST_CASE(an_expired_certificate_is_refused_by_install, t::service
         BOOST_FAIL("accepted an expired certificate");
     } catch (const error& e) {
         BOOST_TEST((e.fcs_code() == errc::certificate_expired));
-        BOOST_TEST(std::string(e.what()).find("new.crt: install: the certificate expired on") == 0u, e.what());
+        BOOST_TEST(std::string(e.what()).find("new.crt: install: the certificate expired on") == 0u,
+                   e.what());
     }
     BOOST_TEST(svc.current()->info.sha256_fingerprint == fp);
     BOOST_TEST((snapshot(dir.path()) == before));
 }
 
-BOOST_FIXTURE_TEST_CASE(reload_picks_up_a_pair_dropped_into_the_folders_and_ignores_a_bad_one, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(reload_picks_up_a_pair_dropped_into_the_folders_and_ignores_a_bad_one,
+                        t::service_fixture) {
     auto svc = make();
     auto fp = svc.start().status.info.sha256_fingerprint;
     // A bad pair: reported, the pair in use is kept, nothing is moved.

@@ -23,7 +23,8 @@ file_id id_of(const std::filesystem::path& p) {
 BOOST_AUTO_TEST_SUITE(lifecycle)
 
 // Rule 1
-BOOST_FIXTURE_TEST_CASE(first_start_generates_a_self_signed_pair_valid_15_years, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(first_start_generates_a_self_signed_pair_valid_15_years,
+                        t::service_fixture) {
     clock.set(std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 10h);
     auto svc = make();
     auto r = svc.start();
@@ -40,21 +41,26 @@ BOOST_FIXTURE_TEST_CASE(first_start_generates_a_self_signed_pair_valid_15_years,
     BOOST_TEST((st.origin == origin::generated));
     BOOST_TEST((st.state == cert_state::valid));
     BOOST_TEST((st.info.not_before == clock.now()));
-    BOOST_TEST((st.info.not_after == std::chrono::sys_days{std::chrono::year{2041} / 11 / 23} + 10h));
+    BOOST_TEST(
+        (st.info.not_after == std::chrono::sys_days{std::chrono::year{2041} / 11 / 23} + 10h));
     BOOST_TEST(st.days_remaining == 5479);
-    BOOST_TEST((std::find(st.info.sans.begin(), st.info.sans.end(), "DNS:localhost") != st.info.sans.end()));
-    BOOST_TEST((std::find(st.info.sans.begin(), st.info.sans.end(), "IP:127.0.0.1") != st.info.sans.end()));
+    BOOST_TEST((std::find(st.info.sans.begin(), st.info.sans.end(), "DNS:localhost") !=
+                st.info.sans.end()));
+    BOOST_TEST((std::find(st.info.sans.begin(), st.info.sans.end(), "IP:127.0.0.1") !=
+                st.info.sans.end()));
     BOOST_TEST(log.count(lv::info, "generated a new self-signed certificate") == 1u);
     BOOST_TEST(log.count(lv::info, st.info.sha256_fingerprint) == 1u);
     // The files on disk are what the status says, checked with openssl.
     auto fp = t::run("openssl x509 -in " + cert().string() + " -noout -fingerprint -sha256");
     BOOST_TEST(fp.output.find(st.info.sha256_fingerprint) != std::string::npos, fp.output);
-    auto match = t::run("test \"$(openssl x509 -in " + cert().string() + " -noout -pubkey)\" = \"$(openssl pkey -in " +
-                        key().string() + " -pubout)\"");
+    auto match =
+        t::run("test \"$(openssl x509 -in " + cert().string() +
+               " -noout -pubkey)\" = \"$(openssl pkey -in " + key().string() + " -pubout)\"");
     BOOST_TEST(match.exit_code == 0);
 }
 
-BOOST_FIXTURE_TEST_CASE(restart_keeps_the_same_certificate_and_does_not_rewrite_the_files, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(restart_keeps_the_same_certificate_and_does_not_rewrite_the_files,
+                        t::service_fixture) {
     std::string fp;
     {
         auto svc = make();
@@ -71,7 +77,8 @@ BOOST_FIXTURE_TEST_CASE(restart_keeps_the_same_certificate_and_does_not_rewrite_
 }
 
 // Rule 2
-BOOST_FIXTURE_TEST_CASE(archives_a_certificate_without_its_key_and_regenerates, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(archives_a_certificate_without_its_key_and_regenerates,
+                        t::service_fixture) {
     std::string old_fp;
     {
         auto svc = make();
@@ -85,7 +92,8 @@ BOOST_FIXTURE_TEST_CASE(archives_a_certificate_without_its_key_and_regenerates, 
     BOOST_REQUIRE(archive().size() == 2u); // the certificate and its origin record
     BOOST_TEST(archive()[0].ends_with(".crt"));
     BOOST_TEST(archive()[1].ends_with(".meta"));
-    BOOST_TEST(log.count(lv::warning, "moved to the archive: certificate without a private key") == 1u);
+    BOOST_TEST(log.count(lv::warning, "moved to the archive: certificate without a private key") ==
+               1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(archives_a_key_without_its_certificate, t::service_fixture) {
@@ -96,11 +104,13 @@ BOOST_FIXTURE_TEST_CASE(archives_a_key_without_its_certificate, t::service_fixtu
     BOOST_TEST(r.generated);
     BOOST_REQUIRE(r.archived.size() == 1u);
     BOOST_TEST(r.archived[0] == "Certificates/Keys/Orphan.key");
-    BOOST_TEST(log.count(lv::warning, "Certificates/Keys/Orphan.key: moved to the archive: private key without a certificate") == 1u);
+    BOOST_TEST(log.count(lv::warning, "Certificates/Keys/Orphan.key: moved to the archive: private "
+                                      "key without a certificate") == 1u);
     BOOST_TEST(archive().size() == 1u);
 }
 
-BOOST_FIXTURE_TEST_CASE(archives_an_unparseable_certificate_with_its_key_and_regenerates, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(archives_an_unparseable_certificate_with_its_key_and_regenerates,
+                        t::service_fixture) {
     {
         auto svc = make();
         svc.start();
@@ -136,7 +146,8 @@ BOOST_FIXTURE_TEST_CASE(archives_a_mismatched_pair_and_regenerates, t::service_f
 }
 
 // Rule 3: dates are findings. Boundaries at +-1 second with an injected clock.
-BOOST_FIXTURE_TEST_CASE(warns_inside_30_days_and_errs_once_expired_but_keeps_serving, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(warns_inside_30_days_and_errs_once_expired_but_keeps_serving,
+                        t::service_fixture) {
     auto t0 = std::chrono::floor<std::chrono::seconds>(clock.now());
     std::string fp;
     time_point not_after;
@@ -182,7 +193,9 @@ BOOST_FIXTURE_TEST_CASE(warns_inside_30_days_and_errs_once_expired_but_keeps_ser
     svc.start();
     log.clear();
     BOOST_TEST((svc.recheck().state == cert_state::expiring));
-    BOOST_TEST(log.count(lv::warning, "expires in 2 days") + log.count(lv::warning, "expires in 3 days") == 1u);
+    BOOST_TEST(log.count(lv::warning, "expires in 2 days") +
+                   log.count(lv::warning, "expires in 3 days") ==
+               1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_not_yet_valid_certificate_is_an_error_but_kept, t::service_fixture) {
@@ -202,7 +215,8 @@ BOOST_FIXTURE_TEST_CASE(a_not_yet_valid_certificate_is_an_error_but_kept, t::ser
 }
 
 // Rule 4: the admin's replacement procedure.
-BOOST_FIXTURE_TEST_CASE(admin_replacement_with_the_old_certificate_deleted_is_served_after_restart, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(admin_replacement_with_the_old_certificate_deleted_is_served_after_restart,
+                        t::service_fixture) {
     {
         auto svc = make();
         svc.start();
@@ -220,10 +234,12 @@ BOOST_FIXTURE_TEST_CASE(admin_replacement_with_the_old_certificate_deleted_is_se
     BOOST_TEST(r.status.info.issuer == "CN=Test Root CA");
     BOOST_TEST((r.status.origin == origin::installed));
     // The orphaned generated key was archived, not deleted.
-    BOOST_TEST(r.archived == std::vector<std::string>{"Certificates/Keys/" FCS_DEFAULT_CERT_NAME ".key"});
+    BOOST_TEST(r.archived ==
+               std::vector<std::string>{"Certificates/Keys/" FCS_DEFAULT_CERT_NAME ".key"});
 }
 
-BOOST_FIXTURE_TEST_CASE(a_forgotten_old_certificate_loses_to_the_ca_issued_pair_and_we_say_why, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_forgotten_old_certificate_loses_to_the_ca_issued_pair_and_we_say_why,
+                        t::service_fixture) {
     {
         auto svc = make();
         svc.start();
@@ -235,9 +251,12 @@ BOOST_FIXTURE_TEST_CASE(a_forgotten_old_certificate_loses_to_the_ca_issued_pair_
     auto svc = make();
     auto r = svc.start();
     BOOST_TEST(r.status.name == "MyCertificate");
-    BOOST_TEST(log.count(lv::warning, "using Certificates/MyCertificate.crt (issued by CN=Test Root CA") == 1u);
-    BOOST_TEST(log.count(lv::warning, "a CA-issued certificate is preferred over a self-signed one") == 1u);
-    BOOST_TEST(log.count(lv::warning, "not used: Certificates/" FCS_DEFAULT_CERT_NAME ".crt (self-signed") == 1u);
+    BOOST_TEST(log.count(lv::warning,
+                         "using Certificates/MyCertificate.crt (issued by CN=Test Root CA") == 1u);
+    BOOST_TEST(log.count(lv::warning,
+                         "a CA-issued certificate is preferred over a self-signed one") == 1u);
+    BOOST_TEST(log.count(lv::warning, "not used: Certificates/" FCS_DEFAULT_CERT_NAME
+                                      ".crt (self-signed") == 1u);
     BOOST_TEST(r.archived.empty()); // both pairs are valid: nothing is moved
 }
 
@@ -245,14 +264,16 @@ BOOST_FIXTURE_TEST_CASE(a_password_protected_key_is_refused_and_left_in_place, t
     keys_folder();
     auto ca = t::openssl_ca_issued(dir / "work", "failover.example");
     clock.set(std::chrono::system_clock::now()); // after openssl stamped notBefore
-    auto enc = t::run("openssl pkey -in " + (dir / "work/leaf.key").string() + " -aes256 -passout pass:x");
+    auto enc =
+        t::run("openssl pkey -in " + (dir / "work/leaf.key").string() + " -aes256 -passout pass:x");
     BOOST_REQUIRE(enc.exit_code == 0);
     t::write_text(dir / "Certificates/MyCertificate.crt", ca.cert, 0644);
     t::write_text(dir / "Certificates/Keys/MyCertificate.key", enc.output, 0600);
     auto svc = make();
     auto r = svc.start();
-    BOOST_TEST(log.count(lv::error, "Certificates/Keys/MyCertificate.key: key is password-protected; the "
-                                    "failover service needs an unprotected key") == 1u);
+    BOOST_TEST(log.count(lv::error,
+                         "Certificates/Keys/MyCertificate.key: key is password-protected; the "
+                         "failover service needs an unprotected key") == 1u);
     BOOST_TEST(std::filesystem::exists(dir / "Certificates/MyCertificate.crt"));
     BOOST_TEST(t::read_text(dir / "Certificates/Keys/MyCertificate.key") == enc.output);
     BOOST_TEST(archive().empty());
@@ -265,7 +286,8 @@ BOOST_FIXTURE_TEST_CASE(a_password_protected_key_is_refused_and_left_in_place, t
     BOOST_TEST(svc2.start().status.name == "MyCertificate");
 }
 
-BOOST_FIXTURE_TEST_CASE(a_key_file_that_is_too_open_is_refused_unless_repair_is_configured, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_key_file_that_is_too_open_is_refused_unless_repair_is_configured,
+                        t::service_fixture) {
     std::string fp;
     {
         auto svc = make();
@@ -291,7 +313,11 @@ BOOST_FIXTURE_TEST_CASE(no_key_bytes_ever_reach_the_log, t::service_fixture) {
         auto svc = make();
         svc.start();
     }
-    t::write_text(key(), "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n", 0600);
+    t::write_text(
+        key(),
+        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END "
+        "PRIVATE KEY-----\n",
+        0600);
     auto svc = make();
     svc.start();
     auto real_key = t::read_text(key());
@@ -306,7 +332,8 @@ BOOST_FIXTURE_TEST_CASE(no_key_bytes_ever_reach_the_log, t::service_fixture) {
 BOOST_AUTO_TEST_CASE(memory_storage_runs_the_same_lifecycle) {
     log::memory mem;
     t::manual_clock clk;
-    FailoverCertService<storage::memory, acl::none, log::memory, t::manual_clock> svc({}, storage::memory{}, acl::none{}, mem, clk);
+    FailoverCertService<storage::memory, acl::none, log::memory, t::manual_clock> svc(
+        {}, storage::memory{}, acl::none{}, mem, clk);
     auto r = svc.start();
     BOOST_TEST(r.generated);
     BOOST_TEST(svc.storage().read(FCS_DEFAULT_CERT_NAME, part::private_key).has_value());
@@ -315,12 +342,14 @@ BOOST_AUTO_TEST_CASE(memory_storage_runs_the_same_lifecycle) {
 }
 
 BOOST_FIXTURE_TEST_CASE(group_ca_profile_generates_a_ca_certificate, t::service_fixture) {
-    using group_service = FailoverCertService<storage::directory<storage::server_group_layout>, acl::posix, log::memory, t::manual_clock>;
+    using group_service = FailoverCertService<storage::directory<storage::server_group_layout>,
+                                              acl::posix, log::memory, t::manual_clock>;
     service_options o;
     o.profile = profile_kind::group_ca;
     o.key = key_type::ec_p384;
     o.name = "ServerGroup";
-    group_service svc(o, storage::directory<storage::server_group_layout>(dir.path()), acl::posix{}, log, clock);
+    group_service svc(o, storage::directory<storage::server_group_layout>(dir.path()), acl::posix{},
+                      log, clock);
     auto r = svc.start();
     BOOST_TEST(r.generated);
     BOOST_TEST(r.status.info.is_ca);
@@ -329,7 +358,9 @@ BOOST_FIXTURE_TEST_CASE(group_ca_profile_generates_a_ca_certificate, t::service_
     BOOST_TEST(txt.output.find("CA:TRUE") != std::string::npos, txt.output);
     BOOST_TEST(txt.output.find("Certificate Sign, CRL Sign") != std::string::npos, txt.output);
     BOOST_TEST(t::mode_of(dir / "Certificates/ServerGroup/ServerGroupPrivateKey.bin") == 0600u);
-    auto k = t::run("openssl pkey -inform DER -in " + (dir / "Certificates/ServerGroup/ServerGroupPrivateKey.bin").string() + " -noout");
+    auto k =
+        t::run("openssl pkey -inform DER -in " +
+               (dir / "Certificates/ServerGroup/ServerGroupPrivateKey.bin").string() + " -noout");
     BOOST_TEST(k.exit_code == 0, k.output);
 }
 
@@ -337,7 +368,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(lifecycle_permissions)
 
-BOOST_FIXTURE_TEST_CASE(a_keys_folder_that_is_too_open_is_refused_unless_repair_is_configured, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_keys_folder_that_is_too_open_is_refused_unless_repair_is_configured,
+                        t::service_fixture) {
     std::string fp;
     {
         auto svc = make();
@@ -349,7 +381,9 @@ BOOST_FIXTURE_TEST_CASE(a_keys_folder_that_is_too_open_is_refused_unless_repair_
         BOOST_FAIL("used a key folder readable by everyone");
     } catch (const error& e) {
         BOOST_TEST((e.fcs_code() == errc::unsafe_file));
-        BOOST_TEST(std::string(e.what()).find("Certificates/Keys: check folder: permissions 0755 are too open; it must be 0700") == 0u, e.what());
+        BOOST_TEST(std::string(e.what()).find("Certificates/Keys: check folder: permissions 0755 "
+                                              "are too open; it must be 0700") == 0u,
+                   e.what());
     }
     BOOST_TEST(t::mode_of(dir / "Certificates/Keys") == 0755u); // untouched without the option
     opts.repair_permissions = true;

@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
     if (argc < 3)
         return 2;
     using storage = fcs::storage::directory<fcs::storage::failover_layout>;
-    fcs::FailoverCertService<storage, fcs::acl::posix, fcs::log::null_sink> svc({}, storage(argv[2]), fcs::acl::posix{},
-                                                                                fcs::log::null_sink{});
+    fcs::FailoverCertService<storage, fcs::acl::posix, fcs::log::null_sink> svc(
+        {}, storage(argv[2]), fcs::acl::posix{}, fcs::log::null_sink{});
     std::string cmd = argv[1];
     try {
         auto report = svc.start();
@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
             auto cert = slurp(argv[3]), key = slurp(argv[4]);
             try {
                 svc.install({reinterpret_cast<const std::uint8_t*>(cert.data()), cert.size()},
-                            {reinterpret_cast<const std::uint8_t*>(key.data()), key.size()}, argv[3], argv[4]);
+                            {reinterpret_cast<const std::uint8_t*>(key.data()), key.size()},
+                            argv[3], argv[4]);
             } catch (const fcs::error& e) {
                 // The pair in use must still be the old one.
                 std::cout << "fingerprint " << svc.current()->info.sha256_fingerprint << "\n";

@@ -75,8 +75,8 @@ std::string check_invariant(const fs::path& dir, const std::set<std::string>& al
     // On disk: the certificate and key match (openssl, not our code).
     auto crt = dir / "Certificates/FailoverService.crt";
     auto key = dir / "Certificates/Keys/FailoverService.key";
-    auto m = t::run("test \"$(openssl x509 -in " + crt.string() + " -noout -pubkey)\" = \"$(openssl pkey -in " +
-                    key.string() + " -pubout)\"");
+    auto m = t::run("test \"$(openssl x509 -in " + crt.string() +
+                    " -noout -pubkey)\" = \"$(openssl pkey -in " + key.string() + " -pubout)\"");
     if (m.exit_code != 0)
         return "certificate and key on disk do not match";
     if (file_fingerprint(crt) != fp)
@@ -98,21 +98,27 @@ struct install_setup {
         new_fp = file_fingerprint(cert);
     }
     std::string install_cmd(const std::string& env) const {
-        return env + " " + driver + " install " + dir.path().string() + " " + cert.string() + " " + key.string();
+        return env + " " + driver + " install " + dir.path().string() + " " + cert.string() + " " +
+               key.string();
     }
 };
 
-const std::vector<std::string> commit_points = {
-    "commit.before_journal", "commit.after_journal", "commit.rename.0", "commit.rename.1",
-    "commit.rename.2",       "commit.rename.3",      "commit.before_journal_removed", "commit.done"};
+const std::vector<std::string> commit_points = {"commit.before_journal",
+                                                "commit.after_journal",
+                                                "commit.rename.0",
+                                                "commit.rename.1",
+                                                "commit.rename.2",
+                                                "commit.rename.3",
+                                                "commit.before_journal_removed",
+                                                "commit.done"};
 
 /// Prints the figures (runs, kills, bad states) when the test process ends: BENCHMARKS.md
 /// and the issue note quote these lines.
 struct print_figures {
     ~print_figures() {
         for (auto& [name, fig] : totals())
-            std::printf("crash-figures: %s: %d runs, %d killed, %d bad states\n", name.c_str(), fig.runs,
-                        fig.killed, fig.bad);
+            std::printf("crash-figures: %s: %d runs, %d killed, %d bad states\n", name.c_str(),
+                        fig.runs, fig.killed, fig.bad);
     }
 };
 } // namespace
@@ -148,7 +154,8 @@ BOOST_AUTO_TEST_CASE(install_killed_at_every_point_leaves_the_old_or_the_new_pai
         BOOST_TEST(why.empty(), point << ": " << why);
         // The backup exists exactly when the new pair was committed.
         auto served = fingerprint_of(t::run(driver + " start " + s.dir.path().string()));
-        BOOST_TEST(archive_of(s.dir.path()).size() == (served == s.new_fp ? 3u : 0u), point); // crt, key, meta
+        BOOST_TEST(archive_of(s.dir.path()).size() == (served == s.new_fp ? 3u : 0u),
+                   point); // crt, key, meta
         if (point == "commit.before_journal")
             BOOST_TEST(served == s.old_fp);
         if (point == "commit.after_journal" || point == "commit.done")
@@ -169,7 +176,8 @@ BOOST_AUTO_TEST_CASE(archive_and_regenerate_killed_at_every_point_keeps_the_inva
             t::write_text(keyfile, other.key, 0600);
             auto bad_cert = t::read_text(dir / "Certificates/FailoverService.crt");
             std::string spec = point + "#" + std::to_string(occurrence);
-            auto r = t::run("FCS_CRASH_AT=" + spec + " " + driver + " start " + dir.path().string());
+            auto r =
+                t::run("FCS_CRASH_AT=" + spec + " " + driver + " start " + dir.path().string());
             f.runs++;
             f.killed += r.exit_code == 128 + SIGKILL;
             // Recovery: the invalid pair may still be there (then it is archived now) but the
@@ -200,11 +208,14 @@ BOOST_AUTO_TEST_CASE(install_killed_at_random_times_never_leaves_a_broken_pair) 
     install_setup probe;
     auto t0 = std::chrono::steady_clock::now();
     t::run(probe.install_cmd(""));
-    auto span_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    auto span_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     const int runs = 40;
     for (int i = 0; i < runs; ++i) {
         install_setup s;
-        std::vector<std::string> args = {driver, "install", s.dir.path().string(), s.cert.string(), s.key.string()};
+        std::vector<std::string> args = {driver, "install", s.dir.path().string(), s.cert.string(),
+                                         s.key.string()};
         std::vector<char*> argv;
         for (auto& a : args)
             argv.push_back(a.data());
@@ -235,8 +246,9 @@ BOOST_AUTO_TEST_SUITE(injected_failures)
 
 BOOST_AUTO_TEST_CASE(a_failed_write_fsync_or_journal_rename_reports_and_changes_nothing) {
     auto& f = totals()["injected failures"];
-    for (std::string env : {"FCS_FAIL_AT=write", "FCS_FAIL_AT=fsync", "FCS_FAIL_AT=rename.journal",
-                            "FCS_FAIL_ALWAYS=write", "FCS_FAIL_ALWAYS=fsync", "FCS_FAIL_ALWAYS=rename.journal"}) {
+    for (std::string env :
+         {"FCS_FAIL_AT=write", "FCS_FAIL_AT=fsync", "FCS_FAIL_AT=rename.journal",
+          "FCS_FAIL_ALWAYS=write", "FCS_FAIL_ALWAYS=fsync", "FCS_FAIL_ALWAYS=rename.journal"}) {
         install_setup s;
         auto before = snapshot(s.dir.path() / "Certificates");
         auto r = t::run(s.install_cmd(env));
@@ -246,7 +258,8 @@ BOOST_AUTO_TEST_CASE(a_failed_write_fsync_or_journal_rename_reports_and_changes_
         bool named = r.output.find("Certificates") != std::string::npos;
         BOOST_TEST(named, env << ": the error names the file: " << r.output);
         if (env.rfind("FCS_FAIL_ALWAYS", 0) == 0 && env.find("rename") == std::string::npos)
-            BOOST_TEST(r.output.find("No space left on device") != std::string::npos, env << r.output);
+            BOOST_TEST(r.output.find("No space left on device") != std::string::npos,
+                       env << r.output);
         bool same = snapshot(s.dir.path() / "Certificates") == before;
         f.bad += !same;
         BOOST_TEST(same, env << ": files changed");
@@ -271,7 +284,8 @@ BOOST_AUTO_TEST_CASE(a_failed_rename_after_the_journal_is_finished_now_or_at_the
         f.runs++;
         BOOST_TEST(r.exit_code == 1, r.output);
         BOOST_TEST(fingerprint_of(r) == s.old_fp);
-        BOOST_TEST(r.output.find("will be finished at the next start") != std::string::npos, r.output);
+        BOOST_TEST(r.output.find("will be finished at the next start") != std::string::npos,
+                   r.output);
         auto why = check_invariant(s.dir.path(), {s.new_fp});
         f.bad += !why.empty();
         BOOST_TEST(why.empty(), why);

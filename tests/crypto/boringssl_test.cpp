@@ -64,12 +64,14 @@ BOOST_AUTO_TEST_CASE(server_certificate_says_what_openssl_expects) {
     auto cert = make_cert(c, k);
     auto pem = c.encode(cert, encoding::pem);
     t::write_text(dir / "c.pem", as_text(pem));
-    auto r = t::run("openssl x509 -in " + (dir / "c.pem").string() + " -noout -text -fingerprint -sha256");
+    auto r = t::run("openssl x509 -in " + (dir / "c.pem").string() +
+                    " -noout -text -fingerprint -sha256");
     BOOST_REQUIRE(r.exit_code == 0);
     BOOST_TEST(r.output.find("Version: 3") != std::string::npos);
     BOOST_TEST(r.output.find("CA:FALSE") != std::string::npos);
     BOOST_TEST(r.output.find("TLS Web Server Authentication") != std::string::npos);
-    BOOST_TEST(r.output.find("DNS:unit.test, DNS:localhost, IP Address:127.0.0.1") != std::string::npos);
+    BOOST_TEST(r.output.find("DNS:unit.test, DNS:localhost, IP Address:127.0.0.1") !=
+               std::string::npos);
     BOOST_TEST(r.output.find("Digital Signature") != std::string::npos);
     // Our fingerprint is openssl's.
     BOOST_TEST(r.output.find("Fingerprint=" + c.fingerprint(cert)) != std::string::npos);
@@ -96,10 +98,12 @@ BOOST_AUTO_TEST_CASE(ca_profile_makes_a_ca_that_openssl_verifies_children_of) {
     auto leaf = c.issue(ca, ca_key, pub.get(), p, now, now + 24h);
     t::write_text(dir / "ca.pem", as_text(c.encode(ca, encoding::pem)));
     t::write_text(dir / "leaf.pem", as_text(c.encode(leaf, encoding::pem)));
-    auto r = t::run("openssl verify -CAfile " + (dir / "ca.pem").string() + " " + (dir / "leaf.pem").string());
+    auto r = t::run("openssl verify -CAfile " + (dir / "ca.pem").string() + " " +
+                    (dir / "leaf.pem").string());
     BOOST_TEST(r.exit_code == 0, r.output);
     // A leaf cannot issue.
-    BOOST_TEST(code_of([&] { c.issue(leaf, leaf_key, pub.get(), p, now, now + 24h); }) == errc::not_a_ca);
+    BOOST_TEST(code_of([&] { c.issue(leaf, leaf_key, pub.get(), p, now, now + 24h); }) ==
+               errc::not_a_ca);
 }
 
 BOOST_AUTO_TEST_CASE(parses_pem_with_crlf_bom_and_text_around_the_blocks) {
@@ -114,7 +118,9 @@ BOOST_AUTO_TEST_CASE(parses_pem_with_crlf_bom_and_text_around_the_blocks) {
         else
             crlf += ch;
     }
-    std::string messy = "\xEF\xBB\xBF" "Bag Attributes\r\n    localKeyID: 01 02\r\nsubject=/CN=unit.test\r\n" + crlf;
+    std::string messy = "\xEF\xBB\xBF"
+                        "Bag Attributes\r\n    localKeyID: 01 02\r\nsubject=/CN=unit.test\r\n" +
+                        crlf;
     auto certs = c.parse_certificates(t::as_bytes(messy), "messy.pem");
     BOOST_REQUIRE(certs.size() == 1u);
     BOOST_TEST(c.fingerprint(certs[0]) == c.fingerprint(cert));
@@ -126,40 +132,52 @@ BOOST_AUTO_TEST_CASE(parses_pem_with_crlf_bom_and_text_around_the_blocks) {
 
 BOOST_AUTO_TEST_CASE(refuses_empty_garbage_truncated_and_oversized_input_naming_the_file) {
     backend c;
-    auto pem = std::string(as_text(c.encode(make_cert(c, c.generate_key(key_type::ec_p256)), encoding::pem)));
+    auto pem = std::string(
+        as_text(c.encode(make_cert(c, c.generate_key(key_type::ec_p256)), encoding::pem)));
     std::string truncated = pem.substr(0, pem.size() / 2);
     std::string garbage = "this is not a certificate\n";
     std::string big(crypto::max_input_size + 1, 'A');
     BOOST_TEST(code_of([&] { c.parse_certificates({}, "empty.crt"); }) == errc::parse_failed);
-    BOOST_TEST(code_of([&] { c.parse_certificates(t::as_bytes(garbage), "g.crt"); }) == errc::parse_failed);
-    BOOST_TEST(code_of([&] { c.parse_certificates(t::as_bytes(truncated), "t.crt"); }) == errc::parse_failed);
-    BOOST_TEST(code_of([&] { c.parse_certificates(t::as_bytes(big), "big.crt"); }) == errc::too_large);
-    BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(garbage), nullptr, "g.key"); }) == errc::parse_failed);
+    BOOST_TEST(code_of([&] { c.parse_certificates(t::as_bytes(garbage), "g.crt"); }) ==
+               errc::parse_failed);
+    BOOST_TEST(code_of([&] { c.parse_certificates(t::as_bytes(truncated), "t.crt"); }) ==
+               errc::parse_failed);
+    BOOST_TEST(code_of([&] { c.parse_certificates(t::as_bytes(big), "big.crt"); }) ==
+               errc::too_large);
+    BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(garbage), nullptr, "g.key"); }) ==
+               errc::parse_failed);
     try {
         c.parse_certificates(t::as_bytes(truncated), "Certificates/x.crt");
         BOOST_FAIL("accepted a truncated certificate");
     } catch (const error& e) {
-        BOOST_TEST(std::string(e.what()).find("Certificates/x.crt: load certificate: ") == 0u, e.what());
+        BOOST_TEST(std::string(e.what()).find("Certificates/x.crt: load certificate: ") == 0u,
+                   e.what());
     }
 }
 
 BOOST_AUTO_TEST_CASE(tells_a_password_protected_key_from_a_wrong_password) {
     t::temp_dir dir;
     auto d = dir.path().string();
-    auto r = t::run("cd " + d + " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out plain.key"
-                    " && openssl pkey -in plain.key -aes256 -passout pass:secret -out pkcs8enc.key"
-                    " && openssl ec -in plain.key -aes256 -passout pass:secret -out legacy.key"
-                    " && openssl pkcs8 -topk8 -in plain.key -v2 aes-256-cbc -passout pass:secret -outform DER -out pkcs8enc.der");
+    auto r =
+        t::run("cd " + d +
+               " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out plain.key"
+               " && openssl pkey -in plain.key -aes256 -passout pass:secret -out pkcs8enc.key"
+               " && openssl ec -in plain.key -aes256 -passout pass:secret -out legacy.key"
+               " && openssl pkcs8 -topk8 -in plain.key -v2 aes-256-cbc -passout pass:secret "
+               "-outform DER -out pkcs8enc.der");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     backend c;
     auto pw = to_secret("secret");
     auto bad = to_secret("wrong");
-    auto plain = c.parse_private_key(t::as_bytes(t::read_text(dir / "plain.key")), nullptr, "plain.key");
+    auto plain =
+        c.parse_private_key(t::as_bytes(t::read_text(dir / "plain.key")), nullptr, "plain.key");
     for (auto f : {"pkcs8enc.key", "legacy.key", "pkcs8enc.der"}) {
         BOOST_TEST_CONTEXT(f) {
             auto data = t::read_text(dir / f);
-            BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(data), nullptr, f); }) == errc::key_encrypted);
-            BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(data), &bad, f); }) == errc::wrong_password);
+            BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(data), nullptr, f); }) ==
+                       errc::key_encrypted);
+            BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(data), &bad, f); }) ==
+                       errc::wrong_password);
             auto k = c.parse_private_key(t::as_bytes(data), &pw, f);
             BOOST_TEST(EVP_PKEY_cmp(k.get(), plain.get()) == 1);
         }
@@ -169,21 +187,25 @@ BOOST_AUTO_TEST_CASE(tells_a_password_protected_key_from_a_wrong_password) {
 BOOST_AUTO_TEST_CASE(refuses_keys_a_tls_server_cannot_use) {
     t::temp_dir dir;
     auto d = dir.path().string();
-    auto r = t::run("cd " + d + " && openssl genrsa -out rsa1024.key 1024 2>/dev/null"
+    auto r = t::run("cd " + d +
+                    " && openssl genrsa -out rsa1024.key 1024 2>/dev/null"
                     " && openssl dsaparam -genkey -out dsa.key 1024 2>/dev/null"
                     " && openssl genpkey -algorithm X25519 -out x25519.key");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     backend c;
     for (auto f : {"rsa1024.key", "dsa.key", "x25519.key"}) {
         auto data = t::read_text(dir / f);
-        BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(data), nullptr, f); }) == errc::unsupported_key, f);
+        BOOST_TEST(code_of([&] { c.parse_private_key(t::as_bytes(data), nullptr, f); }) ==
+                       errc::unsupported_key,
+                   f);
     }
 }
 
 BOOST_AUTO_TEST_CASE(reads_pkcs1_and_sec1_keys_from_openssl) {
     t::temp_dir dir;
     auto d = dir.path().string();
-    auto r = t::run("cd " + d + " && openssl genrsa -traditional -out rsa.key 2048 2>/dev/null"
+    auto r = t::run("cd " + d +
+                    " && openssl genrsa -traditional -out rsa.key 2048 2>/dev/null"
                     " && openssl ecparam -name prime256v1 -genkey -noout -out ec.key"
                     " && openssl rsa -in rsa.key -outform DER -traditional -out rsa.der 2>/dev/null"
                     " && openssl ec -in ec.key -outform DER -out ec.der 2>/dev/null");

@@ -51,7 +51,8 @@ public:
     };
 
     /// Starts `n` members and waits until the cluster has a leader.
-    etcd_cluster(int n, const fs::path& root) : root_(root) {
+    etcd_cluster(int n, const fs::path& root)
+        : root_(root) {
         std::vector<int> used;
         auto pick = [&] {
             for (;;) {
@@ -72,7 +73,8 @@ public:
         }
         for (auto& m : members_)
             initial_cluster_ += (initial_cluster_.empty() ? "" : ",") + m.name + "=" + m.peer_url();
-        token_ = "fcs-test-" + std::to_string(::getpid()) + "-" + std::to_string(members_.front().client_port);
+        token_ = "fcs-test-" + std::to_string(::getpid()) + "-" +
+                 std::to_string(members_.front().client_port);
         for (std::size_t i = 0; i < members_.size(); ++i)
             spawn(i);
         wait_healthy();
@@ -153,20 +155,32 @@ private:
         fs::create_directories(root_);
         std::vector<std::string> args = {
             "etcd",
-            "--name", m.name,
-            "--data-dir", m.data.string(),
-            "--listen-client-urls", m.client_url(),
-            "--advertise-client-urls", m.client_url(),
-            "--listen-peer-urls", m.peer_url(),
-            "--initial-advertise-peer-urls", m.peer_url(),
-            "--initial-cluster", initial_cluster_,
-            "--initial-cluster-token", token_,
-            "--initial-cluster-state", "new",
-            "--heartbeat-interval", "50",
-            "--election-timeout", "500",
+            "--name",
+            m.name,
+            "--data-dir",
+            m.data.string(),
+            "--listen-client-urls",
+            m.client_url(),
+            "--advertise-client-urls",
+            m.client_url(),
+            "--listen-peer-urls",
+            m.peer_url(),
+            "--initial-advertise-peer-urls",
+            m.peer_url(),
+            "--initial-cluster",
+            initial_cluster_,
+            "--initial-cluster-token",
+            token_,
+            "--initial-cluster-state",
+            "new",
+            "--heartbeat-interval",
+            "50",
+            "--election-timeout",
+            "500",
         };
         std::string log = (root_ / (m.name + ".log")).string();
-        std::vector<char*> argv; // built before fork: the child only calls async-signal-safe functions
+        std::vector<char*>
+            argv; // built before fork: the child only calls async-signal-safe functions
         for (auto& a : args)
             argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -196,8 +210,9 @@ private:
             storage::etcd_detail::gateway gw(o);
             for (;;) {
                 try {
-                    auto a = gw.post(gw.endpoints().front(), "/v3/kv/range", "{\"key\":\"eA==\"}", "",
-                                     std::chrono::steady_clock::now() + std::chrono::seconds(1));
+                    auto a =
+                        gw.post(gw.endpoints().front(), "/v3/kv/range", "{\"key\":\"eA==\"}", "",
+                                std::chrono::steady_clock::now() + std::chrono::seconds(1));
                     if (a.status == 200)
                         break;
                 } catch (const storage::etcd_detail::transport_failure&) {
@@ -209,7 +224,8 @@ private:
                                              read_text(root_ / (members_[i].name + ".log")));
                 }
                 if (std::chrono::steady_clock::now() > deadline)
-                    throw std::runtime_error("etcd " + members_[i].name + " did not become healthy in 20 s");
+                    throw std::runtime_error("etcd " + members_[i].name +
+                                             " did not become healthy in 20 s");
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
             }
         }

@@ -66,11 +66,13 @@ struct etcd_fixture {
     }
     std::unique_ptr<node> make_node(const storage::etcd_options& o) const {
         auto n = std::make_unique<node>();
-        n->svc = std::make_unique<etcd_service>(service_options{}, storage::etcd(o), acl::none{}, n->log);
+        n->svc = std::make_unique<etcd_service>(service_options{}, storage::etcd(o), acl::none{},
+                                                n->log);
         return n;
     }
     /// Starts every node at the same moment (one thread each); `during` runs at that moment too.
-    static void start_all(std::vector<std::unique_ptr<node>>& nodes, std::function<void()> during = {}) {
+    static void start_all(std::vector<std::unique_ptr<node>>& nodes,
+                          std::function<void()> during = {}) {
         std::latch go(static_cast<std::ptrdiff_t>(nodes.size() + 1));
         std::vector<std::thread> threads;
         for (auto& n : nodes)
@@ -111,15 +113,18 @@ std::pair<std::int64_t, std::int64_t> slot_version(const etcd_cluster& etcd) {
     auto* kvs = doc->find("kvs");
     if (!kvs || kvs->items.empty())
         return {0, 0};
-    return {kvs->items.front().int_at("version").value_or(-1), kvs->items.front().int_at("mod_revision").value_or(-1)};
+    return {kvs->items.front().int_at("version").value_or(-1),
+            kvs->items.front().int_at("mod_revision").value_or(-1)};
 }
 
-void check_one_certificate(const std::vector<std::unique_ptr<node>>& nodes, const etcd_cluster& etcd) {
+void check_one_certificate(const std::vector<std::unique_ptr<node>>& nodes,
+                           const etcd_cluster& etcd) {
     int generated = 0, lost = 0;
     for (auto& n : nodes) {
         BOOST_TEST_REQUIRE(!n->start_error.has_value(), *n->start_error);
         generated += n->report.generated;
-        lost += static_cast<int>(n->log.count(policy::level::info, "another node stored a pair first"));
+        lost +=
+            static_cast<int>(n->log.count(policy::level::info, "another node stored a pair first"));
     }
     const auto fp = nodes.front()->fingerprint();
     BOOST_TEST(!fp.empty());
@@ -131,7 +136,9 @@ void check_one_certificate(const std::vector<std::unique_ptr<node>>& nodes, cons
     BOOST_TEST(slot_version(etcd).first == 1); // written once, never overwritten
 }
 
-pem_pair ca_issued(const fs::path& work, const std::string& cn) { return openssl_ca_issued(work, cn); }
+pem_pair ca_issued(const fs::path& work, const std::string& cn) {
+    return openssl_ca_issued(work, cn);
+}
 
 } // namespace
 
@@ -147,10 +154,12 @@ BOOST_AUTO_TEST_CASE(reads_gateway_answers_and_refuses_bad_input) {
     std::string deep(40, '[');
     deep += std::string(40, ']');
     BOOST_TEST(!detail::json::parse(deep).has_value()); // deeper than 32
-    for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "\"\\ud800\"", "\"\\x\"", "01x", "{\"a\":1}x", "\"a\nb\""})
+    for (const char* bad :
+         {"", "{", "{\"a\":}", "[1,]", "\"\\ud800\"", "\"\\x\"", "01x", "{\"a\":1}x", "\"a\nb\""})
         BOOST_TEST(!detail::json::parse(bad).has_value(), bad);
     // Mutations of a valid answer never crash and never read out of bounds (run under ASan).
-    std::string base = R"({"result":{"events":[{"kv":{"key":"Zm9v","mod_revision":"4"}}],"created":true}})";
+    std::string base =
+        R"({"result":{"events":[{"kv":{"key":"Zm9v","mod_revision":"4"}}],"created":true}})";
     std::mt19937 rng(7);
     for (int i = 0; i < 5000; ++i) {
         std::string m = base;
@@ -184,15 +193,18 @@ BOOST_FIXTURE_TEST_CASE(kek_file_that_others_can_read_is_refused, etcd_fixture) 
     }
     ::chmod(kek.c_str(), 0600);
     write_text(kek, "short", 0600);
-    BOOST_CHECK_EXCEPTION(storage::etcd(options({"http://127.0.0.1:1"})), fcs::error,
-                          [&](const fcs::error& e) { return e.file() == kek.string() && e.fcs_code() == errc::invalid_argument; });
+    BOOST_CHECK_EXCEPTION(
+        storage::etcd(options({"http://127.0.0.1:1"})), fcs::error, [&](const fcs::error& e) {
+            return e.file() == kek.string() && e.fcs_code() == errc::invalid_argument;
+        });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(etcd_single)
 
-BOOST_FIXTURE_TEST_CASE(ten_nodes_started_at_once_serve_one_certificate_generated_once, etcd_fixture) {
+BOOST_FIXTURE_TEST_CASE(ten_nodes_started_at_once_serve_one_certificate_generated_once,
+                        etcd_fixture) {
     etcd_cluster etcd(1, dir / "etcd");
     std::vector<std::unique_ptr<node>> nodes;
     for (int i = 0; i < 10; ++i)
@@ -214,17 +226,20 @@ BOOST_FIXTURE_TEST_CASE(the_value_in_etcd_does_not_hold_the_private_key_in_clear
     auto everything = etcd.etcdctl("get '' --prefix");
     auto value = etcd.etcdctl("get " + slot_key + " --print-value-only");
     BOOST_TEST_REQUIRE(value.exit_code == 0, value.output);
-    // It is the bundle, and it holds the certificate (so the search below looks at the right thing).
+    // It is the bundle, and it holds the certificate (so the search below looks at the right
+    // thing).
     BOOST_TEST(value.output.find("fcs-etcd-bundle-1") != std::string::npos);
     BOOST_TEST(value.output.find(storage::etcd_detail::b64(cert_pem)) != std::string::npos);
     auto body_line = key_pem.substr(key_pem.find('\n') + 1, 40);
     for (auto* text : {&value.output, &everything.output}) {
         BOOST_TEST(text->find("PRIVATE KEY") == std::string::npos);
         BOOST_TEST(text->find(body_line) == std::string::npos);
-        BOOST_TEST(text->find(storage::etcd_detail::b64(key_pem).substr(0, 40)) == std::string::npos);
-        BOOST_TEST(text->find(std::string_view(reinterpret_cast<const char*>(key_der.data()) + 8, 24)) ==
+        BOOST_TEST(text->find(storage::etcd_detail::b64(key_pem).substr(0, 40)) ==
                    std::string::npos);
-        BOOST_TEST(text->find(storage::etcd_detail::b64(key_der).substr(8, 32)) == std::string::npos);
+        BOOST_TEST(text->find(std::string_view(reinterpret_cast<const char*>(key_der.data()) + 8,
+                                               24)) == std::string::npos);
+        BOOST_TEST(text->find(storage::etcd_detail::b64(key_der).substr(8, 32)) ==
+                   std::string::npos);
     }
     // and the group's nodes get the key back from it
     auto other = make_node(options(etcd.endpoints()));
@@ -258,7 +273,8 @@ BOOST_FIXTURE_TEST_CASE(a_wrong_key_encryption_key_gives_a_clear_error, etcd_fix
     BOOST_TEST(slot_version(etcd).first == 1);
 }
 
-BOOST_FIXTURE_TEST_CASE(two_concurrent_replacements_one_wins_the_other_gets_conflict, etcd_fixture) {
+BOOST_FIXTURE_TEST_CASE(two_concurrent_replacements_one_wins_the_other_gets_conflict,
+                        etcd_fixture) {
     etcd_cluster etcd(1, dir / "etcd");
     auto a = make_node(options(etcd.endpoints()));
     auto b = make_node(options(etcd.endpoints()));
@@ -266,7 +282,8 @@ BOOST_FIXTURE_TEST_CASE(two_concurrent_replacements_one_wins_the_other_gets_conf
     b->svc->start();
     const auto original = a->fingerprint();
     BOOST_TEST(b->fingerprint() == original);
-    pem_pair pairs[2] = {ca_issued(dir / "p1", "one.example"), ca_issued(dir / "p2", "two.example")};
+    pem_pair pairs[2] = {ca_issued(dir / "p1", "one.example"),
+                         ca_issued(dir / "p2", "two.example")};
     node* nodes[2] = {a.get(), b.get()};
     std::optional<std::string> fps[2];
     std::optional<errc> errs[2];
@@ -276,7 +293,9 @@ BOOST_FIXTURE_TEST_CASE(two_concurrent_replacements_one_wins_the_other_gets_conf
         threads.emplace_back([&, i] {
             go.arrive_and_wait();
             try {
-                fps[i] = nodes[i]->svc->install(as_bytes(pairs[i].cert), as_bytes(pairs[i].key)).info.sha256_fingerprint;
+                fps[i] = nodes[i]
+                             ->svc->install(as_bytes(pairs[i].cert), as_bytes(pairs[i].key))
+                             .info.sha256_fingerprint;
             } catch (const fcs::error& e) {
                 errs[i] = e.fcs_code();
             }
@@ -299,7 +318,8 @@ BOOST_FIXTURE_TEST_CASE(two_concurrent_replacements_one_wins_the_other_gets_conf
     BOOST_TEST(nodes[loser]->fingerprint() == *fps[winner]);
 }
 
-BOOST_FIXTURE_TEST_CASE(a_replacement_on_one_node_reaches_every_node_within_two_seconds, etcd_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_replacement_on_one_node_reaches_every_node_within_two_seconds,
+                        etcd_fixture) {
     etcd_cluster etcd(1, dir / "etcd");
     std::vector<std::unique_ptr<node>> nodes;
     for (int i = 0; i < 10; ++i)
@@ -308,18 +328,31 @@ BOOST_FIXTURE_TEST_CASE(a_replacement_on_one_node_reaches_every_node_within_two_
     check_one_certificate(nodes, etcd);
     for (auto& n : nodes)
         n->watch_changes();
-    BOOST_TEST_REQUIRE(wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [](auto& n) { return n->watch->connected(); }); }, 5s).has_value());
+    BOOST_TEST_REQUIRE(wait_until(
+                           [&] {
+                               return std::all_of(nodes.begin(), nodes.end(),
+                                                  [](auto& n) { return n->watch->connected(); });
+                           },
+                           5s)
+                           .has_value());
     auto pair = ca_issued(dir / "p", "new.example");
     auto t0 = steady::now();
-    auto fp = nodes[3]->svc->install(as_bytes(pair.cert), as_bytes(pair.key)).info.sha256_fingerprint;
-    auto took = wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [&](auto& n) { return n->fingerprint() == fp; }); }, 2s);
+    auto fp =
+        nodes[3]->svc->install(as_bytes(pair.cert), as_bytes(pair.key)).info.sha256_fingerprint;
+    auto took = wait_until(
+        [&] {
+            return std::all_of(nodes.begin(), nodes.end(),
+                               [&](auto& n) { return n->fingerprint() == fp; });
+        },
+        2s);
     auto total = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0);
     BOOST_TEST_REQUIRE(took.has_value(), "not every node serves the new pair after 2 s");
     BOOST_TEST(total.count() < 2000);
     BOOST_TEST_MESSAGE("all ten nodes serve the replacement after " << total.count() << " ms");
 }
 
-BOOST_FIXTURE_TEST_CASE(with_etcd_down_nodes_keep_serving_and_recover_when_it_returns, etcd_fixture) {
+BOOST_FIXTURE_TEST_CASE(with_etcd_down_nodes_keep_serving_and_recover_when_it_returns,
+                        etcd_fixture) {
     etcd_cluster etcd(1, dir / "etcd");
     auto o = options(etcd.endpoints());
     o.operation_timeout = 2s;
@@ -332,25 +365,52 @@ BOOST_FIXTURE_TEST_CASE(with_etcd_down_nodes_keep_serving_and_recover_when_it_re
     wo.retry_max = 500ms;
     for (auto& n : nodes)
         n->watch_changes(wo);
-    BOOST_TEST_REQUIRE(wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [](auto& n) { return n->watch->connected(); }); }, 5s).has_value());
+    BOOST_TEST_REQUIRE(wait_until(
+                           [&] {
+                               return std::all_of(nodes.begin(), nodes.end(),
+                                                  [](auto& n) { return n->watch->connected(); });
+                           },
+                           5s)
+                           .has_value());
     const auto fp = nodes[0]->fingerprint();
 
     etcd.kill(0);
-    BOOST_TEST(wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [](auto& n) {
-                                return n->log.count(policy::level::error, "cannot watch for changes") > 0; }); }, 5s).has_value());
+    BOOST_TEST(wait_until(
+                   [&] {
+                       return std::all_of(nodes.begin(), nodes.end(), [](auto& n) {
+                           return n->log.count(policy::level::error, "cannot watch for changes") >
+                                  0;
+                       });
+                   },
+                   5s)
+                   .has_value());
     for (auto& n : nodes) {
         BOOST_TEST(n->fingerprint() == fp); // still serving
         BOOST_TEST(n->svc->status().info.sha256_fingerprint == fp);
     }
     auto pair = ca_issued(dir / "p", "later.example");
-    BOOST_CHECK_EXCEPTION(nodes[1]->svc->install(as_bytes(pair.cert), as_bytes(pair.key)), fcs::error,
+    BOOST_CHECK_EXCEPTION(nodes[1]->svc->install(as_bytes(pair.cert), as_bytes(pair.key)),
+                          fcs::error,
                           [](const fcs::error& e) { return e.fcs_code() == errc::unavailable; });
     BOOST_TEST(nodes[1]->fingerprint() == fp);
 
     etcd.restart(0);
-    BOOST_TEST_REQUIRE(wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [](auto& n) { return n->watch->connected(); }); }, 10s).has_value());
-    auto new_fp = nodes[1]->svc->install(as_bytes(pair.cert), as_bytes(pair.key)).info.sha256_fingerprint;
-    BOOST_TEST(wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [&](auto& n) { return n->fingerprint() == new_fp; }); }, 2s).has_value());
+    BOOST_TEST_REQUIRE(wait_until(
+                           [&] {
+                               return std::all_of(nodes.begin(), nodes.end(),
+                                                  [](auto& n) { return n->watch->connected(); });
+                           },
+                           10s)
+                           .has_value());
+    auto new_fp =
+        nodes[1]->svc->install(as_bytes(pair.cert), as_bytes(pair.key)).info.sha256_fingerprint;
+    BOOST_TEST(wait_until(
+                   [&] {
+                       return std::all_of(nodes.begin(), nodes.end(),
+                                          [&](auto& n) { return n->fingerprint() == new_fp; });
+                   },
+                   2s)
+                   .has_value());
     BOOST_TEST(nodes[0]->log.count(policy::level::info, "watching again") >= 1u);
 }
 
@@ -391,14 +451,22 @@ BOOST_FIXTURE_TEST_CASE(killing_the_leader_during_a_replacement_changes_nothing,
     wo.retry_max = 500ms;
     for (auto& n : nodes)
         n->watch_changes(wo);
-    BOOST_TEST_REQUIRE(wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [](auto& n) { return n->watch->connected(); }); }, 5s).has_value());
+    BOOST_TEST_REQUIRE(wait_until(
+                           [&] {
+                               return std::all_of(nodes.begin(), nodes.end(),
+                                                  [](auto& n) { return n->watch->connected(); });
+                           },
+                           5s)
+                           .has_value());
     auto pair = ca_issued(dir / "p", "new.example");
     // The leader dies as the admin replaces the pair: the write must wait for the election
     // on another member, and every watch (all on the leader) must move to another member.
     std::string fp, failure;
     std::thread admin([&] {
         try {
-            fp = nodes[0]->svc->install(as_bytes(pair.cert), as_bytes(pair.key)).info.sha256_fingerprint;
+            fp = nodes[0]
+                     ->svc->install(as_bytes(pair.cert), as_bytes(pair.key))
+                     .info.sha256_fingerprint;
         } catch (const std::exception& e) {
             failure = e.what();
         }
@@ -406,9 +474,15 @@ BOOST_FIXTURE_TEST_CASE(killing_the_leader_during_a_replacement_changes_nothing,
     etcd.kill(static_cast<std::size_t>(leader));
     admin.join();
     BOOST_TEST_REQUIRE(!fp.empty(), failure);
-    auto took = wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [&](auto& n) { return n->fingerprint() == fp; }); }, 5s);
+    auto took = wait_until(
+        [&] {
+            return std::all_of(nodes.begin(), nodes.end(),
+                               [&](auto& n) { return n->fingerprint() == fp; });
+        },
+        5s);
     BOOST_TEST_REQUIRE(took.has_value(), "not every node serves the replacement 5 s after it");
-    BOOST_TEST_MESSAGE("all ten nodes serve the replacement " << took->count() << " ms after it was committed");
+    BOOST_TEST_MESSAGE("all ten nodes serve the replacement " << took->count()
+                                                              << " ms after it was committed");
     BOOST_TEST(slot_version(etcd).first == 2);
 }
 

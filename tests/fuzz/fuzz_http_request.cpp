@@ -25,9 +25,11 @@ struct fixture {
     std::unique_ptr<fcs_example::https_server<service_t>> server;
     std::vector<std::string> secrets; ///< the private scalar as hex and as base64
     fixture() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "fcs-fuzz-http-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "fcs-fuzz-http-XXXXXX").string();
         dir = ::mkdtemp(tmpl.data());
-        service = std::make_unique<service_t>(fcs::service_options{}, storage_t(dir), fcs::acl::posix{}, fcs::log::null_sink{});
+        service = std::make_unique<service_t>(fcs::service_options{}, storage_t(dir),
+                                              fcs::acl::posix{}, fcs::log::null_sink{});
         service->start();
         fcs_example::server_config cfg;
         cfg.port = 0; // binds an ephemeral loopback port; never accepts
@@ -88,9 +90,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // key material the request did not bring.
     std::string_view request(reinterpret_cast<const char*>(data), size);
     for (auto& secret : f.secrets)
-        if (res.body().find(secret) != std::string::npos && request.find(secret) == std::string_view::npos)
+        if (res.body().find(secret) != std::string::npos &&
+            request.find(secret) == std::string_view::npos)
             __builtin_trap();
-    if (res.body().find("PRIVATE KEY") != std::string::npos && request.find("PRIVATE KEY") == std::string_view::npos)
+    if (res.body().find("PRIVATE KEY") != std::string::npos &&
+        request.find("PRIVATE KEY") == std::string_view::npos)
         __builtin_trap();
     if (res.result_int() < 200 || res.result_int() > 599)
         __builtin_trap();

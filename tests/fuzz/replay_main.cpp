@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
         }
         for (auto& f : files) {
             std::ifstream in(f, std::ios::binary);
-            std::vector<char> d((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::vector<char> d((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
             LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(d.data()), d.size());
             ++n;
         }

@@ -28,9 +28,13 @@ struct recording_upstream {
     }
 };
 template <class T>
-concept streamable = requires(std::ostream& os, const T& v) { os << v; };
+concept streamable = requires(std::ostream& os, const T& v) {
+    os << v;
+};
 
-using recorded_secret = std::vector<std::uint8_t, fcs::detail::cleansing_allocator<std::uint8_t, recording_upstream<std::uint8_t>>>;
+using recorded_secret =
+    std::vector<std::uint8_t,
+                fcs::detail::cleansing_allocator<std::uint8_t, recording_upstream<std::uint8_t>>>;
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(secrets)

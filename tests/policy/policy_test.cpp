@@ -56,9 +56,11 @@ BOOST_AUTO_TEST_CASE(selects_policies_by_kind_in_any_order_and_fills_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(count_and_select_follow_the_kind_tags) {
-    static_assert(policy::count_of<policy::kind::log, log::memory, storage::memory, log::null_sink> == 2);
+    static_assert(
+        policy::count_of<policy::kind::log, log::memory, storage::memory, log::null_sink> == 2);
     static_assert(policy::count_of<policy::kind::acl, log::memory> == 0);
-    static_assert(std::is_same_v<policy::select_t<policy::kind::acl, acl::posix, log::memory>, acl::posix>);
+    static_assert(
+        std::is_same_v<policy::select_t<policy::kind::acl, acl::posix, log::memory>, acl::posix>);
     BOOST_TEST(true); // compile-time checks above
 }
 

@@ -131,10 +131,13 @@ BOOST_AUTO_TEST_CASE(open_finishes_a_commit_interrupted_after_its_journal) {
                   "R\tCertificates/Archive\t.fcs-tmp-4\tCertificates/Archive\tA.T.key\n"
                   "R\tCertificates\t.fcs-tmp-1\tCertificates\tA.crt\n"
                   "R\tCertificates/Keys\t.fcs-tmp-2\tCertificates/Keys\tA.key\n"
-                  "end\n", 0600);
+                  "end\n",
+                  0600);
     // ...and the first two renames already happened.
-    std::filesystem::rename(dir / "Certificates/Archive/.fcs-tmp-3", dir / "Certificates/Archive/A.T.crt");
-    std::filesystem::rename(dir / "Certificates/Archive/.fcs-tmp-4", dir / "Certificates/Archive/A.T.key");
+    std::filesystem::rename(dir / "Certificates/Archive/.fcs-tmp-3",
+                            dir / "Certificates/Archive/A.T.crt");
+    std::filesystem::rename(dir / "Certificates/Archive/.fcs-tmp-4",
+                            dir / "Certificates/Archive/A.T.key");
     dir_storage s(dir.path());
     auto notes = s.open(acl::posix{}.rules());
     BOOST_TEST(t::read_text(dir / "Certificates/A.crt") == "new-cert");
@@ -169,8 +172,14 @@ BOOST_AUTO_TEST_CASE(server_group_layout_keeps_a_backup_folder_per_commit) {
     s.commit(put_pair("ServerGroup", "c3", "k3", "20260101T000000Z"));
     BOOST_TEST(t::mode_of(dir / "Certificates/ServerGroup") == 0700u);
     BOOST_TEST(t::read_text(dir / "Certificates/ServerGroup/ServerGroupCertificate.cer") == "c3");
-    BOOST_TEST(t::read_text(dir / "Certificates/ServerGroup/Backup/20260101T000000Z/ServerGroupCertificate.cer") == "c1");
-    BOOST_TEST(t::read_text(dir / "Certificates/ServerGroup/Backup/20260101T000000Z-2/ServerGroupPrivateKey.bin") == "k2");
+    BOOST_TEST(
+        t::read_text(
+            dir / "Certificates/ServerGroup/Backup/20260101T000000Z/ServerGroupCertificate.cer") ==
+        "c1");
+    BOOST_TEST(
+        t::read_text(
+            dir / "Certificates/ServerGroup/Backup/20260101T000000Z-2/ServerGroupPrivateKey.bin") ==
+        "k2");
     BOOST_TEST(t::mode_of(dir / "Certificates/ServerGroup/Backup/20260101T000000Z") == 0700u);
 }
 

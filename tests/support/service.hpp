@@ -15,7 +15,9 @@ struct service_fixture {
     manual_clock clock;
     service_options opts;
 
-    failover_service make() { return failover_service(opts, dir_storage(dir.path()), acl::posix{}, log, clock); }
+    failover_service make() {
+        return failover_service(opts, dir_storage(dir.path()), acl::posix{}, log, clock);
+    }
     fs::path cert(const std::string& name = FCS_DEFAULT_CERT_NAME) const {
         return dir / ("Certificates/" + name + ".crt");
     }

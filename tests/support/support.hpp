@@ -27,7 +27,9 @@ namespace fs = std::filesystem;
 class manual_clock {
 public:
     using policy_kind = policy::kind::clock;
-    manual_clock() : t_(std::make_shared<std::atomic<std::int64_t>>(now_ns(std::chrono::system_clock::now()))) {}
+    manual_clock()
+        : t_(std::make_shared<std::atomic<std::int64_t>>(
+              now_ns(std::chrono::system_clock::now()))) {}
     time_point now() const { return time_point(std::chrono::nanoseconds(t_->load())); }
     void set(time_point t) { t_->store(now_ns(t)); }
     void advance(std::chrono::nanoseconds d) { t_->fetch_add(d.count()); }
@@ -70,7 +72,8 @@ inline std::string read_text(const fs::path& p) {
 
 inline void write_text(const fs::path& p, std::string_view data, mode_t mode = 0644) {
     fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary | std::ios::trunc).write(data.data(), static_cast<std::streamsize>(data.size()));
+    std::ofstream(p, std::ios::binary | std::ios::trunc)
+        .write(data.data(), static_cast<std::streamsize>(data.size()));
     ::chmod(p.c_str(), mode);
 }
 
@@ -120,20 +123,28 @@ struct pem_pair {
     std::string ca_cert;
 };
 
-inline pem_pair openssl_ca_issued(const fs::path& work, const std::string& cn = "server.example",
-                                  int days = 365, const std::string& key_alg = "EC -pkeyopt ec_paramgen_curve:P-256") {
+inline pem_pair
+openssl_ca_issued(const fs::path& work, const std::string& cn = "server.example", int days = 365,
+                  const std::string& key_alg = "EC -pkeyopt ec_paramgen_curve:P-256") {
     fs::create_directories(work);
     auto q = [&](const std::string& f) { return shell_quote((work / f).string()); };
     std::string cmd =
         "cd " + shell_quote(work.string()) +
-        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt"
+        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+        "-out ca.crt"
         " -days 3650 -subj '/CN=Test Root CA' -addext basicConstraints=critical,CA:TRUE"
         " -addext keyUsage=critical,keyCertSign,cRLSign"
-        " && openssl genpkey -algorithm " + key_alg + " -out leaf.key"
-        " && openssl req -new -key leaf.key -out leaf.csr -subj '/CN=" + cn + "'"
-        " && printf 'subjectAltName=DNS:" + cn + ",DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf"
-        " && openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days " + std::to_string(days) +
-        " -extfile ext.cnf -out leaf.crt";
+        " && openssl genpkey -algorithm " +
+        key_alg +
+        " -out leaf.key"
+        " && openssl req -new -key leaf.key -out leaf.csr -subj '/CN=" +
+        cn +
+        "'"
+        " && printf 'subjectAltName=DNS:" +
+        cn +
+        ",DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf"
+        " && openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days " +
+        std::to_string(days) + " -extfile ext.cnf -out leaf.crt";
     auto r = run(cmd);
     if (r.exit_code != 0)
         throw std::runtime_error("openssl failed: " + r.output);

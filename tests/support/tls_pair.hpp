@@ -32,7 +32,8 @@ inline std::string reason() {
 
 /// Runs one handshake; with `resume`, offers that session. Then moves one byte of
 /// application data so a TLS 1.3 ticket reaches the client.
-inline handshake_result handshake(SSL_CTX* server_ctx, SSL_CTX* client_ctx, SSL_SESSION* resume = nullptr) {
+inline handshake_result handshake(SSL_CTX* server_ctx, SSL_CTX* client_ctx,
+                                  SSL_SESSION* resume = nullptr) {
     handshake_result r;
     last_ticket().reset();
     bssl::UniquePtr<SSL> server(SSL_new(server_ctx)), client(SSL_new(client_ctx));
@@ -76,7 +77,8 @@ inline handshake_result handshake(SSL_CTX* server_ctx, SSL_CTX* client_ctx, SSL_
     SSL_read(client.get(), &byte, 1);
     r.ok = true;
     r.resumed = SSL_session_reused(client.get()) == 1;
-    r.session = last_ticket() ? std::move(last_ticket()) : bssl::UniquePtr<SSL_SESSION>(SSL_get1_session(client.get()));
+    r.session = last_ticket() ? std::move(last_ticket())
+                              : bssl::UniquePtr<SSL_SESSION>(SSL_get1_session(client.get()));
     ERR_clear_error();
     return r;
 }

@@ -51,7 +51,8 @@ std::string openssl_fingerprint(const fs::path& pem) {
 
 BOOST_AUTO_TEST_SUITE(switchover_import)
 
-BOOST_FIXTURE_TEST_CASE(imports_over_existing_pair_backs_it_up_and_reports_each_step, group_fixture) {
+BOOST_FIXTURE_TEST_CASE(imports_over_existing_pair_backs_it_up_and_reports_each_step,
+                        group_fixture) {
     auto pair = openssl_ca_issued(dir / "in");
     auto svc = make(dir / "data");
     svc.start();
@@ -60,17 +61,20 @@ BOOST_FIXTURE_TEST_CASE(imports_over_existing_pair_backs_it_up_and_reports_each_
     switchover::import_source src;
     src.cert_file = dir / "in/leaf.crt";
     src.key_file = dir / "in/leaf.key";
-    auto r = switchover::import_pair(svc, src, nullptr, [&](switchover::import_step s, const std::string&) {
-        steps.push_back(switchover::to_string(s));
-    });
+    auto r = switchover::import_pair(svc, src, nullptr,
+                                     [&](switchover::import_step s, const std::string&) {
+                                         steps.push_back(switchover::to_string(s));
+                                     });
     BOOST_TEST(!r.already_present);
     BOOST_TEST((steps == std::vector<std::string>{"validate", "stage", "back up", "commit"}));
     BOOST_TEST(r.status.info.sha256_fingerprint == openssl_fingerprint(dir / "in/leaf.crt"));
     BOOST_TEST(std::string(to_string(r.status.origin)) == "imported");
     BOOST_TEST(std::string(to_string(svc.current()->origin)) == "imported");
     BOOST_REQUIRE(!r.backup_folder.empty());
-    BOOST_TEST(read_text(dir / "data" / r.backup_folder / "ServerGroupCertificate.cer") == old[cert_rel]);
-    BOOST_TEST(read_text(dir / "data" / r.backup_folder / "ServerGroupPrivateKey.bin") == old[key_rel]);
+    BOOST_TEST(read_text(dir / "data" / r.backup_folder / "ServerGroupCertificate.cer") ==
+               old[cert_rel]);
+    BOOST_TEST(read_text(dir / "data" / r.backup_folder / "ServerGroupPrivateKey.bin") ==
+               old[key_rel]);
     BOOST_TEST(mode_of(dir / "data" / key_rel) == 0600u);
 }
 
@@ -96,7 +100,8 @@ BOOST_FIXTURE_TEST_CASE(refused_inputs_leave_files_byte_identical_and_are_logged
     auto refuse = [&](switchover::import_source src, errc want, const secret_bytes* pw = nullptr) {
         try {
             switchover::import_pair(svc, src, pw);
-            BOOST_ERROR("import of " + src.cert_file.string() + src.bundle_file.string() + " was accepted");
+            BOOST_ERROR("import of " + src.cert_file.string() + src.bundle_file.string() +
+                        " was accepted");
         } catch (const error& e) {
             BOOST_TEST(static_cast<int>(e.fcs_code()) == static_cast<int>(want), e.what());
             BOOST_TEST(!e.file().empty(), e.what());
@@ -111,7 +116,8 @@ BOOST_FIXTURE_TEST_CASE(refused_inputs_leave_files_byte_identical_and_are_logged
     switchover::import_source empty;
     empty.bundle_file = dir / "empty.pem";
     refuse(empty, errc::parse_failed);
-    BOOST_REQUIRE_EQUAL(run("openssl pkcs12 -export -in " + shell_quote((dir / "a/leaf.crt").string()) + " -inkey " +
+    BOOST_REQUIRE_EQUAL(run("openssl pkcs12 -export -in " +
+                            shell_quote((dir / "a/leaf.crt").string()) + " -inkey " +
                             shell_quote((dir / "a/leaf.key").string()) + " -passout pass:pw -out " +
                             shell_quote((dir / "a.p12").string()))
                             .exit_code,
@@ -163,9 +169,7 @@ BOOST_FIXTURE_TEST_CASE(backup_server_imports_without_generating_a_pair_first, g
 }
 
 BOOST_FIXTURE_TEST_CASE(input_over_one_mib_is_refused_from_its_size, group_fixture) {
-    {
-        std::ofstream f(dir / "huge", std::ios::binary);
-    }
+    { std::ofstream f(dir / "huge", std::ios::binary); }
     fs::resize_file(dir / "huge", std::uintmax_t(8) << 30); // sparse: reading it would take long
     auto t0 = std::chrono::steady_clock::now();
     BOOST_CHECK_EXCEPTION(switchover::read_input(dir / "huge"), error,
@@ -226,9 +230,11 @@ BOOST_FIXTURE_TEST_CASE(child_verifies_against_the_group_certificate, group_fixt
     req.out_dir = dir / "out";
     auto r = switchover::issue(svc, req);
     BOOST_TEST(mode_of(r.key) == 0600u);
-    auto v = run("openssl verify -purpose sslserver -CAfile " + shell_quote(r.ca_certificate.string()) + " " +
-                 shell_quote(r.certificate.string()) + " && openssl verify -purpose sslclient -CAfile " +
-                 shell_quote(r.ca_certificate.string()) + " " + shell_quote(r.certificate.string()));
+    auto v =
+        run("openssl verify -purpose sslserver -CAfile " + shell_quote(r.ca_certificate.string()) +
+            " " + shell_quote(r.certificate.string()) +
+            " && openssl verify -purpose sslclient -CAfile " +
+            shell_quote(r.ca_certificate.string()) + " " + shell_quote(r.certificate.string()));
     BOOST_TEST(v.exit_code == 0, v.output);
     // Never overwrites.
     BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
@@ -239,10 +245,12 @@ BOOST_FIXTURE_TEST_CASE(signs_a_request_only_when_its_signature_verifies, group_
     auto svc = make(dir / "data");
     svc.start();
     auto q = [&](const char* f) { return shell_quote((dir / f).string()); };
-    BOOST_REQUIRE_EQUAL(run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + q("s.key") +
-                            " -out " + q("s.csr") + " -subj /CN=csr.example -addext subjectAltName=IP:10.9.8.7")
-                            .exit_code,
-                        0);
+    BOOST_REQUIRE_EQUAL(
+        run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+            q("s.key") + " -out " + q("s.csr") +
+            " -subj /CN=csr.example -addext subjectAltName=IP:10.9.8.7")
+            .exit_code,
+        0);
     switchover::issue_request req;
     req.csr_file = dir / "s.csr";
     req.out_dir = dir / "out";
@@ -260,16 +268,16 @@ BOOST_FIXTURE_TEST_CASE(signs_a_request_only_when_its_signature_verifies, group_
     write_text(dir / "bad.der", bytes);
     req.csr_file = dir / "bad.der";
     req.out_dir = dir / "out2";
-    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
-                          [](const error& e) {
-                              return e.fcs_code() == errc::parse_failed && e.file().ends_with("bad.der") &&
-                                     e.cause().find("signature does not verify") != std::string::npos;
-                          });
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error, [](const error& e) {
+        return e.fcs_code() == errc::parse_failed && e.file().ends_with("bad.der") &&
+               e.cause().find("signature does not verify") != std::string::npos;
+    });
     BOOST_TEST(!fs::exists(dir / "out2"));
 }
 
 BOOST_FIXTURE_TEST_CASE(refuses_when_the_group_certificate_is_not_a_ca, group_fixture) {
-    auto pair = openssl_ca_issued(dir / "in"); // a server certificate, CA:FALSE by default in x509 -req
+    auto pair =
+        openssl_ca_issued(dir / "in"); // a server certificate, CA:FALSE by default in x509 -req
     auto svc = make(dir / "data", false);
     svc.start();
     switchover::import_source src;

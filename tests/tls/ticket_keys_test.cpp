@@ -35,15 +35,16 @@ BOOST_AUTO_TEST_CASE(keyring_rotates_on_schedule_and_round_trips) {
     BOOST_CHECK_THROW(tls::ticket_keyring::parse(t::as_bytes("garbage"), "k"), error);
 }
 
-BOOST_FIXTURE_TEST_CASE(two_servers_on_one_storage_resume_each_others_sessions, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(two_servers_on_one_storage_resume_each_others_sessions,
+                        t::service_fixture) {
     // Two services on the same data folder: the active and the backup server after failover.
     auto a = make();
     a.start();
     auto b = make();
     b.start();
     tls::ticket_keys keys_a, keys_b;
-    BOOST_TEST(keys_a.sync(a));   // made and stored the keyring
-    BOOST_TEST(!keys_b.sync(b));  // found it: nothing to change
+    BOOST_TEST(keys_a.sync(a));  // made and stored the keyring
+    BOOST_TEST(!keys_b.sync(b)); // found it: nothing to change
     auto stored = dir / "Certificates/Keys/" FCS_DEFAULT_CERT_NAME ".tickets";
     BOOST_TEST(t::mode_of(stored) == 0600u);
     tls::server_context tls_a, tls_b;
@@ -78,7 +79,8 @@ BOOST_FIXTURE_TEST_CASE(two_servers_on_one_storage_resume_each_others_sessions, 
     BOOST_TEST(!on_c.resumed);
 }
 
-BOOST_FIXTURE_TEST_CASE(after_rotation_old_tickets_still_resume_until_they_age_out, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(after_rotation_old_tickets_still_resume_until_they_age_out,
+                        t::service_fixture) {
     auto svc = make();
     svc.start();
     tls::ticket_keys keys;

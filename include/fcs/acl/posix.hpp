@@ -31,12 +31,13 @@ public:
     using policy_kind = policy::kind::acl;
 
     struct options {
-        std::string service_user;  ///< owner of created items (only applied as root)
-        std::string admin_group;   ///< group granted read access to secret folders/files
+        std::string service_user; ///< owner of created items (only applied as root)
+        std::string admin_group;  ///< group granted read access to secret folders/files
     };
 
     posix() = default;
-    explicit posix(options o) : opts_(std::move(o)) {
+    explicit posix(options o)
+        : opts_(std::move(o)) {
         if (!opts_.service_user.empty()) {
             struct passwd* pw = ::getpwnam(opts_.service_user.c_str());
             if (!pw)
@@ -83,13 +84,16 @@ public:
         if (c == item_class::secret_item) {
             const mode_t allowed = admin_gid_ ? 0040 : 0; // the ACL mask, see rules()
             if (f.mode & 0077 & ~allowed)
-                return "permissions " + octal(f.mode) + " are too open; a private key must not be "
+                return "permissions " + octal(f.mode) +
+                       " are too open; a private key must not be "
                        "accessible by group or others (0600)";
             if (f.links > 1)
-                return "has " + std::to_string(f.links) + " hard links; refusing a key that is "
+                return "has " + std::to_string(f.links) +
+                       " hard links; refusing a key that is "
                        "reachable under another name";
         } else if (f.mode & 0022) {
-            return "permissions " + octal(f.mode) + " are too open; a certificate must not be "
+            return "permissions " + octal(f.mode) +
+                   " are too open; a certificate must not be "
                    "writable by group or others (0644)";
         }
         return std::nullopt;
@@ -117,7 +121,8 @@ private:
                 throw error(errc::io_failed, where, "read ACL", "acl_get_fd failed");
             acl_entry_t entry;
             acl_permset_t ps;
-            bool ok = ::acl_create_entry(&acl, &entry) == 0 && ::acl_set_tag_type(entry, ACL_GROUP) == 0 &&
+            bool ok = ::acl_create_entry(&acl, &entry) == 0 &&
+                      ::acl_set_tag_type(entry, ACL_GROUP) == 0 &&
                       ::acl_set_qualifier(entry, &g) == 0 && ::acl_get_permset(entry, &ps) == 0 &&
                       ::acl_clear_perms(ps) == 0 && ::acl_add_perm(ps, perms) == 0 &&
                       ::acl_calc_mask(&acl) == 0;
@@ -134,7 +139,8 @@ private:
             ::acl_free(acl);
             if (rc != 0)
                 throw error(errc::io_failed, where, "set ACL",
-                            "could not grant the admin group access (does the file system support POSIX ACLs?)");
+                            "could not grant the admin group access (does the file system support "
+                            "POSIX ACLs?)");
         };
         set(ACL_TYPE_ACCESS, ACL_READ | ACL_EXECUTE);
         set(ACL_TYPE_DEFAULT, ACL_READ);

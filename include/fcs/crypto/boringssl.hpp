@@ -66,8 +66,10 @@ public:
     class certificate {
     public:
         certificate() = default;
-        explicit certificate(bssl::UniquePtr<X509> x) : x_(std::move(x)) {}
-        certificate(const certificate& o) : x_(o.x_ ? (X509_up_ref(o.x_.get()), o.x_.get()) : nullptr) {}
+        explicit certificate(bssl::UniquePtr<X509> x)
+            : x_(std::move(x)) {}
+        certificate(const certificate& o)
+            : x_(o.x_ ? (X509_up_ref(o.x_.get()), o.x_.get()) : nullptr) {}
         certificate& operator=(const certificate& o) {
             if (this != &o)
                 x_.reset(o.x_ ? (X509_up_ref(o.x_.get()), o.x_.get()) : nullptr);
@@ -86,8 +88,10 @@ public:
     class private_key {
     public:
         private_key() = default;
-        explicit private_key(bssl::UniquePtr<EVP_PKEY> k) : k_(std::move(k)) {}
-        private_key(const private_key& o) : k_(o.k_ ? (EVP_PKEY_up_ref(o.k_.get()), o.k_.get()) : nullptr) {}
+        explicit private_key(bssl::UniquePtr<EVP_PKEY> k)
+            : k_(std::move(k)) {}
+        private_key(const private_key& o)
+            : k_(o.k_ ? (EVP_PKEY_up_ref(o.k_.get()), o.k_.get()) : nullptr) {}
         private_key& operator=(const private_key& o) {
             if (this != &o)
                 k_.reset(o.k_ ? (EVP_PKEY_up_ref(o.k_.get()), o.k_.get()) : nullptr);
@@ -128,7 +132,8 @@ public:
         case key_type::ec_p384: {
             bssl::UniquePtr<EC_KEY> ec(EC_KEY_new_by_curve_name(
                 type == key_type::ec_p256 ? NID_X9_62_prime256v1 : NID_secp384r1));
-            if (!ec || !EC_KEY_generate_key(ec.get()) || !EVP_PKEY_assign_EC_KEY(pkey.get(), ec.release()))
+            if (!ec || !EC_KEY_generate_key(ec.get()) ||
+                !EVP_PKEY_assign_EC_KEY(pkey.get(), ec.release()))
                 fail("", "generate key", "EC key generation failed");
             break;
         }
@@ -200,7 +205,8 @@ public:
         ERR_clear_error();
         if (out.empty())
             fail_parse(where, "load certificate",
-                       in.empty() ? "the file is empty" : "no certificate found (not PEM or DER X.509)");
+                       in.empty() ? "the file is empty"
+                                  : "no certificate found (not PEM or DER X.509)");
         return out;
     }
 
@@ -221,7 +227,8 @@ public:
                 break;
             }
             if (!key)
-                fail_parse(where, "load key", in.empty() ? "the file is empty" : "no private key found");
+                fail_parse(where, "load key",
+                           in.empty() ? "the file is empty" : "no private key found");
         } else {
             key = parse_der_key(in, password, where);
         }
@@ -244,12 +251,15 @@ public:
         if (!ok) {
             // The first error is the cause; later ones only say which layer gave up.
             auto reasons = drain_pkcs8_reasons();
-            auto has = [&](int r) { return std::find(reasons.begin(), reasons.end(), r) != reasons.end(); };
+            auto has = [&](int r) {
+                return std::find(reasons.begin(), reasons.end(), r) != reasons.end();
+            };
             if (has(PKCS8_R_INCORRECT_PASSWORD))
-                throw error(password ? errc::wrong_password : errc::key_encrypted, std::string(where),
-                            "load PKCS#12",
-                            password ? "wrong password for the PKCS#12 bundle"
-                                     : "the PKCS#12 bundle is password-protected; give its password");
+                throw error(password ? errc::wrong_password : errc::key_encrypted,
+                            std::string(where), "load PKCS#12",
+                            password
+                                ? "wrong password for the PKCS#12 bundle"
+                                : "the PKCS#12 bundle is password-protected; give its password");
             if (auto why = unsupported_encryption(in, reasons))
                 throw error(errc::unsupported_cipher, std::string(where), "load PKCS#12",
                             *why + "; re-export the bundle with AES-256 (openssl pkcs12 -export "
@@ -289,8 +299,8 @@ public:
     /// A PKCS#10 certificate request whose self-signature has been checked.
     struct certificate_request {
         bssl::UniquePtr<EVP_PKEY> public_key;
-        std::string subject;     ///< RFC 2253
-        std::string common_name; ///< "" when the subject has none
+        std::string subject;                   ///< RFC 2253
+        std::string common_name;               ///< "" when the subject has none
         std::vector<std::string> dns_names;    ///< from a requested subjectAltName
         std::vector<std::string> ip_addresses; ///< from a requested subjectAltName
     };
@@ -322,7 +332,8 @@ public:
         const std::uint8_t* p = der.data();
         bssl::UniquePtr<X509_REQ> req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
         if (!req || p != der.data() + der.size())
-            fail_parse(where, "load request", "not a PKCS#10 certificate request (truncated or garbage?)");
+            fail_parse(where, "load request",
+                       "not a PKCS#10 certificate request (truncated or garbage?)");
         certificate_request out;
         out.public_key.reset(X509_REQ_get_pubkey(req.get()));
         if (!out.public_key) {
@@ -339,9 +350,11 @@ public:
         out.subject = name_text(name);
         if (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0) {
             std::uint8_t* utf8 = nullptr;
-            int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+            int n =
+                ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
             if (n >= 0) {
-                out.common_name.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+                out.common_name.assign(reinterpret_cast<const char*>(utf8),
+                                       static_cast<std::size_t>(n));
                 OPENSSL_free(utf8);
             }
         }
@@ -355,14 +368,16 @@ public:
                 const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), j);
                 if (gn->type == GEN_DNS) {
                     const ASN1_STRING* s = gn->d.dNSName;
-                    out.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                               static_cast<std::size_t>(ASN1_STRING_length(s)));
+                    out.dns_names.emplace_back(
+                        reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                        static_cast<std::size_t>(ASN1_STRING_length(s)));
                 } else if (gn->type == GEN_IPADD) {
                     const ASN1_STRING* s = gn->d.iPAddress;
                     char buf[INET6_ADDRSTRLEN] = {};
                     int len = ASN1_STRING_length(s);
                     if ((len == 4 || len == 16) &&
-                        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), buf, sizeof buf))
+                        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), buf,
+                                  sizeof buf))
                         out.ip_addresses.emplace_back(buf);
                 }
             }
@@ -421,14 +436,15 @@ public:
             const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
             if (gn->type == GEN_DNS) {
                 const ASN1_STRING* s = gn->d.dNSName;
-                info.sans.push_back("DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                                         ASN1_STRING_length(s)));
+                info.sans.push_back(
+                    "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                         ASN1_STRING_length(s)));
             } else if (gn->type == GEN_IPADD) {
                 const ASN1_STRING* s = gn->d.iPAddress;
                 char buf[INET6_ADDRSTRLEN] = {};
                 int len = ASN1_STRING_length(s);
-                if ((len == 4 || len == 16) &&
-                    inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), buf, sizeof buf))
+                if ((len == 4 || len == 16) && inet_ntop(len == 4 ? AF_INET : AF_INET6,
+                                                         ASN1_STRING_get0_data(s), buf, sizeof buf))
                     info.sans.push_back(std::string("IP:") + buf);
             }
         }
@@ -511,7 +527,8 @@ public:
     /// "EC P-256", "RSA 2048", "Ed25519".
     static std::string key_description(EVP_PKEY* k) {
         switch (EVP_PKEY_id(k)) {
-        case EVP_PKEY_RSA: return "RSA " + std::to_string(EVP_PKEY_bits(k));
+        case EVP_PKEY_RSA:
+            return "RSA " + std::to_string(EVP_PKEY_bits(k));
         case EVP_PKEY_EC: {
             int nid = EC_GROUP_get_curve_name(EC_KEY_get0_group(EVP_PKEY_get0_EC_KEY(k)));
             return nid == NID_X9_62_prime256v1 ? "EC P-256"
@@ -519,9 +536,12 @@ public:
                    : nid == NID_secp521r1      ? "EC P-521"
                                                : "EC (curve " + std::to_string(nid) + ")";
         }
-        case EVP_PKEY_ED25519: return "Ed25519";
-        case EVP_PKEY_DSA: return "DSA";
-        default: return "algorithm " + std::to_string(EVP_PKEY_id(k));
+        case EVP_PKEY_ED25519:
+            return "Ed25519";
+        case EVP_PKEY_DSA:
+            return "DSA";
+        default:
+            return "algorithm " + std::to_string(EVP_PKEY_id(k));
         }
     }
 
@@ -537,9 +557,11 @@ public:
 
 private:
     [[noreturn]] static void fail(std::string_view where, std::string step, std::string cause) {
-        throw error(errc::crypto_failed, std::string(where), std::move(step), with_ssl_error(std::move(cause)));
+        throw error(errc::crypto_failed, std::string(where), std::move(step),
+                    with_ssl_error(std::move(cause)));
     }
-    [[noreturn]] static void fail_parse(std::string_view where, std::string step, std::string cause) {
+    [[noreturn]] static void fail_parse(std::string_view where, std::string step,
+                                        std::string cause) {
         ERR_clear_error();
         throw error(errc::parse_failed, std::string(where), std::move(step), std::move(cause));
     }
@@ -571,9 +593,11 @@ private:
     static void add_ext(X509* x, X509* issuer, int nid, const std::string& value) {
         X509V3_CTX ctx;
         X509V3_set_ctx(&ctx, issuer ? issuer : x, x, nullptr, nullptr, 0);
-        bssl::UniquePtr<X509_EXTENSION> ext(X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value.c_str()));
+        bssl::UniquePtr<X509_EXTENSION> ext(
+            X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value.c_str()));
         if (!ext || !X509_add_ext(x, ext.get(), -1))
-            fail("", "create certificate", "adding extension " + std::string(OBJ_nid2sn(nid)) + "=" + value + " failed");
+            fail("", "create certificate",
+                 "adding extension " + std::string(OBJ_nid2sn(nid)) + "=" + value + " failed");
     }
 
     certificate sign(const certificate* issuer, const private_key& signer, EVP_PKEY* subject_key,
@@ -586,18 +610,21 @@ private:
         bssl::UniquePtr<BIGNUM> serial(BN_bin2bn(serial_bytes, sizeof serial_bytes, nullptr));
         bssl::UniquePtr<ASN1_INTEGER> serial_asn1(BN_to_ASN1_INTEGER(serial.get(), nullptr));
         auto seconds = [](time_point t) {
-            return static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+            return static_cast<time_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
         };
         bssl::UniquePtr<ASN1_TIME> nb(ASN1_TIME_set(nullptr, seconds(not_before)));
         bssl::UniquePtr<ASN1_TIME> na(ASN1_TIME_set(nullptr, seconds(not_after)));
         X509_NAME* name = X509_get_subject_name(x.get());
         if (!x || !serial_asn1 || !nb || !na || !X509_set_version(x.get(), X509_VERSION_3) ||
             !X509_set_serialNumber(x.get(), serial_asn1.get()) ||
-            !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                        reinterpret_cast<const std::uint8_t*>(p.common_name.c_str()), -1, -1, 0) ||
+            !X509_NAME_add_entry_by_txt(
+                name, "CN", MBSTRING_UTF8,
+                reinterpret_cast<const std::uint8_t*>(p.common_name.c_str()), -1, -1, 0) ||
             (!p.organization.empty() &&
-             !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                                         reinterpret_cast<const std::uint8_t*>(p.organization.c_str()), -1, -1, 0)) ||
+             !X509_NAME_add_entry_by_txt(
+                 name, "O", MBSTRING_UTF8,
+                 reinterpret_cast<const std::uint8_t*>(p.organization.c_str()), -1, -1, 0)) ||
             !X509_set_issuer_name(x.get(), issuer ? X509_get_subject_name(issuer->get()) : name) ||
             !X509_set1_notBefore(x.get(), nb.get()) || !X509_set1_notAfter(x.get(), na.get()) ||
             !X509_set_pubkey(x.get(), subject_key))
@@ -610,8 +637,10 @@ private:
         } else {
             add_ext(x.get(), iss, NID_basic_constraints, "critical,CA:FALSE");
             add_ext(x.get(), iss, NID_key_usage,
-                    rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature");
-            add_ext(x.get(), iss, NID_ext_key_usage, p.client_auth ? "serverAuth,clientAuth" : "serverAuth");
+                    rsa ? "critical,digitalSignature,keyEncipherment"
+                        : "critical,digitalSignature");
+            add_ext(x.get(), iss, NID_ext_key_usage,
+                    p.client_auth ? "serverAuth,clientAuth" : "serverAuth");
         }
         add_ext(x.get(), iss, NID_subject_key_identifier, "hash");
         if (issuer)
@@ -623,11 +652,11 @@ private:
             san += (san.empty() ? "IP:" : ",IP:") + ip;
         if (!san.empty())
             add_ext(x.get(), iss, NID_subject_alt_name, san);
-        const EVP_MD* md = EVP_PKEY_id(signer.get()) == EVP_PKEY_ED25519 ? nullptr
-                           : EVP_PKEY_id(signer.get()) == EVP_PKEY_EC &&
-                                   EVP_PKEY_bits(signer.get()) > 256
-                               ? EVP_sha384()
-                               : EVP_sha256();
+        const EVP_MD* md =
+            EVP_PKEY_id(signer.get()) == EVP_PKEY_ED25519 ? nullptr
+            : EVP_PKEY_id(signer.get()) == EVP_PKEY_EC && EVP_PKEY_bits(signer.get()) > 256
+                ? EVP_sha384()
+                : EVP_sha256();
         if (!X509_sign(x.get(), signer.get(), md))
             fail("", "create certificate", "signing failed");
         return certificate(std::move(x));
@@ -651,10 +680,13 @@ private:
             }
             secret_bytes data = b.der;
             long len = static_cast<long>(data.size());
-            struct ctx_t { const secret_bytes* pw; } ctx{password};
+            struct ctx_t {
+                const secret_bytes* pw;
+            } ctx{password};
             auto cb = [](char* buf, int size, int, void* u) -> int {
                 auto* pw = static_cast<ctx_t*>(u)->pw;
-                int n = static_cast<int>(std::min<std::size_t>(pw->size(), static_cast<std::size_t>(size)));
+                int n = static_cast<int>(
+                    std::min<std::size_t>(pw->size(), static_cast<std::size_t>(size)));
                 std::memcpy(buf, pw->data(), n);
                 return n;
             };
@@ -669,7 +701,8 @@ private:
         if (b.label == "PRIVATE KEY" || b.label == "RSA PRIVATE KEY" || b.label == "EC PRIVATE KEY")
             return parse_der_key(b.der, password, where);
         throw error(errc::unsupported_key, std::string(where), "load key",
-                    "\"" + b.label + "\" keys cannot be used by a TLS server (use RSA, ECDSA or Ed25519)");
+                    "\"" + b.label +
+                        "\" keys cannot be used by a TLS server (use RSA, ECDSA or Ed25519)");
     }
 
     private_key decrypt_pkcs8(std::span<const std::uint8_t> der, const secret_bytes* password,
@@ -686,7 +719,8 @@ private:
             // GnuTLS writes the PBKDF2 PRF (hmacWithSHA256) without its NULL parameter, which
             // this BoringSSL refuses as a decode error: add the NULL and try once more. No MAC
             // covers these bytes, so the rewrite changes nothing the password protects.
-            if (auto fixed = add_null_prf_parameters(der); fixed && *fixed != secret_bytes(der.begin(), der.end())) {
+            if (auto fixed = add_null_prf_parameters(der);
+                fixed && *fixed != secret_bytes(der.begin(), der.end())) {
                 CBS again;
                 CBS_init(&again, fixed->data(), fixed->size());
                 k.reset(PKCS8_parse_encrypted_private_key(
@@ -716,7 +750,8 @@ private:
         CBS_init(&outer, der.data(), der.size());
         if (!CBS_get_asn1(&outer, &seq, CBS_ASN1_SEQUENCE) || CBS_len(&outer) != 0)
             fail_parse(where, "load key", "not a private key (neither PEM nor DER)");
-        // EncryptedPrivateKeyInfo starts with a SEQUENCE (the algorithm); the others with an INTEGER.
+        // EncryptedPrivateKeyInfo starts with a SEQUENCE (the algorithm); the others with an
+        // INTEGER.
         if (CBS_peek_asn1_tag(&seq, CBS_ASN1_SEQUENCE))
             return decrypt_pkcs8(der, password, where);
         CBS cbs;
@@ -736,7 +771,8 @@ private:
         }
         ERR_clear_error();
         CBS_init(&cbs, der.data(), der.size());
-        if (bssl::UniquePtr<EC_KEY> ec{EC_KEY_parse_private_key(&cbs, nullptr)}; ec && CBS_len(&cbs) == 0) {
+        if (bssl::UniquePtr<EC_KEY> ec{EC_KEY_parse_private_key(&cbs, nullptr)};
+            ec && CBS_len(&cbs) == 0) {
             k.reset(EVP_PKEY_new());
             EVP_PKEY_assign_EC_KEY(k.get(), ec.release());
             ERR_clear_error();
@@ -786,7 +822,8 @@ private:
             }
             if (tag & CBS_ASN1_CONSTRUCTED)
                 collect_algorithms(body, depth + 1, out);
-            else if (tag == CBS_ASN1_OCTETSTRING && CBS_len(&body) > 2 && CBS_data(&body)[0] == 0x30)
+            else if (tag == CBS_ASN1_OCTETSTRING && CBS_len(&body) > 2 &&
+                     CBS_data(&body)[0] == 0x30)
                 collect_algorithms(body, depth + 1, out);
         }
         ERR_clear_error();
@@ -855,12 +892,16 @@ private:
                 return "its PBES2 key derivation names the HMAC (" + u.oid +
                        ") without the NULL parameter (as GnuTLS writes it), which BoringSSL "
                        "cannot read";
-        auto has = [&](int r) { return std::find(reasons.begin(), reasons.end(), r) != reasons.end(); };
-        if (has(PKCS8_R_UNSUPPORTED_CIPHER) || has(PKCS8_R_UNKNOWN_CIPHER) || has(PKCS8_R_UNKNOWN_ALGORITHM) ||
-            has(PKCS8_R_UNKNOWN_CIPHER_ALGORITHM) || has(PKCS8_R_UNSUPPORTED_PRF) ||
-            has(PKCS8_R_UNSUPPORTED_KEY_DERIVATION_FUNCTION) || has(PKCS8_R_UNSUPPORTED_KEYLENGTH) ||
-            has(PKCS8_R_UNSUPPORTED_SALT_TYPE) || has(PKCS8_R_UNKNOWN_HASH) || has(PKCS8_R_UNKNOWN_DIGEST))
-            return std::string("encrypted with a cipher or key derivation BoringSSL cannot decrypt");
+        auto has = [&](int r) {
+            return std::find(reasons.begin(), reasons.end(), r) != reasons.end();
+        };
+        if (has(PKCS8_R_UNSUPPORTED_CIPHER) || has(PKCS8_R_UNKNOWN_CIPHER) ||
+            has(PKCS8_R_UNKNOWN_ALGORITHM) || has(PKCS8_R_UNKNOWN_CIPHER_ALGORITHM) ||
+            has(PKCS8_R_UNSUPPORTED_PRF) || has(PKCS8_R_UNSUPPORTED_KEY_DERIVATION_FUNCTION) ||
+            has(PKCS8_R_UNSUPPORTED_KEYLENGTH) || has(PKCS8_R_UNSUPPORTED_SALT_TYPE) ||
+            has(PKCS8_R_UNKNOWN_HASH) || has(PKCS8_R_UNKNOWN_DIGEST))
+            return std::string(
+                "encrypted with a cipher or key derivation BoringSSL cannot decrypt");
         return std::nullopt;
     }
 
@@ -902,10 +943,11 @@ private:
             if (!CBB_add_asn1(out, &child, tag) || !rewrite_prf(body, &child, depth + 1))
                 return false;
             CBS peek = body, oid;
-            if (tag == CBS_ASN1_SEQUENCE && CBS_get_asn1(&peek, &oid, CBS_ASN1_OBJECT) && CBS_len(&peek) == 0 &&
-                CBS_len(&oid) == sizeof hmac_prefix + 1 &&
+            if (tag == CBS_ASN1_SEQUENCE && CBS_get_asn1(&peek, &oid, CBS_ASN1_OBJECT) &&
+                CBS_len(&peek) == 0 && CBS_len(&oid) == sizeof hmac_prefix + 1 &&
                 std::memcmp(CBS_data(&oid), hmac_prefix, sizeof hmac_prefix) == 0 &&
-                CBS_data(&oid)[sizeof hmac_prefix] >= 7 && CBS_data(&oid)[sizeof hmac_prefix] <= 11) {
+                CBS_data(&oid)[sizeof hmac_prefix] >= 7 &&
+                CBS_data(&oid)[sizeof hmac_prefix] <= 11) {
                 CBB null;
                 if (!CBB_add_asn1(&child, &null, CBS_ASN1_NULL))
                     return false;
@@ -916,7 +958,9 @@ private:
         return true;
     }
 
-    static void check_usable(const private_key& k, std::string_view where) { check_usable(k.get(), where); }
+    static void check_usable(const private_key& k, std::string_view where) {
+        check_usable(k.get(), where);
+    }
     static void check_usable(EVP_PKEY* k, std::string_view where) {
         switch (EVP_PKEY_id(k)) {
         case EVP_PKEY_RSA:
@@ -932,7 +976,8 @@ private:
                             "EC curve not usable for TLS (use P-256, P-384 or P-521)");
             return;
         }
-        case EVP_PKEY_ED25519: return;
+        case EVP_PKEY_ED25519:
+            return;
         default:
             throw error(errc::unsupported_key, std::string(where), "load key",
                         key_description(k) + " keys cannot be used by a TLS server");

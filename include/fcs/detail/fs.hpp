@@ -31,8 +31,10 @@ namespace fcs::detail {
 class unique_fd {
 public:
     unique_fd() = default;
-    explicit unique_fd(int fd) noexcept : fd_(fd) {}
-    unique_fd(unique_fd&& o) noexcept : fd_(o.release()) {}
+    explicit unique_fd(int fd) noexcept
+        : fd_(fd) {}
+    unique_fd(unique_fd&& o) noexcept
+        : fd_(o.release()) {}
     unique_fd& operator=(unique_fd&& o) noexcept {
         reset(o.release());
         return *this;
@@ -76,7 +78,8 @@ inline unique_fd open_dir(int base, std::string_view rel, bool create, mode_t mo
     std::size_t pos = 0;
     while (pos < rel.size()) {
         auto slash = rel.find('/', pos);
-        auto comp = std::string(rel.substr(pos, slash == std::string_view::npos ? rel.size() - pos : slash - pos));
+        auto comp = std::string(
+            rel.substr(pos, slash == std::string_view::npos ? rel.size() - pos : slash - pos));
         pos = slash == std::string_view::npos ? rel.size() : slash + 1;
         if (comp.empty() || comp == ".")
             continue;
@@ -98,7 +101,8 @@ inline unique_fd open_dir(int base, std::string_view rel, bool create, mode_t mo
             int e = errno;
             if (e == ENOTDIR) {
                 struct stat st {};
-                if (::fstatat(cur.get(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                if (::fstatat(cur.get(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISLNK(st.st_mode))
                     e = ELOOP;
             }
             throw_io(shown, "open folder", e);
@@ -117,7 +121,8 @@ inline bool exists_at(int dir, const std::string& name) {
 /// `max_size` (refused from fstat, before reading it all).
 inline std::pair<secret_bytes, file_facts> read_at(int dir, const std::string& name,
                                                    const std::string& shown, std::size_t max_size) {
-    unique_fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    unique_fd fd(
+        ::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd)
         throw_io(shown, "open", errno);
     struct stat st {};

@@ -88,7 +88,9 @@ struct limits {
 namespace impl {
 class reader {
 public:
-    reader(std::string_view in, limits l) : in_(in), lim_(l) {}
+    reader(std::string_view in, limits l)
+        : in_(in)
+        , lim_(l) {}
 
     bool parse(value& out) {
         skip_ws();
@@ -100,7 +102,8 @@ public:
 
 private:
     void skip_ws() {
-        while (pos_ < in_.size() && (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r'))
+        while (pos_ < in_.size() &&
+               (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r'))
             ++pos_;
     }
     bool literal(std::string_view word) {
@@ -218,14 +221,30 @@ private:
                 return false;
             char e = in_[pos_++];
             switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
             case 'u': {
                 std::uint32_t cp = 0;
                 if (!hex4(cp))
@@ -241,7 +260,8 @@ private:
                 put_utf8(out, cp);
                 break;
             }
-            default: return false;
+            default:
+                return false;
             }
         }
         return false;
@@ -319,7 +339,8 @@ private:
 };
 } // namespace impl
 
-/// Parses `in` (the caller bounds its size). nullopt when it is not valid JSON or breaks the limits.
+/// Parses `in` (the caller bounds its size). nullopt when it is not valid JSON or breaks the
+/// limits.
 inline std::optional<value> parse(std::string_view in, limits l = {}) {
     value v;
     impl::reader r(in, l);

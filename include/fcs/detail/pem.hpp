@@ -57,7 +57,8 @@ inline std::optional<std::vector<pem_block>> pem_blocks(std::span<const std::uin
         while (lp <= body.size()) {
             auto nl = body.find('\n', lp);
             auto line = body.substr(lp, nl == std::string_view::npos ? body.size() - lp : nl - lp);
-            while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            while (!line.empty() &&
+                   (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
                 line.remove_suffix(1);
             while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
                 line.remove_prefix(1);

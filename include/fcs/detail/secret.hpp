@@ -18,7 +18,9 @@ struct cleansing_allocator {
     using value_type = T;
     template <class U>
     struct rebind {
-        using other = cleansing_allocator<U, typename std::allocator_traits<Upstream>::template rebind_alloc<U>>;
+        using other =
+            cleansing_allocator<U,
+                                typename std::allocator_traits<Upstream>::template rebind_alloc<U>>;
     };
     cleansing_allocator() noexcept = default;
     template <class U, class V>
@@ -29,7 +31,9 @@ struct cleansing_allocator {
         Upstream{}.deallocate(p, n);
     }
     template <class U, class V>
-    bool operator==(const cleansing_allocator<U, V>&) const noexcept { return true; }
+    bool operator==(const cleansing_allocator<U, V>&) const noexcept {
+        return true;
+    }
 };
 } // namespace detail
 
@@ -39,7 +43,9 @@ using secret_bytes = std::vector<std::uint8_t, detail::cleansing_allocator<std::
 /// Public bytes (certificates).
 using bytes = std::vector<std::uint8_t>;
 
-inline secret_bytes to_secret(std::string_view s) { return secret_bytes(s.begin(), s.end()); }
+inline secret_bytes to_secret(std::string_view s) {
+    return secret_bytes(s.begin(), s.end());
+}
 inline std::string_view as_text(const secret_bytes& b) {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }

@@ -35,10 +35,10 @@ struct service_options {
     std::string name = FCS_DEFAULT_CERT_NAME; ///< base name of a generated pair
     profile_kind profile = profile_kind::server;
     key_type key = key_type::ec_p256;
-    std::string common_name;                ///< default: the host name
+    std::string common_name; ///< default: the host name
     std::string organization = "fcs";
-    std::vector<std::string> dns_names;     ///< added to the host name and "localhost"
-    std::vector<std::string> ip_addresses;  ///< added to 127.0.0.1 and ::1
+    std::vector<std::string> dns_names;    ///< added to the host name and "localhost"
+    std::vector<std::string> ip_addresses; ///< added to 127.0.0.1 and ::1
     int validity_years = FCS_DEFAULT_VALIDITY_YEARS;
     std::chrono::seconds warn_before = std::chrono::days(FCS_DEFAULT_WARN_DAYS);
     /// A key file that is too open is refused (like OpenSSH); with this, its mode is set to
@@ -76,7 +76,6 @@ inline std::string host_name() {
     return buf;
 }
 
-
 /// `t` plus whole calendar years (29 February becomes 28 February).
 inline time_point add_years(time_point t, int years) {
     using namespace std::chrono;
@@ -103,10 +102,15 @@ public:
     using credential_ptr = std::shared_ptr<const credential_type>;
 
     service_core(service_options o, Storage s, Acl a, Crypto c, Log l, Clock k)
-        : opts_(std::move(o)), storage_(std::move(s)), acl_(std::move(a)), crypto_(std::move(c)),
-          log_(std::move(l)), clock_(std::move(k)) {
+        : opts_(std::move(o))
+        , storage_(std::move(s))
+        , acl_(std::move(a))
+        , crypto_(std::move(c))
+        , log_(std::move(l))
+        , clock_(std::move(k)) {
         if (!storage::valid_slot_name(opts_.name))
-            throw error(errc::invalid_argument, opts_.name, "configure", "not a valid certificate name");
+            throw error(errc::invalid_argument, opts_.name, "configure",
+                        "not a valid certificate name");
     }
 
     /**
@@ -139,21 +143,26 @@ public:
         if (!scan.valid.empty()) {
             chosen = choose(scan.valid, report);
         } else if (!opts_.generate_when_missing) {
-            say(report, finding::severity::info, "", "no usable certificate pair is stored; none generated");
+            say(report, finding::severity::info, "",
+                "no usable certificate pair is stored; none generated");
             return report;
         } else {
             if (scan.occupied.count(opts_.name))
-                throw error(errc::conflict, storage_.location(opts_.name, part::certificate), "generate",
+                throw error(errc::conflict, storage_.location(opts_.name, part::certificate),
+                            "generate",
                             "no usable certificate, and a new one cannot be generated without "
                             "overwriting the unusable pair of the same name; fix or remove it");
             try {
                 chosen = generate();
                 report.generated = true;
-                say(report, finding::severity::info, storage_.location(chosen->name, part::certificate),
+                say(report, finding::severity::info,
+                    storage_.location(chosen->name, part::certificate),
                     std::string("generated a new ") +
-                        (opts_.profile == profile_kind::group_ca ? "server-group CA" : "self-signed") +
-                        " certificate (" + Crypto::key_description(chosen->key.get()) + ", valid until " +
-                        iso(chosen->info.not_after) + "), SHA-256 " + chosen->info.sha256_fingerprint);
+                        (opts_.profile == profile_kind::group_ca ? "server-group CA"
+                                                                 : "self-signed") +
+                        " certificate (" + Crypto::key_description(chosen->key.get()) +
+                        ", valid until " + iso(chosen->info.not_after) + "), SHA-256 " +
+                        chosen->info.sha256_fingerprint);
             } catch (const error& e) {
                 // A shared storage (etcd) refuses the write when another node stored a pair
                 // first (errc::conflict): all nodes of a group must serve the winner's pair.
@@ -163,8 +172,10 @@ public:
                 if (again.valid.empty())
                     throw;
                 chosen = choose(again.valid, report);
-                say(report, finding::severity::info, storage_.location(chosen->name, part::certificate),
-                    "another node stored a pair first; using it, SHA-256 " + chosen->info.sha256_fingerprint);
+                say(report, finding::severity::info,
+                    storage_.location(chosen->name, part::certificate),
+                    "another node stored a pair first; using it, SHA-256 " +
+                        chosen->info.sha256_fingerprint);
             }
         }
         publish(chosen);
@@ -206,8 +217,9 @@ public:
             key = crypto_.parse_private_key(key_in, nullptr, key_where);
         } catch (const error& e) {
             if (e.fcs_code() == errc::key_encrypted)
-                throw error(errc::key_encrypted, std::string(key_where), "install",
-                            "key is password-protected; the failover service needs an unprotected key");
+                throw error(
+                    errc::key_encrypted, std::string(key_where), "install",
+                    "key is password-protected; the failover service needs an unprotected key");
             throw;
         }
         return install_parsed(std::move(chain), std::move(key), cert_where, how);
@@ -217,7 +229,8 @@ public:
     cert_status install_parsed(std::vector<certificate> chain, private_key key,
                                std::string_view cert_where, enum origin how) {
         std::lock_guard lock(change_mutex_);
-        if (!opened_) // install without start() (the `replace` command): no generation, no archiving
+        if (!opened_) // install without start() (the `replace` command): no generation, no
+                      // archiving
             for (auto& note : open_storage())
                 log_.write(policy::level::warning, note);
         auto leaf = order_chain(chain, key);
@@ -237,7 +250,8 @@ public:
         change_set c;
         c.archive_tag = utc_tag(now);
         c.puts.push_back({name, part::certificate, encode_chain(chain)});
-        c.puts.push_back({name, part::private_key, crypto_.encode(key, storage_.encoding(part::private_key))});
+        c.puts.push_back(
+            {name, part::private_key, crypto_.encode(key, storage_.encoding(part::private_key))});
         c.puts.push_back({name, part::metadata, metadata_for(how, info.sha256_fingerprint)});
         storage_.commit(c);
         auto cred = std::make_shared<credential_type>();
@@ -249,8 +263,8 @@ public:
         publish(cred);
         log_.write(policy::level::info,
                    storage_.location(name, part::certificate) + ": " + std::string(to_string(how)) +
-                       " a new certificate (" + cred->info.subject + ", issued by " + cred->info.issuer +
-                       "), SHA-256 " + cred->info.sha256_fingerprint +
+                       " a new certificate (" + cred->info.subject + ", issued by " +
+                       cred->info.issuer + "), SHA-256 " + cred->info.sha256_fingerprint +
                        (cur ? "; the previous one (SHA-256 " + cur->info.sha256_fingerprint +
                                   ") is in the archive"
                             : std::string()));
@@ -284,7 +298,8 @@ public:
             return r;
         }
         auto best = choose(scan.valid, scratch);
-        if (cur && best->info.sha256_fingerprint == cur->info.sha256_fingerprint && best->name == cur->name) {
+        if (cur && best->info.sha256_fingerprint == cur->info.sha256_fingerprint &&
+            best->name == cur->name) {
             r.message = "unchanged";
             return r;
         }
@@ -381,11 +396,13 @@ private:
     };
 
     static secret_bytes metadata_for(enum origin how, const std::string& fingerprint) {
-        return to_secret(std::string("origin=") + to_string(how) + "\nsha256=" + fingerprint + "\n");
+        return to_secret(std::string("origin=") + to_string(how) + "\nsha256=" + fingerprint +
+                         "\n");
     }
 
     /// The origin recorded with the pair, if the record is about `fingerprint`.
-    std::optional<enum origin> stored_origin(const std::string& name, const std::string& fingerprint) const {
+    std::optional<enum origin> stored_origin(const std::string& name,
+                                             const std::string& fingerprint) const {
         std::optional<stored_item> meta;
         try {
             meta = storage_.read(name, part::metadata);
@@ -403,7 +420,8 @@ private:
         return std::nullopt;
     }
 
-    void say(start_report& r, finding::severity sev, const std::string& where, const std::string& msg) {
+    void say(start_report& r, finding::severity sev, const std::string& where,
+             const std::string& msg) {
         r.findings.push_back({sev, where, msg});
         auto lv = sev == finding::severity::info      ? policy::level::info
                   : sev == finding::severity::warning ? policy::level::warning
@@ -446,11 +464,13 @@ private:
                 continue;
             }
             if (!cert_item) {
-                out.to_archive.push_back({name, part::private_key, "private key without a certificate"});
+                out.to_archive.push_back(
+                    {name, part::private_key, "private key without a certificate"});
                 continue;
             }
             if (!key_item) {
-                out.to_archive.push_back({name, part::certificate, "certificate without a private key"});
+                out.to_archive.push_back(
+                    {name, part::certificate, "certificate without a private key"});
                 continue;
             }
             auto unsafe = [&](const stored_item& it, part p) -> bool {
@@ -461,7 +481,8 @@ private:
                     return false;
                 if (opts_.repair_permissions) {
                     storage_.repair(name, p);
-                    note(finding::severity::warning, it.location, *problem + "; repaired as configured");
+                    note(finding::severity::warning, it.location,
+                         *problem + "; repaired as configured");
                     return false;
                 }
                 out.occupied.insert(name);
@@ -506,9 +527,10 @@ private:
             cred->key = std::move(key);
             // Origin: what the metadata written with the pair says, when it is about this very
             // certificate; else a guess from the certificate (files dropped in by an admin).
-            cred->origin = stored_origin(name, cred->info.sha256_fingerprint)
-                               .value_or(cred->info.self_signed && !cred->info.is_ca ? origin::generated
-                                                                                    : origin::installed);
+            cred->origin =
+                stored_origin(name, cred->info.sha256_fingerprint)
+                    .value_or(cred->info.self_signed && !cred->info.is_ca ? origin::generated
+                                                                          : origin::installed);
             out.valid.push_back(std::move(cred));
         }
         return out;
@@ -542,8 +564,9 @@ private:
             };
             std::string msg = "several valid certificate pairs; using " + describe(*valid.front());
             auto [d0, k0] = rank(*valid.front());
-            msg += d0 == 0 && k0 == 0 ? " because a CA-issued certificate is preferred over a self-signed one"
-                                      : " because it is valid longest";
+            msg += d0 == 0 && k0 == 0
+                       ? " because a CA-issued certificate is preferred over a self-signed one"
+                       : " because it is valid longest";
             msg += "; not used:";
             for (std::size_t i = 1; i < valid.size(); ++i)
                 msg += " " + describe(*valid[i]) + (i + 1 < valid.size() ? "," : "");
@@ -580,9 +603,11 @@ private:
         change_set c;
         c.archive_tag = utc_tag(now);
         c.puts.push_back({opts_.name, part::certificate, encode_chain({cert})});
-        c.puts.push_back({opts_.name, part::private_key, crypto_.encode(key, storage_.encoding(part::private_key))});
+        c.puts.push_back({opts_.name, part::private_key,
+                          crypto_.encode(key, storage_.encoding(part::private_key))});
         auto info = crypto_.describe(cert);
-        c.puts.push_back({opts_.name, part::metadata, metadata_for(origin::generated, info.sha256_fingerprint)});
+        c.puts.push_back(
+            {opts_.name, part::metadata, metadata_for(origin::generated, info.sha256_fingerprint)});
         storage_.commit(c);
         auto cred = std::make_shared<credential_type>();
         cred->name = opts_.name;
@@ -601,7 +626,8 @@ private:
                 f(p);
             } catch (const std::exception& e) {
                 // The pair is published; a listener's failure must not undo or hide that.
-                log_.write(policy::level::error, std::string("a listener of the new certificate failed: ") + e.what());
+                log_.write(policy::level::error,
+                           std::string("a listener of the new certificate failed: ") + e.what());
             }
         }
     }
@@ -619,7 +645,8 @@ private:
         std::string msg;
         finding::severity sev = finding::severity::info;
         switch (s.state) {
-        case cert_state::valid: return;
+        case cert_state::valid:
+            return;
         case cert_state::expiring:
             sev = finding::severity::warning;
             msg = "the certificate expires in " + std::to_string(s.days_remaining) + " days (" +
@@ -639,7 +666,8 @@ private:
         if (report)
             say(*report, sev, where, msg);
         else
-            log_.write(sev == finding::severity::warning ? policy::level::warning : policy::level::error,
+            log_.write(sev == finding::severity::warning ? policy::level::warning
+                                                         : policy::level::error,
                        where + ": " + msg);
     }
 

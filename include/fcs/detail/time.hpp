@@ -20,10 +20,14 @@ inline std::string format_utc(time_point t, const char* format) {
 }
 
 /// "2026-11-23T10:15:00Z" (messages, JSON, the log)
-inline std::string iso8601(time_point t) { return format_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+inline std::string iso8601(time_point t) {
+    return format_utc(t, "%Y-%m-%dT%H:%M:%SZ");
+}
 
 /// "20261123T101500Z" (archive and backup names)
-inline std::string utc_tag(time_point t) { return format_utc(t, "%Y%m%dT%H%M%SZ"); }
+inline std::string utc_tag(time_point t) {
+    return format_utc(t, "%Y%m%dT%H%M%SZ");
+}
 
 } // namespace fcs::detail
 

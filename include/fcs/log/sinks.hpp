@@ -54,8 +54,11 @@ class file {
 public:
     using policy_kind = policy::kind::log;
     explicit file(std::filesystem::path path, bool also_stderr = false)
-        : path_(std::move(path)), also_stderr_(also_stderr) {}
-    file(const file& o) : path_(o.path_), also_stderr_(o.also_stderr_) {}
+        : path_(std::move(path))
+        , also_stderr_(also_stderr) {}
+    file(const file& o)
+        : path_(o.path_)
+        , also_stderr_(o.also_stderr_) {}
 
     const std::filesystem::path& path() const { return path_; }
 
@@ -65,7 +68,8 @@ public:
         if (!fd_) {
             std::error_code ec;
             std::filesystem::create_directories(path_.parent_path(), ec);
-            fd_.reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+            fd_.reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                             0644));
         }
         if (fd_)
             (void)!::write(fd_.get(), line.data(), line.size());

@@ -44,8 +44,8 @@ struct change_set {
 /// An item read from a storage.
 struct stored_item {
     secret_bytes data;
-    std::string location;             ///< what to show a user ("Certificates/Keys/x.key")
-    std::optional<file_facts> facts;  ///< owner, mode, links when the storage has files
+    std::string location;            ///< what to show a user ("Certificates/Keys/x.key")
+    std::optional<file_facts> facts; ///< owner, mode, links when the storage has files
 };
 
 } // namespace fcs
@@ -71,14 +71,14 @@ template <class S>
 concept Storage = PolicyOf<S, kind::storage> &&
     requires(S& s, const S& cs, const protections& p, const std::string& n, part pt,
              const change_set& c) {
-        { s.open(p) } -> std::same_as<std::vector<std::string>>;
-        { cs.names(pt) } -> std::same_as<std::vector<std::string>>;
-        { cs.read(n, pt) } -> std::same_as<std::optional<stored_item>>;
-        { cs.location(n, pt) } -> std::same_as<std::string>;
-        { cs.encoding(pt) } -> std::same_as<encoding>;
-        { s.commit(c) } -> std::same_as<void>;
-        { s.repair(n, pt) } -> std::same_as<void>;
-    };
+    { s.open(p) } -> std::same_as<std::vector<std::string>>;
+    { cs.names(pt) } -> std::same_as<std::vector<std::string>>;
+    { cs.read(n, pt) } -> std::same_as<std::optional<stored_item>>;
+    { cs.location(n, pt) } -> std::same_as<std::string>;
+    { cs.encoding(pt) } -> std::same_as<encoding>;
+    { s.commit(c) } -> std::same_as<void>;
+    { s.repair(n, pt) } -> std::same_as<void>;
+};
 
 /**
  * ACL requirements:
@@ -88,11 +88,10 @@ concept Storage = PolicyOf<S, kind::storage> &&
  *     owned by someone else ("permissions 0644 are too open"), nullopt when it is fine.
  */
 template <class A>
-concept Acl = PolicyOf<A, kind::acl> &&
-    requires(const A& a, const file_facts& f, item_class c) {
-        { a.rules() } -> std::same_as<protections>;
-        { a.check(f, c) } -> std::same_as<std::optional<std::string>>;
-    };
+concept Acl = PolicyOf<A, kind::acl> && requires(const A& a, const file_facts& f, item_class c) {
+    { a.rules() } -> std::same_as<protections>;
+    { a.check(f, c) } -> std::same_as<std::optional<std::string>>;
+};
 
 /**
  * Crypto backend requirements:
@@ -106,31 +105,37 @@ concept Acl = PolicyOf<A, kind::acl> &&
  *  6. `encode(cert, encoding)` -> bytes and `encode(key, encoding)` -> secret_bytes.
  */
 template <class C>
-concept CryptoBackend = PolicyOf<C, kind::crypto> &&
-    requires { typename C::certificate; typename C::private_key; typename C::profile; } &&
-    requires(const C& c, const typename C::certificate& cert, const typename C::private_key& key,
-             const typename C::profile& prof, std::span<const std::uint8_t> in,
-             const secret_bytes* password, std::string_view where, key_type kt, time_point t,
-             encoding e) {
-        { c.generate_key(kt) } -> std::same_as<typename C::private_key>;
-        { c.self_sign(key, prof, t, t) } -> std::same_as<typename C::certificate>;
-        { c.parse_certificates(in, where) } -> std::same_as<std::vector<typename C::certificate>>;
-        { c.parse_private_key(in, password, where) } -> std::same_as<typename C::private_key>;
-        { c.matches(cert, key) } -> std::same_as<bool>;
-        { c.describe(cert) } -> std::same_as<cert_info>;
-        { c.encode(cert, e) } -> std::same_as<bytes>;
-        { c.encode(key, e) } -> std::same_as<secret_bytes>;
-    };
+concept CryptoBackend = PolicyOf<C, kind::crypto> && requires {
+    typename C::certificate;
+    typename C::private_key;
+    typename C::profile;
+} && requires(const C& c, const typename C::certificate& cert, const typename C::private_key& key,
+              const typename C::profile& prof, std::span<const std::uint8_t> in,
+              const secret_bytes* password, std::string_view where, key_type kt, time_point t,
+              encoding e) {
+    { c.generate_key(kt) } -> std::same_as<typename C::private_key>;
+    { c.self_sign(key, prof, t, t) } -> std::same_as<typename C::certificate>;
+    { c.parse_certificates(in, where) } -> std::same_as<std::vector<typename C::certificate>>;
+    { c.parse_private_key(in, password, where) } -> std::same_as<typename C::private_key>;
+    { c.matches(cert, key) } -> std::same_as<bool>;
+    { c.describe(cert) } -> std::same_as<cert_info>;
+    { c.encode(cert, e) } -> std::same_as<bytes>;
+    { c.encode(key, e) } -> std::same_as<secret_bytes>;
+};
 
 /// Message levels of the message log.
 enum class level { debug, info, warning, error };
 
 inline const char* to_string(level l) noexcept {
     switch (l) {
-    case level::debug: return "DEBUG";
-    case level::info: return "INFO";
-    case level::warning: return "WARNING";
-    case level::error: return "ERROR";
+    case level::debug:
+        return "DEBUG";
+    case level::info:
+        return "INFO";
+    case level::warning:
+        return "WARNING";
+    case level::error:
+        return "ERROR";
     }
     return "?";
 }

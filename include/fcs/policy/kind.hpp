@@ -18,7 +18,9 @@ struct clock {};
 
 /// True when T declares a policy_kind.
 template <class T>
-concept Policy = requires { typename T::policy_kind; };
+concept Policy = requires {
+    typename T::policy_kind;
+};
 
 template <class T, class Kind>
 concept PolicyOf = Policy<T> && std::is_same_v<typename T::policy_kind, Kind>;

@@ -38,7 +38,8 @@ public:
     using policy_kind = policy::kind::storage;
     using layout = Layout;
 
-    explicit directory(std::filesystem::path root) : root_path_(std::move(root)) {}
+    explicit directory(std::filesystem::path root)
+        : root_path_(std::move(root)) {}
 
     const std::filesystem::path& root() const noexcept { return root_path_; }
 
@@ -64,12 +65,14 @@ public:
                 if ((have & ~fp.dir_mode) != 0 && !prot_.repair_folders)
                     throw error(errc::unsafe_file, f.path, "check folder",
                                 "permissions " + octal(have) + " are too open; it must be " +
-                                    octal(fp.dir_mode) + " (run chmod " + octal(fp.dir_mode) + " on it, or "
+                                    octal(fp.dir_mode) + " (run chmod " + octal(fp.dir_mode) +
+                                    " on it, or "
                                     "enable repair_permissions to let fcs do it)");
                 if (have != fp.dir_mode) {
                     if (::fchmod(fd.get(), fp.dir_mode) != 0)
                         detail::throw_io(f.path, "set folder mode", errno);
-                    notes.push_back(f.path + ": folder mode " + octal(have) + " set to " + octal(fp.dir_mode));
+                    notes.push_back(f.path + ": folder mode " + octal(have) + " set to " +
+                                    octal(fp.dir_mode));
                 }
                 if ((fp.uid != static_cast<uid_t>(-1) && st.st_uid != fp.uid) ||
                     (fp.gid != static_cast<gid_t>(-1) && st.st_gid != fp.gid)) {
@@ -120,7 +123,8 @@ public:
         std::lock_guard lock(mutex_);
         auto dir = detail::open_dir(root_fd(), Layout::folder(p), false, 0);
         auto file = Layout::file_name(name, p);
-        detail::unique_fd fd(::openat(dir.get(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+        detail::unique_fd fd(
+            ::openat(dir.get(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
         if (!fd)
             detail::throw_io(location(name, p), "open", errno);
         const protection& fp = prot_.of(class_of(p));
@@ -145,7 +149,8 @@ public:
                     archive_dir = make_archive_folder(c.archive_tag);
                 auto adir = detail::open_dir(root_fd(), archive_dir, false, 0);
                 std::string file = Layout::archive_file(name, p, c.archive_tag);
-                for (int n = 2; detail::exists_at(adir.get(), file) || planned(ops, archive_dir, file); ++n)
+                for (int n = 2;
+                     detail::exists_at(adir.get(), file) || planned(ops, archive_dir, file); ++n)
                     file = Layout::archive_file(name, p, c.archive_tag + "-" + std::to_string(n));
                 return std::pair{archive_dir, file};
             };
@@ -168,13 +173,15 @@ public:
             for (auto& a : c.archives) {
                 check_name(a.name);
                 auto [adir_path, afile] = archive_target(a.name, a.part);
-                ops.push_back({Layout::folder(a.part), Layout::file_name(a.name, a.part), adir_path, afile});
+                ops.push_back(
+                    {Layout::folder(a.part), Layout::file_name(a.name, a.part), adir_path, afile});
             }
             // 3. The new items.
             for (auto& put : c.puts) {
                 auto folder = Layout::folder(put.part);
                 auto dir = detail::open_dir(root_fd(), folder, false, 0);
-                auto tmp = detail::write_temp_at(dir.get(), put.data, prot_.of(class_of(put.part)), folder);
+                auto tmp = detail::write_temp_at(dir.get(), put.data, prot_.of(class_of(put.part)),
+                                                 folder);
                 temps.emplace_back(folder, tmp);
                 ops.push_back({folder, tmp, folder, Layout::file_name(put.name, put.part)});
             }
@@ -200,7 +207,8 @@ public:
                 recover_locked(); // roll forward once more
             } catch (...) {
                 throw error(e.fcs_code(), e.file(), e.step(),
-                            e.cause() + "; the change is recorded and will be finished at the next start");
+                            e.cause() +
+                                "; the change is recorded and will be finished at the next start");
             }
         }
         FCS_CRASH_POINT("commit.done");
@@ -211,7 +219,8 @@ public:
         std::lock_guard lock(mutex_);
         std::vector<std::string> out;
         for (auto& f : Layout::folders()) {
-            if (f.path.find("Archive") == std::string::npos && f.path.find("Backup") == std::string::npos)
+            if (f.path.find("Archive") == std::string::npos &&
+                f.path.find("Backup") == std::string::npos)
                 continue;
             collect(f.path, out);
         }
@@ -221,7 +230,10 @@ public:
 
 private:
     struct folder_lock {
-        explicit folder_lock(int fd) : fd_(fd) { ::flock(fd_, LOCK_EX); }
+        explicit folder_lock(int fd)
+            : fd_(fd) {
+            ::flock(fd_, LOCK_EX);
+        }
         ~folder_lock() { ::flock(fd_, LOCK_UN); }
         folder_lock(const folder_lock&) = delete;
         folder_lock& operator=(const folder_lock&) = delete;
@@ -249,8 +261,10 @@ private:
             throw error(errc::invalid_argument, n, "commit", "not a valid certificate name");
     }
 
-    static bool planned(const std::vector<rename_op>& ops, const std::string& dir, const std::string& file) {
-        return std::any_of(ops.begin(), ops.end(), [&](auto& o) { return o.to_dir == dir && o.to == file; });
+    static bool planned(const std::vector<rename_op>& ops, const std::string& dir,
+                        const std::string& file) {
+        return std::any_of(ops.begin(), ops.end(),
+                           [&](auto& o) { return o.to_dir == dir && o.to == file; });
     }
 
     std::optional<stored_item> read_unlocked(const std::string& name, part p) const {
@@ -266,7 +280,7 @@ private:
     std::string make_archive_folder(const std::string& tag) {
         std::string folder = Layout::archive_folder(tag);
         if (folder != Layout::archive_folder("")) { // one folder per commit: never reuse
-            for (int n = 2; ; ++n) {
+            for (int n = 2;; ++n) {
                 std::string parent = folder.substr(0, folder.rfind('/'));
                 std::string leaf = folder.substr(folder.rfind('/') + 1);
                 auto pfd = detail::open_dir(root_fd(), parent, true, prot_.secret_items.dir_mode);
@@ -293,8 +307,15 @@ private:
         auto put = [&](std::string_view s) { text.insert(text.end(), s.begin(), s.end()); };
         put("fcs-journal 1\n");
         for (auto& o : ops) {
-            put("R\t"); put(o.from_dir); put("\t"); put(o.from); put("\t");
-            put(o.to_dir); put("\t"); put(o.to); put("\n");
+            put("R\t");
+            put(o.from_dir);
+            put("\t");
+            put(o.from);
+            put("\t");
+            put(o.to_dir);
+            put("\t");
+            put(o.to);
+            put("\n");
         }
         put("end\n");
         std::string jdir(Layout::journal_folder);
@@ -351,7 +372,8 @@ private:
         auto dir = detail::open_dir(root_fd(), jdir, false, 0);
         if (!detail::exists_at(dir.get(), journal_name()))
             return false;
-        auto [text, facts] = detail::read_at(dir.get(), journal_name(), detail::join(jdir, journal_name()), 1u << 16);
+        auto [text, facts] = detail::read_at(dir.get(), journal_name(),
+                                             detail::join(jdir, journal_name()), 1u << 16);
         std::vector<rename_op> ops;
         std::string_view s = as_text(text);
         bool complete = s.starts_with("fcs-journal 1\n") && s.ends_with("\nend\n");
@@ -366,7 +388,8 @@ private:
             std::size_t lp = 0;
             while (true) {
                 auto t = line.find('\t', lp);
-                f.emplace_back(line.substr(lp, t == std::string_view::npos ? line.size() - lp : t - lp));
+                f.emplace_back(
+                    line.substr(lp, t == std::string_view::npos ? line.size() - lp : t - lp));
                 if (t == std::string_view::npos)
                     break;
                 lp = t + 1;
@@ -405,7 +428,8 @@ private:
                 // Per-commit backup folders (Backup/<tag>/) hold temporaries too.
                 if (folders[i].ends_with("/Backup")) {
                     struct stat st {};
-                    if (::fstatat(dir.get(), e.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+                    if (::fstatat(dir.get(), e.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISDIR(st.st_mode))
                         folders.push_back(folders[i] + "/" + e);
                 }
             }
@@ -423,7 +447,8 @@ private:
             if (e.starts_with("."))
                 continue;
             struct stat st {};
-            if (::fstatat(dir.get(), e.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            if (::fstatat(dir.get(), e.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISDIR(st.st_mode))
                 collect(folder + "/" + e, out);
             else
                 out.push_back(folder + "/" + e);

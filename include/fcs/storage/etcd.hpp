@@ -106,7 +106,8 @@ struct etcd_options {
             hosts = comma == std::string_view::npos ? std::string_view{} : hosts.substr(comma + 1);
         }
         if (o.endpoints.empty())
-            throw error(errc::invalid_argument, std::string(url), "parse storage URL", "no endpoint given");
+            throw error(errc::invalid_argument, std::string(url), "parse storage URL",
+                        "no endpoint given");
         return o;
     }
 };
@@ -129,7 +130,7 @@ namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 using clock = std::chrono::steady_clock;
 
-inline constexpr std::size_t max_response = 8u << 20;  ///< a range of all slots
+inline constexpr std::size_t max_response = 8u << 20;   ///< a range of all slots
 inline constexpr std::size_t max_watch_line = 4u << 20; ///< one watch event (a bundle in base64)
 inline constexpr std::string_view bundle_format = "fcs-etcd-bundle-1";
 inline constexpr std::string_view check_format = "fcs-etcd-kek-check-1";
@@ -144,7 +145,8 @@ inline std::string b64(std::span<const std::uint8_t> in) {
     return out;
 }
 inline std::string b64(std::string_view s) {
-    return b64(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+    return b64(
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
 }
 template <class Bytes>
 bool unb64(std::string_view in, Bytes& out) {
@@ -190,8 +192,11 @@ inline secret_bytes load_kek(const std::filesystem::path& file) {
     int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        throw error(e == ENOENT ? errc::not_found : e == ELOOP ? errc::unsafe_file : errc::io_failed, shown,
-                    "load key-encryption key", e == ELOOP ? "is a symbolic link; refusing to follow it" : std::strerror(e));
+        throw error(e == ENOENT  ? errc::not_found
+                    : e == ELOOP ? errc::unsafe_file
+                                 : errc::io_failed,
+                    shown, "load key-encryption key",
+                    e == ELOOP ? "is a symbolic link; refusing to follow it" : std::strerror(e));
     }
     struct closer {
         int fd;
@@ -204,7 +209,8 @@ inline secret_bytes load_kek(const std::filesystem::path& file) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         throw error(errc::unsafe_file, shown, "load key-encryption key",
-                    std::string("permissions ") + mode + " are too open; it must be readable by its owner only (chmod 600)");
+                    std::string("permissions ") + mode +
+                        " are too open; it must be readable by its owner only (chmod 600)");
     }
     if (st.st_uid != ::geteuid() && ::geteuid() != 0)
         throw error(errc::unsafe_file, shown, "load key-encryption key", "owned by another user");
@@ -229,8 +235,9 @@ inline secret_bytes load_kek(const std::filesystem::path& file) {
     secret_bytes key;
     if (raw.size() == 44 && unb64(as_text(raw), key) && key.size() == 32)
         return key;
-    throw error(errc::invalid_argument, shown, "load key-encryption key",
-                "must hold exactly 32 bytes (raw, or base64 on one line: openssl rand -base64 32 > FILE)");
+    throw error(
+        errc::invalid_argument, shown, "load key-encryption key",
+        "must hold exactly 32 bytes (raw, or base64 on one line: openssl rand -base64 32 > FILE)");
 }
 
 /// AES-256-GCM with a random 96-bit nonce; the associated data binds the item to its place.
@@ -239,35 +246,39 @@ struct sealed {
     std::string data;  ///< base64 of ciphertext and tag
 };
 
-inline sealed seal(const secret_bytes& kek, std::span<const std::uint8_t> plain, std::string_view ad) {
+inline sealed seal(const secret_bytes& kek, std::span<const std::uint8_t> plain,
+                   std::string_view ad) {
     bssl::ScopedEVP_AEAD_CTX ctx;
-    if (!EVP_AEAD_CTX_init(ctx.get(), EVP_aead_aes_256_gcm(), kek.data(), kek.size(), EVP_AEAD_DEFAULT_TAG_LENGTH,
-                           nullptr))
+    if (!EVP_AEAD_CTX_init(ctx.get(), EVP_aead_aes_256_gcm(), kek.data(), kek.size(),
+                           EVP_AEAD_DEFAULT_TAG_LENGTH, nullptr))
         throw error(errc::crypto_failed, "", "encrypt", "AES-256-GCM set-up failed");
     std::uint8_t nonce[12];
     RAND_bytes(nonce, sizeof nonce);
     std::vector<std::uint8_t> out(plain.size() + EVP_AEAD_max_overhead(EVP_aead_aes_256_gcm()));
     std::size_t n = 0;
-    if (!EVP_AEAD_CTX_seal(ctx.get(), out.data(), &n, out.size(), nonce, sizeof nonce, plain.data(), plain.size(),
-                           reinterpret_cast<const std::uint8_t*>(ad.data()), ad.size()))
+    if (!EVP_AEAD_CTX_seal(ctx.get(), out.data(), &n, out.size(), nonce, sizeof nonce, plain.data(),
+                           plain.size(), reinterpret_cast<const std::uint8_t*>(ad.data()),
+                           ad.size()))
         throw error(errc::crypto_failed, "", "encrypt", "AES-256-GCM encryption failed");
     out.resize(n);
     return {b64(std::span<const std::uint8_t>(nonce, sizeof nonce)), b64(out)};
 }
 
 /// nullopt when the KEK does not decrypt it (wrong key, or the value was altered).
-inline std::optional<secret_bytes> open_sealed(const secret_bytes& kek, const sealed& s, std::string_view ad) {
+inline std::optional<secret_bytes> open_sealed(const secret_bytes& kek, const sealed& s,
+                                               std::string_view ad) {
     std::vector<std::uint8_t> nonce, data;
     if (!unb64(s.nonce, nonce) || !unb64(s.data, data) || nonce.size() != 12)
         return std::nullopt;
     bssl::ScopedEVP_AEAD_CTX ctx;
-    if (!EVP_AEAD_CTX_init(ctx.get(), EVP_aead_aes_256_gcm(), kek.data(), kek.size(), EVP_AEAD_DEFAULT_TAG_LENGTH,
-                           nullptr))
+    if (!EVP_AEAD_CTX_init(ctx.get(), EVP_aead_aes_256_gcm(), kek.data(), kek.size(),
+                           EVP_AEAD_DEFAULT_TAG_LENGTH, nullptr))
         throw error(errc::crypto_failed, "", "decrypt", "AES-256-GCM set-up failed");
     secret_bytes out(data.size());
     std::size_t n = 0;
-    if (!EVP_AEAD_CTX_open(ctx.get(), out.data(), &n, out.size(), nonce.data(), nonce.size(), data.data(),
-                           data.size(), reinterpret_cast<const std::uint8_t*>(ad.data()), ad.size())) {
+    if (!EVP_AEAD_CTX_open(ctx.get(), out.data(), &n, out.size(), nonce.data(), nonce.size(),
+                           data.data(), data.size(),
+                           reinterpret_cast<const std::uint8_t*>(ad.data()), ad.size())) {
         ERR_clear_error();
         return std::nullopt;
     }
@@ -299,13 +310,15 @@ inline endpoint parse_endpoint(const std::string& url) {
     } else if (rest.starts_with("http://")) {
         rest.remove_prefix(7);
     } else if (rest.find("://") != std::string_view::npos) {
-        throw error(errc::invalid_argument, url, "configure etcd", "endpoints must be http:// or https://");
+        throw error(errc::invalid_argument, url, "configure etcd",
+                    "endpoints must be http:// or https://");
     }
     if (auto slash = rest.find('/'); slash != std::string_view::npos)
         rest = rest.substr(0, slash);
     auto colon = rest.rfind(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size())
-        throw error(errc::invalid_argument, url, "configure etcd", "an endpoint must name HOST:PORT");
+        throw error(errc::invalid_argument, url, "configure etcd",
+                    "an endpoint must name HOST:PORT");
     e.host = std::string(rest.substr(0, colon));
     e.port = std::string(rest.substr(colon + 1));
     if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']')
@@ -353,7 +366,8 @@ struct transport_failure {
 class connection {
 public:
     connection(net::io_context& ioc, net::ssl::context* tls_ctx, const endpoint& ep)
-        : ep_(ep), tcp_(ioc) {
+        : ep_(ep)
+        , tcp_(ioc) {
         if (ep.tls) {
             if (!tls_ctx)
                 throw transport_failure{"TLS is not configured"};
@@ -361,22 +375,26 @@ public:
         }
     }
 
-    void open(net::io_context& ioc, clock::time_point deadline, std::mutex* m = nullptr, const bool* stop = nullptr) {
+    void open(net::io_context& ioc, clock::time_point deadline, std::mutex* m = nullptr,
+              const bool* stop = nullptr) {
         tcp::resolver resolver(ioc);
         tcp::resolver::results_type results;
         auto ec = await(
             ioc,
             [&](auto h) {
-                resolver.async_resolve(ep_.host, ep_.port, [&results, h](beast::error_code e, tcp::resolver::results_type r) mutable {
-                    results = std::move(r);
-                    h(e);
-                });
+                resolver.async_resolve(
+                    ep_.host, ep_.port,
+                    [&results, h](beast::error_code e, tcp::resolver::results_type r) mutable {
+                        results = std::move(r);
+                        h(e);
+                    });
             },
             m, stop);
         if (ec)
             throw transport_failure{"resolve " + ep_.host + ": " + ec.message()};
         lowest().expires_at(deadline);
-        ec = await(ioc, [&](auto h) { lowest().async_connect(results, h); }, m, stop);
+        ec = await(
+            ioc, [&](auto h) { lowest().async_connect(results, h); }, m, stop);
         if (ec)
             throw transport_failure{"connect: " + ec.message()};
         if (tls_) {
@@ -390,7 +408,9 @@ public:
             else
                 X509_VERIFY_PARAM_set1_ip_asc(param, ep_.host.c_str());
             lowest().expires_at(deadline);
-            ec = await(ioc, [&](auto h) { tls_->async_handshake(net::ssl::stream_base::client, h); }, m, stop);
+            ec = await(
+                ioc, [&](auto h) { tls_->async_handshake(net::ssl::stream_base::client, h); }, m,
+                stop);
             if (ec)
                 throw transport_failure{"TLS handshake: " + ec.message()};
         }
@@ -411,8 +431,8 @@ private:
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
 };
 
-inline http::request<http::string_body> make_request(const endpoint& ep, std::string_view path, std::string body,
-                                                     const std::string& token) {
+inline http::request<http::string_body> make_request(const endpoint& ep, std::string_view path,
+                                                     std::string body, const std::string& token) {
     http::request<http::string_body> req{http::verb::post, std::string(path), 11};
     req.set(http::field::host, ep.host + ":" + ep.port);
     req.set(http::field::content_type, "application/json");
@@ -429,7 +449,8 @@ inline http::request<http::string_body> make_request(const endpoint& ep, std::st
 /// The client side of the gateway: endpoints, TLS, auth token, failover and retries.
 class gateway {
 public:
-    explicit gateway(const etcd_options& o) : opts_(o) {
+    explicit gateway(const etcd_options& o)
+        : opts_(o) {
         if (o.endpoints.empty())
             throw error(errc::invalid_argument, "", "configure etcd", "no etcd endpoint given");
         bool any_tls = false;
@@ -446,14 +467,17 @@ public:
             else
                 tls_->set_default_verify_paths(ec);
             if (ec)
-                throw error(errc::io_failed, o.ca_file.string(), "load etcd CA certificates", ec.message());
+                throw error(errc::io_failed, o.ca_file.string(), "load etcd CA certificates",
+                            ec.message());
             if (!o.cert_file.empty()) {
                 tls_->use_certificate_chain_file(o.cert_file.string(), ec);
                 if (ec)
-                    throw error(errc::io_failed, o.cert_file.string(), "load etcd client certificate", ec.message());
+                    throw error(errc::io_failed, o.cert_file.string(),
+                                "load etcd client certificate", ec.message());
                 tls_->use_private_key_file(o.key_file.string(), net::ssl::context::pem, ec);
                 if (ec)
-                    throw error(errc::io_failed, o.key_file.string(), "load etcd client key", ec.message());
+                    throw error(errc::io_failed, o.key_file.string(), "load etcd client key",
+                                ec.message());
             }
         }
     }
@@ -501,7 +525,8 @@ public:
             }
             http_answer a;
             try {
-                a = post(ep, path, body, token(), std::min(deadline, clock::now() + opts_.request_timeout));
+                a = post(ep, path, body, token(),
+                         std::min(deadline, clock::now() + opts_.request_timeout));
             } catch (const transport_failure& f) {
                 last_error = ep.url + ": " + f.what;
                 if (!wait_or_give_up(attempt, pause, deadline))
@@ -516,8 +541,9 @@ public:
                 prefer(index);
                 return std::move(*doc);
             }
-            std::string message = doc ? doc->string_at("message").value_or(doc->string_at("error").value_or(""))
-                                      : std::string();
+            std::string message =
+                doc ? doc->string_at("message").value_or(doc->string_at("error").value_or(""))
+                    : std::string();
             auto code = doc ? doc->int_at("code").value_or(0) : 0;
             if (message.empty())
                 message = "HTTP " + std::to_string(a.status);
@@ -530,10 +556,12 @@ public:
             }
             // 14 unavailable (no leader, leader changed), 4 deadline exceeded, 10 aborted,
             // 8 resource exhausted; a 5xx without a code: try another member after a pause.
-            bool temporary = code == 14 || code == 4 || code == 10 || code == 8 || (code == 0 && a.status >= 500);
+            bool temporary = code == 14 || code == 4 || code == 10 || code == 8 ||
+                             (code == 0 && a.status >= 500);
             if (!temporary)
                 throw error(code == 16 || code == 7 ? errc::invalid_argument : errc::io_failed,
-                            ep.url + std::string(path), std::string(what), "etcd refused the request: " + message);
+                            ep.url + std::string(path), std::string(what),
+                            "etcd refused the request: " + message);
             if (!wait_or_give_up(attempt, pause, deadline))
                 break;
         }
@@ -542,21 +570,24 @@ public:
     }
 
     /// One POST to one endpoint. Throws transport_failure.
-    http_answer post(const endpoint& ep, std::string_view path, std::string body, const std::string& token,
-                     clock::time_point deadline) {
+    http_answer post(const endpoint& ep, std::string_view path, std::string body,
+                     const std::string& token, clock::time_point deadline) {
         net::io_context ioc;
         connection c(ioc, tls_.get(), ep);
         c.open(ioc, deadline);
         auto req = make_request(ep, path, std::move(body), token);
         c.lowest().expires_at(deadline);
-        auto ec = await(ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); });
+        auto ec = await(
+            ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); });
         if (ec)
             throw transport_failure{"send: " + ec.message()};
         beast::flat_buffer buf;
         http::response_parser<http::string_body> parser;
         parser.body_limit(max_response);
         parser.header_limit(16 * 1024);
-        ec = await(ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); }); });
+        ec = await(ioc, [&](auto h) {
+            c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); });
+        });
         if (ec)
             throw transport_failure{"receive: " + ec.message()};
         http_answer a;
@@ -568,7 +599,8 @@ public:
     }
 
 private:
-    bool wait_or_give_up(std::size_t attempt, std::chrono::milliseconds& pause, clock::time_point deadline) {
+    bool wait_or_give_up(std::size_t attempt, std::chrono::milliseconds& pause,
+                         clock::time_point deadline) {
         // After a round over every endpoint, pause (a leader election takes about a second).
         if ((attempt + 1) % endpoints_.size() == 0) {
             if (clock::now() + pause >= deadline)
@@ -580,11 +612,12 @@ private:
     }
 
     void authenticate(const endpoint& ep, clock::time_point deadline) {
-        std::string body = "{\"name\":" + json::quote(opts_.user) + ",\"password\":" +
-                           json::quote(as_text(opts_.password)) + "}";
+        std::string body = "{\"name\":" + json::quote(opts_.user) +
+                           ",\"password\":" + json::quote(as_text(opts_.password)) + "}";
         http_answer a;
         try {
-            a = post(ep, "/v3/auth/authenticate", body, "", std::min(deadline, clock::now() + opts_.request_timeout));
+            a = post(ep, "/v3/auth/authenticate", body, "",
+                     std::min(deadline, clock::now() + opts_.request_timeout));
         } catch (...) {
             OPENSSL_cleanse(body.data(), body.size());
             throw;
@@ -593,9 +626,12 @@ private:
         auto doc = json::parse(a.body);
         auto token = doc ? doc->string_at("token") : std::nullopt;
         if (a.status != 200 || !token)
-            throw error(errc::invalid_argument, ep.url + "/v3/auth/authenticate", "authenticate as " + opts_.user,
-                        "etcd refused the user name or password: " +
-                            (doc ? doc->string_at("message").value_or("HTTP " + std::to_string(a.status)) : "no answer"));
+            throw error(
+                errc::invalid_argument, ep.url + "/v3/auth/authenticate",
+                "authenticate as " + opts_.user,
+                "etcd refused the user name or password: " +
+                    (doc ? doc->string_at("message").value_or("HTTP " + std::to_string(a.status))
+                         : "no answer"));
         std::lock_guard lock(token_mutex_);
         token_ = *token;
     }
@@ -652,7 +688,9 @@ struct slot_entry {
 /// What a storage and its watches share.
 struct state {
     explicit state(etcd_options o)
-        : opts(std::move(o)), kek(load_kek(opts.kek_file)), gw(opts) {
+        : opts(std::move(o))
+        , kek(load_kek(opts.kek_file))
+        , gw(opts) {
         while (opts.prefix.size() > 1 && opts.prefix.back() == '/')
             opts.prefix.pop_back();
         if (opts.prefix.empty() || opts.prefix == "/")
@@ -678,15 +716,19 @@ struct state {
     }
 
     /// The bundle value of `parts` for slot `name`: the certificate in clear, the rest sealed.
-    std::string encode_bundle(const std::string& name, const std::map<part, secret_bytes>& parts) const {
-        std::string s = "{\"format\":" + json::quote(bundle_format) + ",\"slot\":" + json::quote(name);
-        s += ",\"written_by\":" + json::quote(host()) + ",\"written_at\":" + json::quote(now_text());
+    std::string encode_bundle(const std::string& name,
+                              const std::map<part, secret_bytes>& parts) const {
+        std::string s =
+            "{\"format\":" + json::quote(bundle_format) + ",\"slot\":" + json::quote(name);
+        s +=
+            ",\"written_by\":" + json::quote(host()) + ",\"written_at\":" + json::quote(now_text());
         for (auto& [p, data] : parts) {
             if (p == part::certificate) {
                 s += ",\"certificate\":" + json::quote(b64(data));
             } else {
                 auto sl = seal(kek, data, ad(name, p));
-                s += ",\"" + std::string(part_name(p)) + "\":{\"alg\":\"AES-256-GCM\",\"nonce\":" + json::quote(sl.nonce) +
+                s += ",\"" + std::string(part_name(p)) +
+                     "\":{\"alg\":\"AES-256-GCM\",\"nonce\":" + json::quote(sl.nonce) +
                      ",\"data\":" + json::quote(sl.data) + "}";
             }
         }
@@ -699,8 +741,10 @@ struct state {
         e.mod_revision = k.mod_revision;
         const std::string where = "etcd:" + slot_key(name);
         auto doc = json::parse(k.value);
-        if (!doc || doc->string_at("format") != std::string(bundle_format) || doc->string_at("slot") != name) {
-            e.problem = error(errc::parse_failed, where, "read", "not an fcs certificate bundle for this slot");
+        if (!doc || doc->string_at("format") != std::string(bundle_format) ||
+            doc->string_at("slot") != name) {
+            e.problem = error(errc::parse_failed, where, "read",
+                              "not an fcs certificate bundle for this slot");
             return e;
         }
         for (part p : {part::certificate, part::private_key, part::ticket_keys, part::metadata}) {
@@ -710,7 +754,8 @@ struct state {
             if (p == part::certificate) {
                 secret_bytes cert;
                 if (!v->is_string() || !unb64(v->text, cert)) {
-                    e.problem = error(errc::parse_failed, where, "read", "the certificate is not valid base64");
+                    e.problem = error(errc::parse_failed, where, "read",
+                                      "the certificate is not valid base64");
                     return e;
                 }
                 e.parts[p] = std::move(cert);
@@ -718,14 +763,17 @@ struct state {
             }
             sealed sl{v->string_at("nonce").value_or(""), v->string_at("data").value_or("")};
             if (v->string_at("alg") != std::string("AES-256-GCM")) {
-                e.problem = error(errc::unsupported_cipher, where, "read", "the key is not sealed with AES-256-GCM");
+                e.problem = error(errc::unsupported_cipher, where, "read",
+                                  "the key is not sealed with AES-256-GCM");
                 return e;
             }
             auto plain = open_sealed(kek, sl, ad(name, p));
             if (!plain) {
-                e.problem = error(errc::wrong_password, kek_shown(), "decrypt " + where,
-                                  "this key-encryption key cannot decrypt the stored " + std::string(part_name(p)) +
-                                      " (it was written with a different key-encryption key, or altered)");
+                e.problem =
+                    error(errc::wrong_password, kek_shown(), "decrypt " + where,
+                          "this key-encryption key cannot decrypt the stored " +
+                              std::string(part_name(p)) +
+                              " (it was written with a different key-encryption key, or altered)");
                 e.parts.clear();
                 return e;
             }
@@ -746,8 +794,8 @@ struct state {
     void refresh() {
         auto p = slots_prefix();
         auto doc = gw.call("/v3/kv/range",
-                           "{\"key\":" + json::quote(b64(p)) + ",\"range_end\":" + json::quote(b64(prefix_end(p))) +
-                               ",\"limit\":\"10000\"}",
+                           "{\"key\":" + json::quote(b64(p)) + ",\"range_end\":" +
+                               json::quote(b64(prefix_end(p))) + ",\"limit\":\"10000\"}",
                            "read " + p);
         std::map<std::string, slot_entry> fresh;
         for (auto& k : kvs_of(doc, opts.max_value_size)) {
@@ -767,11 +815,13 @@ inline std::string compare_json(const std::string& key, std::int64_t rev) {
     if (rev == 0)
         return "{\"key\":" + json::quote(b64(key)) +
                ",\"target\":\"CREATE\",\"result\":\"EQUAL\",\"create_revision\":\"0\"}";
-    return "{\"key\":" + json::quote(b64(key)) + ",\"target\":\"MOD\",\"result\":\"EQUAL\",\"mod_revision\":\"" +
-           std::to_string(rev) + "\"}";
+    return "{\"key\":" + json::quote(b64(key)) +
+           ",\"target\":\"MOD\",\"result\":\"EQUAL\",\"mod_revision\":\"" + std::to_string(rev) +
+           "\"}";
 }
 inline std::string put_json(const std::string& key, const std::string& value) {
-    return "{\"request_put\":{\"key\":" + json::quote(b64(key)) + ",\"value\":" + json::quote(b64(value)) + "}}";
+    return "{\"request_put\":{\"key\":" + json::quote(b64(key)) +
+           ",\"value\":" + json::quote(b64(value)) + "}}";
 }
 
 } // namespace etcd_detail
@@ -790,10 +840,14 @@ public:
     using change_fn = std::function<void()>;
     using log_fn = std::function<void(policy::level, const std::string&)>;
 
-    etcd_watch(std::shared_ptr<etcd_detail::state> st, std::string name, change_fn on_change, log_fn on_log,
-               etcd_watch_options o)
-        : st_(std::move(st)), name_(std::move(name)), key_(st_->slot_key(name_)), on_change_(std::move(on_change)),
-          on_log_(std::move(on_log)), opts_(o) {
+    etcd_watch(std::shared_ptr<etcd_detail::state> st, std::string name, change_fn on_change,
+               log_fn on_log, etcd_watch_options o)
+        : st_(std::move(st))
+        , name_(std::move(name))
+        , key_(st_->slot_key(name_))
+        , on_change_(std::move(on_change))
+        , on_log_(std::move(on_log))
+        , opts_(o) {
         {
             std::lock_guard lock(st_->mutex);
             auto it = st_->snapshot.find(name_);
@@ -837,7 +891,8 @@ private:
         try {
             on_change_();
         } catch (const std::exception& e) {
-            log(policy::level::error, "etcd:" + key_ + ": reload after a change failed: " + e.what());
+            log(policy::level::error,
+                "etcd:" + key_ + ": reload after a change failed: " + e.what());
         }
     }
     bool stopping() {
@@ -857,11 +912,14 @@ private:
             std::string why;
             try {
                 // Catch up first: a change while the stream was closed is not missed.
-                auto doc = st_->gw.call("/v3/kv/range", "{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
-                                                            ",\"keys_only\":true}",
-                                        "watch etcd:" + key_, st_->opts.request_timeout * 2);
+                auto doc =
+                    st_->gw.call("/v3/kv/range",
+                                 "{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
+                                     ",\"keys_only\":true}",
+                                 "watch etcd:" + key_, st_->opts.request_timeout * 2);
                 auto kvs = etcd_detail::kvs_of(doc, st_->opts.max_value_size);
-                auto rev = doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+                auto rev =
+                    doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
                 note(kvs.empty() ? 0 : kvs.front().mod_revision);
                 auto index = st_->gw.preferred();
                 auto end = session(st_->gw.endpoints()[index], rev + 1);
@@ -912,13 +970,14 @@ private:
         auto now = etcd_detail::clock::now();
         etcd_detail::connection c(ioc, st_->gw.tls(), ep);
         c.open(ioc, now + st_->opts.request_timeout, &stop_mutex_, &stopping_);
-        auto body = "{\"create_request\":{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
-                    ",\"start_revision\":\"" + std::to_string(start_rev) + "\"}}";
+        auto body =
+            "{\"create_request\":{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
+            ",\"start_revision\":\"" + std::to_string(start_rev) + "\"}}";
         auto req = etcd_detail::make_request(ep, "/v3/watch", body, st_->gw.token());
         c.lowest().expires_at(now + st_->opts.request_timeout);
         auto ec = etcd_detail::await(
-            ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); }, &stop_mutex_,
-            &stopping_);
+            ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); },
+            &stop_mutex_, &stopping_);
         if (ec)
             return {"send watch: " + ec.message()};
         std::string line, failure;
@@ -945,7 +1004,8 @@ private:
                 down_ = false;
             }
             if (result->bool_at("canceled")) {
-                failure = "etcd canceled the watch: " + result->string_at("cancel_reason").value_or("compacted");
+                failure = "etcd canceled the watch: " +
+                          result->string_at("cancel_reason").value_or("compacted");
                 return false;
             }
             if (auto* events = result->find("events"); events && events->is_array()) {
@@ -959,8 +1019,10 @@ private:
             }
             return true;
         };
-        std::function<std::size_t(std::uint64_t, etcd_detail::beast::string_view, etcd_detail::beast::error_code&)> chunk =
-            [&](std::uint64_t, etcd_detail::beast::string_view data, etcd_detail::beast::error_code& e) -> std::size_t {
+        std::function<std::size_t(std::uint64_t, etcd_detail::beast::string_view,
+                                  etcd_detail::beast::error_code&)>
+            chunk = [&](std::uint64_t, etcd_detail::beast::string_view data,
+                        etcd_detail::beast::error_code& e) -> std::size_t {
             for (char ch : data) {
                 if (ch == '\n') {
                     if (!line.empty() && !on_line(line)) {
@@ -985,8 +1047,9 @@ private:
         parser.on_chunk_body(chunk);
         c.lowest().expires_at(now + opts_.session);
         ec = etcd_detail::await(
-            ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); }); }, &stop_mutex_,
-            &stopping_);
+            ioc,
+            [&](auto h) { c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); }); },
+            &stop_mutex_, &stopping_);
         connected_ = false;
         if (!failure.empty())
             return {failure};
@@ -1055,7 +1118,8 @@ public:
     using policy_kind = policy::kind::storage;
 
     /// Reads the KEK file (refused when too open). Does not contact etcd yet.
-    explicit etcd(etcd_options o) : st_(std::make_shared<etcd_detail::state>(std::move(o))) {}
+    explicit etcd(etcd_options o)
+        : st_(std::make_shared<etcd_detail::state>(std::move(o))) {}
 
     const etcd_options& options() const noexcept { return st_->opts; }
 
@@ -1067,29 +1131,40 @@ public:
         const std::string key = st_->check_key();
         const std::string ad(check_format);
         for (int round = 0; round < 2; ++round) {
-            auto doc = st_->gw.call("/v3/kv/range", "{\"key\":" + json::quote(b64(key)) + "}", "open etcd:" + key);
+            auto doc = st_->gw.call("/v3/kv/range", "{\"key\":" + json::quote(b64(key)) + "}",
+                                    "open etcd:" + key);
             auto kvs = kvs_of(doc, st_->opts.max_value_size);
             if (!kvs.empty()) {
                 auto check = json::parse(kvs.front().value);
-                sealed sl{check ? check->string_at("nonce").value_or("") : "", check ? check->string_at("data").value_or("") : ""};
+                sealed sl{check ? check->string_at("nonce").value_or("") : "",
+                          check ? check->string_at("data").value_or("") : ""};
                 auto plain = open_sealed(st_->kek, sl, ad);
                 if (!plain || as_text(*plain) != check_text)
-                    throw error(errc::wrong_password, st_->kek_shown(), "open etcd storage " + st_->opts.prefix,
-                                "this key-encryption key cannot decrypt the data in etcd (the group uses a different "
+                    throw error(errc::wrong_password, st_->kek_shown(),
+                                "open etcd storage " + st_->opts.prefix,
+                                "this key-encryption key cannot decrypt the data in etcd (the "
+                                "group uses a different "
                                 "key-encryption key); use the group's key-encryption key file");
                 return notes;
             }
-            auto sl = seal(st_->kek, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(check_text.data()), check_text.size()), ad);
-            std::string value = "{\"format\":" + json::quote(check_format) + ",\"nonce\":" + json::quote(sl.nonce) +
+            auto sl = seal(
+                st_->kek,
+                std::span<const std::uint8_t>(
+                    reinterpret_cast<const std::uint8_t*>(check_text.data()), check_text.size()),
+                ad);
+            std::string value = "{\"format\":" + json::quote(check_format) +
+                                ",\"nonce\":" + json::quote(sl.nonce) +
                                 ",\"data\":" + json::quote(sl.data) + "}";
             auto r = st_->gw.call("/v3/kv/txn",
-                                  "{\"compare\":[" + compare_json(key, 0) + "],\"success\":[" + put_json(key, value) + "]}",
+                                  "{\"compare\":[" + compare_json(key, 0) + "],\"success\":[" +
+                                      put_json(key, value) + "]}",
                                   "create etcd:" + key);
             if (r.bool_at("succeeded"))
                 return notes; // the first node of the group
             // Another node created it at the same moment: check against theirs.
         }
-        throw error(errc::conflict, "etcd:" + key, "open etcd storage", "the key-encryption key check keeps changing");
+        throw error(errc::conflict, "etcd:" + key, "open etcd storage",
+                    "the key-encryption key check keeps changing");
     }
 
     std::vector<std::string> names(part p) const {
@@ -1145,7 +1220,8 @@ public:
             std::lock_guard lock(st_->mutex);
             have = st_->have_snapshot;
         }
-        if (!have) // a caller that never read (open() then install()): compare with what is there now
+        if (!have) // a caller that never read (open() then install()): compare with what is there
+                   // now
             st_->refresh();
         std::lock_guard lock(st_->mutex);
         std::map<std::string, planned> plan;
@@ -1177,7 +1253,9 @@ public:
         if (plan.empty())
             return;
         std::string compares, success, failure;
-        auto add = [](std::string& list, const std::string& item) { list += (list.empty() ? "" : ",") + item; };
+        auto add = [](std::string& list, const std::string& item) {
+            list += (list.empty() ? "" : ",") + item;
+        };
         for (auto& [name, pl] : plan) {
             const std::string key = st_->slot_key(name);
             add(compares, compare_json(key, pl.base_rev));
@@ -1187,21 +1265,24 @@ public:
                 pl.value = st_->encode_bundle(name, pl.parts);
                 if (pl.value.size() > st_->opts.max_value_size)
                     throw error(errc::too_large, "etcd:" + key, "commit",
-                                "the bundle is larger than " + std::to_string(st_->opts.max_value_size) + " bytes");
+                                "the bundle is larger than " +
+                                    std::to_string(st_->opts.max_value_size) + " bytes");
                 add(success, put_json(key, pl.value));
             }
             if (pl.base && pl.replaces) {
-                std::string tag = (c.archive_tag.empty() ? std::string("untagged") : c.archive_tag) + "-r" +
-                                  std::to_string(pl.base_rev);
+                std::string tag =
+                    (c.archive_tag.empty() ? std::string("untagged") : c.archive_tag) + "-r" +
+                    std::to_string(pl.base_rev);
                 add(success, put_json(st_->archive_key(name, tag), pl.base->raw));
             }
             add(failure, "{\"request_range\":{\"key\":" + json::quote(b64(key)) + "}}");
         }
         auto doc = st_->gw.call("/v3/kv/txn",
-                                "{\"compare\":[" + compares + "],\"success\":[" + success + "],\"failure\":[" +
-                                    failure + "]}",
+                                "{\"compare\":[" + compares + "],\"success\":[" + success +
+                                    "],\"failure\":[" + failure + "]}",
                                 "commit to etcd:" + st_->slots_prefix());
-        std::int64_t rev = doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+        std::int64_t rev =
+            doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
         bool won = doc.bool_at("succeeded");
         std::map<std::string, std::int64_t> seen; // failure: what each slot holds now
         std::map<std::string, bool> ours;         // failure: it holds exactly our value
@@ -1214,7 +1295,8 @@ public:
                         for (auto& k : kvs_of(*range, st_->opts.max_value_size)) {
                             auto name = k.key.substr(st_->slots_prefix().size());
                             seen[name] = k.mod_revision;
-                            if (plan.count(name) && !plan[name].value.empty() && plan[name].value == k.value) {
+                            if (plan.count(name) && !plan[name].value.empty() &&
+                                plan[name].value == k.value) {
                                 ours[name] = true;
                                 rev = k.mod_revision;
                             }
@@ -1228,8 +1310,11 @@ public:
             auto it = seen.find(name);
             throw error(errc::conflict, "etcd:" + st_->slot_key(name), "commit",
                         std::string("another node or admin changed it first (") +
-                            (pl.base_rev == 0 ? "it was created" : "revision " + std::to_string(pl.base_rev) + " is gone") +
-                            (it != seen.end() ? ", now at revision " + std::to_string(it->second) : std::string(", now deleted")) +
+                            (pl.base_rev == 0
+                                 ? "it was created"
+                                 : "revision " + std::to_string(pl.base_rev) + " is gone") +
+                            (it != seen.end() ? ", now at revision " + std::to_string(it->second)
+                                              : std::string(", now deleted")) +
                             "); nothing was written: reload and try again");
         }
         for (auto& [name, pl] : plan) {
@@ -1252,7 +1337,8 @@ public:
         using namespace etcd_detail;
         auto p = st_->opts.prefix + "/archive/";
         auto doc = st_->gw.call("/v3/kv/range",
-                                "{\"key\":" + json::quote(b64(p)) + ",\"range_end\":" + json::quote(b64(prefix_end(p))) +
+                                "{\"key\":" + json::quote(b64(p)) +
+                                    ",\"range_end\":" + json::quote(b64(prefix_end(p))) +
                                     ",\"keys_only\":true,\"limit\":\"10000\"}",
                                 "list " + p);
         std::vector<std::string> out;
@@ -1264,7 +1350,8 @@ public:
     /// Starts a watch on slot `name` (see etcd_watch). Keep the returned object while the
     /// service runs; `on_change` typically calls the service's reload().
     std::unique_ptr<etcd_watch> watch(const std::string& name, etcd_watch::change_fn on_change,
-                                      etcd_watch::log_fn on_log = {}, etcd_watch_options o = {}) const {
+                                      etcd_watch::log_fn on_log = {},
+                                      etcd_watch_options o = {}) const {
         return std::make_unique<etcd_watch>(st_, name, std::move(on_change), std::move(on_log), o);
     }
 

@@ -39,7 +39,11 @@ public:
     }
 
     std::string location(const std::string& name, part p) const {
-        return "memory:" + name + (p == part::certificate ? ".crt" : p == part::private_key ? ".key" : p == part::metadata ? ".meta" : ".tickets");
+        return "memory:" + name +
+               (p == part::certificate   ? ".crt"
+                : p == part::private_key ? ".key"
+                : p == part::metadata    ? ".meta"
+                                         : ".tickets");
     }
 
     fcs::encoding encoding(part) const { return fcs::encoding::pem; }
@@ -48,7 +52,8 @@ public:
         std::lock_guard lock(mutex_);
         for (auto& put : c.puts)
             if (!valid_slot_name(put.name))
-                throw error(errc::invalid_argument, put.name, "commit", "not a valid certificate name");
+                throw error(errc::invalid_argument, put.name, "commit",
+                            "not a valid certificate name");
         for (auto& a : c.archives) {
             auto it = items_.find({a.name, a.part});
             if (it != items_.end()) {
@@ -59,7 +64,8 @@ public:
         for (auto& put : c.puts) {
             auto it = items_.find({put.name, put.part});
             if (it != items_.end() && put.backup)
-                archived_.emplace_back(location(put.name, put.part) + "@" + c.archive_tag, it->second);
+                archived_.emplace_back(location(put.name, put.part) + "@" + c.archive_tag,
+                                       it->second);
             items_[{put.name, put.part}] = put.data;
         }
     }

@@ -173,9 +173,7 @@ public:
     server_context& operator=(const server_context&) = delete;
 
     /// Publishes a prepared credential for new handshakes (one atomic store).
-    void publish(prepared_ptr p) noexcept {
-        slot_->publish(std::move(p));
-    }
+    void publish(prepared_ptr p) noexcept { slot_->publish(std::move(p)); }
 
     /**
      * Prepares and publishes a credential of the core (fcs::credential<crypto::boringssl>:
@@ -297,14 +295,16 @@ private:
 
     /// The certificate step of every handshake: one atomic load, references only.
     static int on_certificate(SSL* ssl, void* arg) {
-        const prepared_credential* p = static_cast<slot*>(arg)->live.load(std::memory_order_acquire);
+        const prepared_credential* p =
+            static_cast<slot*>(arg)->live.load(std::memory_order_acquire);
         if (!p)
             return 0; // nothing published yet: fail this handshake
         return p->apply(ssl) ? 1 : 0;
     }
 
     [[noreturn]] static void fail(std::string cause) {
-        throw error(errc::crypto_failed, "", "configure TLS", crypto::with_ssl_error(std::move(cause)));
+        throw error(errc::crypto_failed, "", "configure TLS",
+                    crypto::with_ssl_error(std::move(cause)));
     }
 
     std::shared_ptr<slot> slot_;

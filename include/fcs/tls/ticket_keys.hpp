@@ -62,7 +62,8 @@ public:
     /// Adds a fresh key when none is newer than `p.rotate_every`, drops keys older than
     /// `p.keep_for` (never the newest). True when the keyring changed.
     bool rotate(time_point now, const ticket_policy& p = {}) {
-        const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+        const std::int64_t t =
+            std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
         bool changed = false;
         if (keys_.empty() || t - keys_.front().created >= p.rotate_every.count()) {
             ticket_key k;
@@ -73,8 +74,9 @@ public:
             keys_.insert(keys_.begin(), k);
             changed = true;
         }
-        auto old = std::remove_if(keys_.begin() + 1, keys_.end(),
-                                  [&](const ticket_key& k) { return t - k.created > p.keep_for.count(); });
+        auto old = std::remove_if(keys_.begin() + 1, keys_.end(), [&](const ticket_key& k) {
+            return t - k.created > p.keep_for.count();
+        });
         if (old != keys_.end()) {
             keys_.erase(old, keys_.end());
             changed = true;
@@ -95,7 +97,8 @@ public:
             out.insert(out.end(), k.hmac_key.begin(), k.hmac_key.end());
             out.insert(out.end(), k.aes_key.begin(), k.aes_key.end());
             for (int i = 7; i >= 0; --i)
-                out.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(k.created) >> (8 * i)));
+                out.push_back(
+                    static_cast<std::uint8_t>(static_cast<std::uint64_t>(k.created) >> (8 * i)));
         }
         return out;
     }
@@ -124,8 +127,9 @@ public:
             r.keys_.push_back(k);
             p += entry_size;
         }
-        std::stable_sort(r.keys_.begin(), r.keys_.end(),
-                         [](const ticket_key& a, const ticket_key& b) { return a.created > b.created; });
+        std::stable_sort(
+            r.keys_.begin(), r.keys_.end(),
+            [](const ticket_key& a, const ticket_key& b) { return a.created > b.created; });
         return r;
     }
 
@@ -146,11 +150,13 @@ private:
  */
 class ticket_keys {
 public:
-    ticket_keys() : state_(std::make_shared<state>()) {}
+    ticket_keys()
+        : state_(std::make_shared<state>()) {}
 
     /// Publishes `ring` for new tickets and decryption (one atomic store).
     void publish(ticket_keyring ring) {
-        state_->ring.store(std::make_shared<const ticket_keyring>(std::move(ring)), std::memory_order_release);
+        state_->ring.store(std::make_shared<const ticket_keyring>(std::move(ring)),
+                           std::memory_order_release);
     }
 
     std::shared_ptr<const ticket_keyring> current() const {
@@ -170,7 +176,8 @@ public:
             try {
                 ring = ticket_keyring::parse(item->data, item->location);
             } catch (const error& e) {
-                service.log().write(policy::level::error, std::string(e.what()) + "; making a new keyring");
+                service.log().write(policy::level::error,
+                                    std::string(e.what()) + "; making a new keyring");
             }
         }
         bool changed = ring.rotate(service.clock().now(), p);
@@ -185,7 +192,8 @@ public:
         auto* keep = new std::shared_ptr<state>(state_);
         if (!SSL_CTX_set_ex_data(ctx, ex_index(), keep)) {
             delete keep;
-            throw error(errc::crypto_failed, "", "attach ticket keys", "SSL_CTX_set_ex_data failed");
+            throw error(errc::crypto_failed, "", "attach ticket keys",
+                        "SSL_CTX_set_ex_data failed");
         }
         SSL_CTX_set_tlsext_ticket_key_cb(ctx, &on_ticket);
     }
@@ -197,8 +205,9 @@ private:
 
     static int ex_index() {
         static const int index = SSL_CTX_get_ex_new_index(
-            0, nullptr, nullptr, nullptr,
-            [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::shared_ptr<state>*>(ptr); });
+            0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+                delete static_cast<std::shared_ptr<state>*>(ptr);
+            });
         return index;
     }
 
@@ -206,7 +215,8 @@ private:
     /// ticket (it was made with an older key), 0 unknown key (full handshake).
     static int on_ticket(SSL* ssl, std::uint8_t* key_name, std::uint8_t* iv, EVP_CIPHER_CTX* ctx,
                          HMAC_CTX* hmac, int encrypt) {
-        auto* st = static_cast<std::shared_ptr<state>*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
+        auto* st = static_cast<std::shared_ptr<state>*>(
+            SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
         if (!st)
             return encrypt ? -1 : 0;
         auto ring = (*st)->ring.load(std::memory_order_acquire);
@@ -225,7 +235,8 @@ private:
         for (std::size_t i = 0; i < keys.size(); ++i) {
             if (std::memcmp(key_name, keys[i].name.data(), 16) != 0)
                 continue;
-            if (!HMAC_Init_ex(hmac, keys[i].hmac_key.data(), keys[i].hmac_key.size(), EVP_sha256(), nullptr) ||
+            if (!HMAC_Init_ex(hmac, keys[i].hmac_key.data(), keys[i].hmac_key.size(), EVP_sha256(),
+                              nullptr) ||
                 !EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, keys[i].aes_key.data(), iv))
                 return 0;
             return i == 0 ? 1 : 2;
