@@ -192,8 +192,11 @@ public:
         return status_of(*c);
     }
 
-    /// The pair in use (never null after start()). Lock-free for readers.
-    credential_ptr current() const { return current_.load(std::memory_order_acquire); }
+    /// The pair in use (never null after start()).
+    credential_ptr current() const {
+        std::lock_guard lock(current_mutex_);
+        return current_;
+    }
 
     /// Called with each newly published pair (after start(), install(), reload()).
     void on_change(std::function<void(const credential_ptr&)> f) {
@@ -620,7 +623,10 @@ private:
 
     void publish(std::shared_ptr<credential_type> c) {
         credential_ptr p = std::move(c);
-        current_.store(p, std::memory_order_release);
+        {
+            std::lock_guard lock(current_mutex_);
+            current_ = p;
+        }
         for (auto& f : listeners_) {
             try {
                 f(p);
@@ -677,7 +683,10 @@ private:
     Crypto crypto_;
     Log log_;
     Clock clock_;
-    std::atomic<credential_ptr> current_;
+    // Not std::atomic<std::shared_ptr>: libstdc++ spins on a lock bit inside it and TSan cannot
+    // follow it. This is not the handshake path (that is tls::server_context's lock-free load).
+    mutable std::mutex current_mutex_;
+    credential_ptr current_;
     bool opened_ = false;
     std::recursive_mutex change_mutex_;
     std::vector<std::function<void(const credential_ptr&)>> listeners_;

@@ -10,6 +10,7 @@
 // connection keeps the pair it started with however often the pair is replaced later.
 
 #include <fcs/crypto/boringssl.hpp>
+#include <fcs/detail/published.hpp>
 #include <fcs/error.hpp>
 #include <fcs/tls/ticket_keys.hpp>
 
@@ -250,35 +251,12 @@ public:
     SSL_CTX* native_handle() const noexcept { return ctx_.get(); }
 
 private:
-    /**
-     * The published credential. The handshake reads a plain atomic pointer (lock-free on
-     * every platform, unlike std::atomic<std::shared_ptr>); the publisher keeps each replaced
-     * credential alive for a grace period far longer than the few microseconds a certificate
-     * callback holds the pointer (SSL_set_chain_and_key takes its own references), and frees
-     * it later, on the publishing side.
-     */
+    /// The credential new handshakes get: a lock-free load on the handshake path
+    /// (detail::published keeps a replaced one alive for its grace period).
     struct slot {
-        static constexpr auto grace = std::chrono::seconds(30);
-        std::atomic<const prepared_credential*> live{nullptr};
-        static_assert(std::atomic<const prepared_credential*>::is_always_lock_free,
-                      "the handshake path needs a lock-free pointer load");
-        mutable std::mutex publish_mutex;
-        prepared_ptr owner;
-        std::vector<std::pair<std::chrono::steady_clock::time_point, prepared_ptr>> retired;
-
-        void publish(prepared_ptr p) {
-            std::lock_guard lock(publish_mutex);
-            auto now = std::chrono::steady_clock::now();
-            std::erase_if(retired, [&](auto& r) { return now - r.first > grace; });
-            live.store(p.get(), std::memory_order_release);
-            if (owner)
-                retired.emplace_back(now, std::move(owner));
-            owner = std::move(p);
-        }
-        prepared_ptr owned() const {
-            std::lock_guard lock(publish_mutex);
-            return owner;
-        }
+        detail::published<prepared_credential> credential;
+        void publish(prepared_ptr p) { credential.publish(std::move(p)); }
+        prepared_ptr owned() const { return credential.owned(); }
 
         std::atomic<std::uint64_t> failures{0};
         mutable std::mutex error_mutex;
@@ -295,8 +273,7 @@ private:
 
     /// The certificate step of every handshake: one atomic load, references only.
     static int on_certificate(SSL* ssl, void* arg) {
-        const prepared_credential* p =
-            static_cast<slot*>(arg)->live.load(std::memory_order_acquire);
+        const prepared_credential* p = static_cast<slot*>(arg)->credential.get();
         if (!p)
             return 0; // nothing published yet: fail this handshake
         return p->apply(ssl) ? 1 : 0;

@@ -7,6 +7,7 @@
 // they age out. The keyring is stored as the item part::ticket_keys of the slot in use, with the
 // same care as the private key (secret item: 0600, Keys/ folder).
 
+#include <fcs/detail/published.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/policy/concepts.hpp>
@@ -153,15 +154,12 @@ public:
     ticket_keys()
         : state_(std::make_shared<state>()) {}
 
-    /// Publishes `ring` for new tickets and decryption (one atomic store).
+    /// Publishes `ring` for new tickets and decryption (lock-free for readers).
     void publish(ticket_keyring ring) {
-        state_->ring.store(std::make_shared<const ticket_keyring>(std::move(ring)),
-                           std::memory_order_release);
+        state_->ring.publish(std::make_shared<const ticket_keyring>(std::move(ring)));
     }
 
-    std::shared_ptr<const ticket_keyring> current() const {
-        return state_->ring.load(std::memory_order_acquire);
-    }
+    std::shared_ptr<const ticket_keyring> current() const { return state_->ring.owned(); }
 
     /**
      * Reads the keyring stored next to the service's pair, rotates it when due (writing the
@@ -200,7 +198,7 @@ public:
 
 private:
     struct state {
-        std::atomic<std::shared_ptr<const ticket_keyring>> ring;
+        detail::published<ticket_keyring> ring; // lock-free read in on_ticket
     };
 
     static int ex_index() {
@@ -219,7 +217,7 @@ private:
             SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
         if (!st)
             return encrypt ? -1 : 0;
-        auto ring = (*st)->ring.load(std::memory_order_acquire);
+        const ticket_keyring* ring = (*st)->ring.get();
         if (!ring || ring->empty())
             return encrypt ? -1 : 0;
         if (encrypt) {
