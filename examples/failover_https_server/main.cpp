@@ -425,6 +425,17 @@ int replace(const std::vector<std::string>& argv) {
     try {
         auto cert = read_input(cert_path);
         auto key = read_input(key_path);
+        // install() opens the storage itself: only the folders (or the etcd slot), no
+        // generating or archiving as start() would.
+        auto installed = [](const fcs::cert_status& s, const std::string& previous) {
+            std::cout << "installed " << s.certificate_location << " (" << s.info.subject
+                      << ", issued by " << s.info.issuer << ")\n"
+                      << "valid until " << fcs_example::iso8601(s.info.not_after) << " ("
+                      << s.days_remaining << " days), state " << fcs::to_string(s.state) << "\n"
+                      << "fingerprint SHA256 " << s.info.sha256_fingerprint << "\n"
+                      << previous << "\n";
+            return 0;
+        };
         if (eo) {
             // install() checks the key-encryption key against the group's, then replaces the
             // pair with a compare-and-swap on the revision it read: a concurrent replacement
@@ -432,32 +443,18 @@ int replace(const std::vector<std::string>& argv) {
             etcd_service_type<fcs::log::file> service(opts, fcs::storage::etcd(*eo),
                                                       fcs::acl::none{}, fcs::crypto::boringssl{},
                                                       message_log(data, false));
-            auto s = service.install(cert, key, cert_path, key_path);
-            std::cout << "installed " << s.certificate_location << " (" << s.info.subject
-                      << ", issued by " << s.info.issuer << ")\n"
-                      << "valid until " << fcs_example::iso8601(s.info.not_after) << " ("
-                      << s.days_remaining << " days), state " << fcs::to_string(s.state) << "\n"
-                      << "fingerprint SHA256 " << s.info.sha256_fingerprint << "\n"
-                      << "the previous pair, if any, is in etcd under "
-                      << service.storage().options().prefix << "/archive/" << opts.name
-                      << "/; every server of the group uses the new one for new connections "
-                         "within a second\n";
-            return 0;
+            return installed(service.install(cert, key, cert_path, key_path),
+                             "the previous pair, if any, is in etcd under " +
+                                 service.storage().options().prefix + "/archive/" + opts.name +
+                                 "/; every server of the group uses the new one for new "
+                                 "connections within a second");
         }
         service_type<fcs::log::file> service(opts, storage_type(data), fcs::acl::posix{},
                                              fcs::crypto::boringssl{}, message_log(data, false));
-        // Only the folders: start() could archive or generate, which is not this command's job.
-        service.storage().open(service.acl().rules());
-        auto s = service.install(cert, key, cert_path, key_path);
-        std::cout << "installed " << s.certificate_location << " (" << s.info.subject
-                  << ", issued by " << s.info.issuer << ")\n"
-                  << "valid until " << fcs_example::iso8601(s.info.not_after) << " ("
-                  << s.days_remaining << " days), state " << fcs::to_string(s.state) << "\n"
-                  << "fingerprint SHA256 " << s.info.sha256_fingerprint << "\n"
-                  << "the previous pair is in " << layout::archive_folder("")
-                  << "/; a running server uses the new "
-                  << "one for new connections within a second\n";
-        return 0;
+        return installed(service.install(cert, key, cert_path, key_path),
+                         "the previous pair is in " + layout::archive_folder("") +
+                             "/; a running server uses the new one for new connections "
+                             "within a second");
     } catch (const fcs::error& e) {
         std::cerr << program << " replace: " << e.what() << "\n"
                   << "nothing was changed; the installed certificate and key are as before\n";

@@ -8,14 +8,7 @@ using namespace std::chrono_literals;
 namespace t = fcs::test;
 using lv = policy::level;
 
-/// Every file below the data folder with its bytes (Logs excluded): "byte-identical" checks.
-std::map<std::string, std::string> snapshot(const std::filesystem::path& root) {
-    std::map<std::string, std::string> out;
-    for (auto& e : std::filesystem::recursive_directory_iterator(root))
-        if (e.is_regular_file())
-            out[std::filesystem::relative(e.path(), root).string()] = t::read_text(e.path());
-    return out;
-}
+using fcs::test::snapshot;
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(install)

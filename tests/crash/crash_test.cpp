@@ -42,13 +42,7 @@ std::string file_fingerprint(const fs::path& pem) {
     return pos == std::string::npos ? "" : r.output.substr(pos + 1, 95);
 }
 
-std::map<std::string, std::string> snapshot(const fs::path& root) {
-    std::map<std::string, std::string> out;
-    for (auto& e : fs::recursive_directory_iterator(root))
-        if (e.is_regular_file())
-            out[fs::relative(e.path(), root).string()] = t::read_text(e.path());
-    return out;
-}
+using t::snapshot;
 
 std::vector<std::string> archive_of(const fs::path& root) {
     std::vector<std::string> out;

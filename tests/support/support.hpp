@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -75,6 +76,17 @@ inline void write_text(const fs::path& p, std::string_view data, mode_t mode = 0
     std::ofstream(p, std::ios::binary | std::ios::trunc)
         .write(data.data(), static_cast<std::streamsize>(data.size()));
     ::chmod(p.c_str(), mode);
+}
+
+/// Every regular file below `root` with its bytes, keyed by its path relative to `base`
+/// (default: `root`): what "the installed files are byte-identical" compares.
+inline std::map<std::string, std::string> snapshot(const fs::path& root,
+                                                   const fs::path& base = {}) {
+    std::map<std::string, std::string> out;
+    for (auto& e : fs::recursive_directory_iterator(root))
+        if (e.is_regular_file())
+            out[fs::relative(e.path(), base.empty() ? root : base).string()] = read_text(e.path());
+    return out;
 }
 
 inline mode_t mode_of(const fs::path& p) {

@@ -32,11 +32,7 @@ struct group_fixture {
     }
     /// Every file below DATA/Certificates with its bytes.
     static std::map<std::string, std::string> snapshot(const fs::path& data) {
-        std::map<std::string, std::string> out;
-        for (auto& e : fs::recursive_directory_iterator(data / "Certificates"))
-            if (e.is_regular_file())
-                out[fs::relative(e.path(), data).string()] = read_text(e.path());
-        return out;
+        return fcs::test::snapshot(data / "Certificates", data);
     }
 };
 
