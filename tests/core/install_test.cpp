@@ -157,3 +157,23 @@ BOOST_FIXTURE_TEST_CASE(reload_picks_up_a_pair_dropped_into_the_folders_and_igno
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(install_listeners)
+
+BOOST_FIXTURE_TEST_CASE(a_failing_listener_neither_undoes_nor_hides_the_new_pair,
+                        t::service_fixture) {
+    auto svc = make();
+    svc.start();
+    int second_called = 0;
+    svc.on_change([](auto&) { throw std::runtime_error("listener broke"); });
+    svc.on_change([&](auto&) { ++second_called; });
+    auto ca = t::openssl_ca_issued(dir / "work", "new.example");
+    clock.set(std::chrono::system_clock::now()); // after openssl stamped notBefore
+    auto st = svc.install(t::as_bytes(ca.cert), t::as_bytes(ca.key), "c.crt", "c.key");
+    BOOST_TEST(svc.current()->info.sha256_fingerprint == st.info.sha256_fingerprint);
+    BOOST_TEST(second_called == 1); // the other listeners still hear of it
+    BOOST_TEST(log.count(lv::error, "a listener of the new certificate failed: listener broke") ==
+               1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
