@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -25,17 +26,33 @@ namespace fcs::test {
 namespace fs = std::filesystem;
 
 /// A clock the test sets. Copies share the time, so the service's copy follows the test.
+/// Until the test first sets or advances it, it reads the system clock: a clock frozen at
+/// fixture construction would run behind certificates that `openssl` makes later in the
+/// test (their notBefore is the wall-clock second they were made), and the service would
+/// call them "not yet valid" whenever the second turned in between.
 class manual_clock {
 public:
     using policy_kind = policy::kind::clock;
     manual_clock()
-        : t_(std::make_shared<std::atomic<std::int64_t>>(
-              now_ns(std::chrono::system_clock::now()))) {}
-    time_point now() const { return time_point(std::chrono::nanoseconds(t_->load())); }
+        : t_(std::make_shared<std::atomic<std::int64_t>>(live)) {}
+    time_point now() const {
+        auto t = t_->load();
+        return t == live ? std::chrono::time_point_cast<time_point::duration>(
+                               std::chrono::system_clock::now())
+                         : time_point(std::chrono::nanoseconds(t));
+    }
     void set(time_point t) { t_->store(now_ns(t)); }
-    void advance(std::chrono::nanoseconds d) { t_->fetch_add(d.count()); }
+    void advance(std::chrono::nanoseconds d) {
+        auto t = t_->load();
+        for (;;) {
+            auto base = t == live ? now_ns(now()) : t;
+            if (t_->compare_exchange_weak(t, base + d.count()))
+                return;
+        }
+    }
 
 private:
+    static constexpr std::int64_t live = std::numeric_limits<std::int64_t>::min();
     static std::int64_t now_ns(time_point t) {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
     }
