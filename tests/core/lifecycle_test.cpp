@@ -258,6 +258,20 @@ BOOST_FIXTURE_TEST_CASE(a_forgotten_old_certificate_loses_to_the_ca_issued_pair_
     BOOST_TEST(log.count(lv::warning, "not used: Certificates/" FCS_DEFAULT_CERT_NAME
                                       ".crt (self-signed") == 1u);
     BOOST_TEST(r.archived.empty()); // both pairs are valid: nothing is moved
+    // Reloads (each folder event) do not repeat the warning while nothing changes...
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(svc.reload().message == "unchanged");
+    BOOST_TEST(log.count(lv::warning, "several valid certificate pairs") == 1u);
+    // ...but say it again once the situation has changed and come back.
+    auto aside = dir / "MyCertificate.crt.aside";
+    std::filesystem::rename(dir / "Certificates/MyCertificate.crt", aside);
+    std::filesystem::rename(dir / "Certificates/Keys/MyCertificate.key", dir / "key.aside");
+    BOOST_TEST(svc.reload().changed); // back to the generated pair, alone
+    BOOST_TEST(log.count(lv::warning, "several valid certificate pairs") == 1u);
+    std::filesystem::rename(aside, dir / "Certificates/MyCertificate.crt");
+    std::filesystem::rename(dir / "key.aside", dir / "Certificates/Keys/MyCertificate.key");
+    BOOST_TEST(svc.reload().changed);
+    BOOST_TEST(log.count(lv::warning, "several valid certificate pairs") == 2u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_password_protected_key_is_refused_and_left_in_place, t::service_fixture) {

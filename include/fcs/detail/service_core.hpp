@@ -574,7 +574,14 @@ private:
             for (std::size_t i = 1; i < valid.size(); ++i)
                 msg += " " + describe(*valid[i]) + (i + 1 < valid.size() ? "," : "");
             msg += ". Delete the pair you no longer want.";
-            say(report, finding::severity::warning, "", msg);
+            // Logged once per situation: every reload (each folder event) would repeat it.
+            if (msg == choice_said_)
+                report.findings.push_back({finding::severity::warning, "", msg});
+            else
+                say(report, finding::severity::warning, "", msg);
+            choice_said_ = std::move(msg);
+        } else {
+            choice_said_.clear();
         }
         return valid.front();
     }
@@ -689,6 +696,7 @@ private:
     credential_ptr current_;
     bool opened_ = false;
     std::recursive_mutex change_mutex_;
+    std::string choice_said_; ///< the last "several valid pairs" warning logged (change_mutex_)
     std::vector<std::function<void(const credential_ptr&)>> listeners_;
 };
 
