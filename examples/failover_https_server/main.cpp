@@ -8,6 +8,7 @@
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
+#include "etcd_cli.hpp"
 #include "https_server.hpp"
 #include "json.hpp"
 
@@ -96,11 +97,14 @@ Options:
   --kek-file FILE        with etcd: the group's 32-byte key-encryption key (mode 0600; make one
                          with: openssl rand -base64 32 > FILE); the private key and ticket keys
                          are encrypted with it before they leave the server
-
+)" FCS_ETCD_CONNECTION_HELP R"(
 Examples:
   fcs-failover-server serve --data-dir ./fcs-data --port 8443
   fcs-failover-server serve --storage etcd://10.0.0.5:2379,10.0.0.6:2379/fcs \\
       --kek-file /etc/fcs/kek --data-dir /var/lib/fcs --port 443
+  fcs-failover-server serve --storage etcds://etcd1.example:2379/fcs --kek-file /etc/fcs/kek \\
+      --etcd-ca /etc/fcs/etcd-ca.crt --etcd-cert /etc/fcs/node.crt --etcd-key /etc/fcs/node.key \\
+      --etcd-user fcs --etcd-password-file /etc/fcs/etcd.pass
   fcs-failover-server serve --port 0            # prints: listening on https://127.0.0.1:PORT
   kill -HUP $(pidof fcs-failover-server)        # reload the certificate now
 )";
@@ -122,7 +126,7 @@ Options:
                      (the previous one goes to PREFIX/archive/; every server of the group
                      serves the new one within a second); --data-dir then holds only Logs/
   --kek-file FILE    with etcd: the group's key-encryption key (mode 0600)
-
+)" FCS_ETCD_CONNECTION_HELP R"(
 Examples:
   fcs-failover-server replace --data-dir /var/lib/fcs --cert server.crt --key server.key
   fcs-failover-server replace --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek \\
@@ -141,7 +145,7 @@ Options:
   --cert-name NAME   base name of the certificate files (default FailoverService)
   --storage URL      etcd://HOST:PORT[,HOST:PORT...]/PREFIX: show the group's pair in etcd
   --kek-file FILE    with etcd: the group's key-encryption key (mode 0600)
-
+)" FCS_ETCD_CONNECTION_HELP R"(
 Examples:
   fcs-failover-server status --data-dir /var/lib/fcs --json
   fcs-failover-server status --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek
@@ -174,6 +178,9 @@ args parse(const std::string& command, const std::vector<std::string>& in,
             inline_value = opt.substr(eq + 1);
             opt = opt.substr(0, eq);
         }
+        if (opt == "--etcd-password" || opt == "--password")
+            usage_error(command, "passwords are never taken from the command line; use "
+                                 "--etcd-password-file FILE");
         if (std::find(with_value.begin(), with_value.end(), opt) != with_value.end()) {
             if (!inline_value && i + 1 >= in.size())
                 usage_error(command, opt + " needs a value");
@@ -234,6 +241,9 @@ std::optional<fcs::storage::etcd_options> etcd_options_from(const std::string& c
     if (url.empty() || url == "dir" || url == "directory") {
         if (kek)
             usage_error(command, "--kek-file is for --storage etcd://...");
+        if (auto misuse = fcs::examples::etcd_connection_without_etcd(
+                [&](std::string_view name) { return a.values.count("--" + std::string(name)); }))
+            usage_error(command, *misuse);
         return std::nullopt;
     }
     if (!url.starts_with("etcd://") && !url.starts_with("etcds://"))
@@ -251,6 +261,11 @@ std::optional<fcs::storage::etcd_options> etcd_options_from(const std::string& c
         usage_error(command, std::string("--storage: ") + e.what());
     }
     o.kek_file = value_or(a, "--kek-file", "");
+    if (auto misuse = fcs::examples::apply_etcd_connection(o, [&](std::string_view name) {
+            auto it = a.values.find("--" + std::string(name));
+            return it == a.values.end() ? std::nullopt : std::optional(it->second);
+        }))
+        usage_error(command, *misuse);
     return o;
 }
 
@@ -365,10 +380,12 @@ int serve_with(Make make, const fcs_example::server_config& cfg, const std::stri
 }
 
 int serve(const std::vector<std::string>& argv) {
-    auto a = parse("serve", argv,
-                   {"--data-dir", "--bind", "--port", "--threads", "--cert-name",
-                    "--max-connections", "--recheck-interval", "--storage", "--kek-file"},
-                   {});
+    auto a =
+        parse("serve", argv,
+              {"--data-dir", "--bind", "--port", "--threads", "--cert-name", "--max-connections",
+               "--recheck-interval", "--storage", "--kek-file", "--etcd-ca", "--etcd-cert",
+               "--etcd-key", "--etcd-user", "--etcd-password-file"},
+              {});
     if (a.help) {
         std::cout << serve_help;
         return 0;
@@ -410,8 +427,11 @@ int serve(const std::vector<std::string>& argv) {
 }
 
 int replace(const std::vector<std::string>& argv) {
-    auto a = parse("replace", argv,
-                   {"--data-dir", "--cert", "--key", "--cert-name", "--storage", "--kek-file"}, {});
+    auto a =
+        parse("replace", argv,
+              {"--data-dir", "--cert", "--key", "--cert-name", "--storage", "--kek-file",
+               "--etcd-ca", "--etcd-cert", "--etcd-key", "--etcd-user", "--etcd-password-file"},
+              {});
     if (a.help) {
         std::cout << replace_help;
         return 0;
@@ -490,8 +510,10 @@ int status_with(Service& service, const args& a, const std::string& where) {
 }
 
 int status(const std::vector<std::string>& argv) {
-    auto a =
-        parse("status", argv, {"--data-dir", "--cert-name", "--storage", "--kek-file"}, {"--json"});
+    auto a = parse("status", argv,
+                   {"--data-dir", "--cert-name", "--storage", "--kek-file", "--etcd-ca",
+                    "--etcd-cert", "--etcd-key", "--etcd-user", "--etcd-password-file"},
+                   {"--json"});
     if (a.help) {
         std::cout << status_help;
         return 0;

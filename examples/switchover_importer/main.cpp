@@ -8,6 +8,8 @@
 #include <fcs/storage/etcd.hpp>
 #include <fcs/switchover.hpp>
 
+#include "etcd_cli.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -58,7 +60,8 @@ Server groups in etcd: every command also takes
 The pair then lives in etcd at PREFIX/slots/ServerGroup (one key: certificate, and the private
 key encrypted with AES-256-GCM under the 32-byte key-encryption key in FILE, which must be
 0600); replaced pairs go to PREFIX/archive/. DATA holds only the message log. etcds:// is etcd
-over TLS. Example:
+over TLS. How to reach etcd:
+)" FCS_ETCD_CONNECTION_HELP R"(Example:
   fcs-switchover import --data-dir /var/lib/app --storage etcd://10.0.0.5:2379/fcs \
       --kek-file /etc/fcs/kek --bundle group.pfx --password-file /root/pfx.pass
 
@@ -187,21 +190,27 @@ struct arguments {
     }
 };
 
+/// Options every command takes: where the pair lives, and how to reach etcd.
+std::vector<std::string> with_storage(std::vector<std::string> own) {
+    for (auto o : {"data-dir", "storage", "kek-file"})
+        own.push_back(o);
+    own.insert(own.end(), fcs::examples::etcd_connection_options.begin(),
+               fcs::examples::etcd_connection_options.end());
+    return own;
+}
+
 const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>,
                std::less<>>
     grammar = {
         // command: {options with a value, flags}
-        {"init", {{"data-dir", "storage", "kek-file", "key-type", "cn"}, {}}},
-        {"export", {{"data-dir", "storage", "kek-file", "to"}, {"force"}}},
+        {"init", {with_storage({"key-type", "cn"}), {}}},
+        {"export", {with_storage({"to"}), {"force"}}},
         {"import",
-         {{"data-dir", "storage", "kek-file", "cert", "key", "bundle", "format", "password-file",
-           "password-env"},
+         {with_storage({"cert", "key", "bundle", "format", "password-file", "password-env"}),
           {"password-stdin"}}},
-        {"verify", {{"data-dir", "storage", "kek-file", "peer"}, {}}},
-        {"issue",
-         {{"data-dir", "storage", "kek-file", "cn", "dns", "ip", "days", "key-type", "csr", "out"},
-          {}}},
-        {"status", {{"data-dir", "storage", "kek-file"}, {"json"}}},
+        {"verify", {with_storage({"peer"}), {}}},
+        {"issue", {with_storage({"cn", "dns", "ip", "days", "key-type", "csr", "out"}), {}}},
+        {"status", {with_storage({}), {"json"}}},
 };
 
 arguments parse(int argc, char** argv) {
@@ -226,6 +235,9 @@ arguments parse(int argc, char** argv) {
             name = name.substr(0, eq);
             has_value = true;
         }
+        if (name == "etcd-password")
+            throw usage_error{"passwords are never taken from the command line; use "
+                              "--etcd-password-file FILE"};
         if (name == "password")
             throw usage_error{
                 "passwords are never taken from the command line; use --password-file, "
@@ -333,6 +345,9 @@ int with_service(const arguments& a, bool generate, F&& f) {
     if (!url || *url == "dir" || *url == "directory") {
         if (a.one("kek-file"))
             throw usage_error{"--kek-file is for --storage etcd://..."};
+        if (auto misuse = fcs::examples::etcd_connection_without_etcd(
+                [&](std::string_view name) { return a.one(name).has_value(); }))
+            throw usage_error{*misuse};
         service svc(service_options_of(a, generate), storage_type(data), fcs::acl::posix{}, log);
         return f(svc);
     }
@@ -341,6 +356,9 @@ int with_service(const arguments& a, bool generate, F&& f) {
             "--storage must be etcd://HOST:PORT[,HOST:PORT...]/PREFIX (or etcds:// for TLS)"};
     auto o = fcs::storage::etcd_options::from_url(*url);
     o.kek_file = a.required("kek-file");
+    if (auto misuse = fcs::examples::apply_etcd_connection(
+            o, [&](std::string_view name) { return a.one(name); }))
+        throw usage_error{*misuse};
     etcd_service svc(service_options_of(a, generate), fcs::storage::etcd(o), fcs::acl::none{}, log);
     return f(svc);
 }

@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -55,18 +56,39 @@ def b64(text):
 
 
 class Etcd:
-    """One etcd member on free loopback ports with its own data folder."""
+    """One etcd member on free loopback ports with its own data folder.
 
-    def __init__(self, root):
+    With `pki` (an EtcdPki) it serves its clients over TLS only and requires client
+    certificates signed by the PKI's CA."""
+
+    def __init__(self, root, pki=None):
         taken = set()
         self.client_port, self.peer_port = free_port(taken), free_port(taken)
         self.data = os.path.join(root, "etcd-data")
         self.log_path = os.path.join(root, "etcd.log")
         self.proc = None
+        self.pki = pki
 
     @property
     def client_url(self):
-        return f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.pki else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
+
+    def tls_args(self):
+        if not self.pki:
+            return []
+        p = self.pki
+        return ["--cert-file", p.server_crt, "--key-file", p.server_key, "--trusted-ca-file", p.ca_crt,
+                "--client-cert-auth"]
+
+    def etcdctl(self, *args, user=None):
+        """etcdctl (a client no one here wrote) against this member, over TLS when it has a PKI."""
+        cmd = ["etcdctl", "--endpoints", self.client_url, "--command-timeout=5s"]
+        if self.pki:
+            cmd += ["--cacert", self.pki.ca_crt, "--cert", self.pki.client_crt, "--key", self.pki.client_key]
+        if user:
+            cmd += ["--user", user]
+        return run(cmd + list(args), timeout=15)
 
     def start(self, timeout=20):
         peer = f"http://127.0.0.1:{self.peer_port}"
@@ -78,7 +100,7 @@ class Etcd:
              "--initial-cluster", "m0=" + peer,
              "--initial-cluster-token", f"fcs-e2e-{os.getpid()}-{self.client_port}",
              "--initial-cluster-state", "new",
-             "--heartbeat-interval", "50", "--election-timeout", "500"],
+             "--heartbeat-interval", "50", "--election-timeout", "500", *self.tls_args()],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:  # a linearizable read answers once there is a leader
@@ -111,7 +133,11 @@ class Etcd:
     def call(self, path, body, timeout=5):
         req = urllib.request.Request(self.client_url + path, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        ctx = None
+        if self.pki:
+            ctx = ssl.create_default_context(cafile=self.pki.ca_crt)
+            ctx.load_cert_chain(self.pki.client_crt, self.pki.client_key)
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
             return json.loads(r.read().decode())
 
     def range(self, key):
@@ -119,6 +145,37 @@ class Etcd:
         doc = self.call("/v3/kv/range", {"key": b64(key)})
         return [(base64.b64decode(kv["key"]).decode(), base64.b64decode(kv.get("value", "")),
                  int(kv["mod_revision"])) for kv in doc.get("kvs", [])]
+
+
+class EtcdPki:
+    """A CA, etcd's server certificate (IP:127.0.0.1; serverAuth and clientAuth, as etcd's
+    gateway dials etcd with it) and a client certificate for the servers, made with openssl."""
+
+    def __init__(self, work):
+        os.makedirs(work, exist_ok=True)
+        self.ca_crt, ca_key = make_ca(work, "etcd test CA")
+        self.server_crt, self.server_key = self.issue(work, (self.ca_crt, ca_key), "server", "etcd",
+                                                      "subjectAltName=IP:127.0.0.1\n"
+                                                      "extendedKeyUsage=serverAuth,clientAuth\n")
+        self.client_crt, self.client_key = self.issue(work, (self.ca_crt, ca_key), "client", "fcs-node",
+                                                      "extendedKeyUsage=clientAuth\n")
+        # With authentication on, etcd's JSON gateway refuses a client certificate with a CN
+        # (CVE-2018-16886): the servers' certificate names an organisation only.
+        self.group_crt, self.group_key = self.issue(work, (self.ca_crt, ca_key), "group", None,
+                                                    "extendedKeyUsage=clientAuth\n", subject="/O=fcs group")
+
+    @staticmethod
+    def issue(work, ca, name, cn, ext, subject=None):
+        key, csr, crt, cnf = (os.path.join(work, name + x) for x in (".key", ".csr", ".crt", ".ext"))
+        with open(cnf, "w") as f:
+            f.write(ext)
+        for cmd in (["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
+                    ["openssl", "req", "-new", "-key", key, "-subj", subject or "/CN=" + cn, "-out", csr],
+                    ["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",
+                     "-days", "30", "-extfile", cnf, "-out", crt]):
+            code, _, err = run(cmd)
+            assert code == 0, err
+        return crt, key
 
 
 def private_scalar(key_file):
@@ -356,6 +413,135 @@ class EtcdServerGroup(E2E):
         self.assertIn("--kek-file", err)
         self.assertEqual(self.slot_value(), before, "nothing was written by the refused commands")
         self.assertEqual(served_fingerprint(a.port), a.fingerprint, "the group keeps serving")
+
+
+@unittest.skipIf(ETCD is None or shutil.which("etcdctl") is None, SKIP_MESSAGE)
+class EtcdSecureServerGroup(E2E):
+    """A group on an etcd that takes TLS with client certificates and v3 password auth only."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.etcd_root = tempfile.mkdtemp(prefix="fcs-e2e-etcds-")
+        cls.pki = EtcdPki(os.path.join(cls.etcd_root, "pki"))
+        cls.etcd = Etcd(cls.etcd_root, cls.pki).start()
+        for args in (["user", "add", "root:root-secret"], ["user", "grant-role", "root", "root"],
+                     ["auth", "enable"]):
+            code, out, err = cls.etcd.etcdctl(*args)
+            assert code == 0, f"etcdctl {args[0]} {args[1]}: {out}{err}"
+        for args in (["user", "add", "fcs:node-secret"], ["role", "add", "fcs-group"],
+                     ["role", "grant-permission", "fcs-group", "readwrite", "--prefix=true", "/fcs-e2e-secure/"],
+                     ["user", "grant-role", "fcs", "fcs-group"]):
+            code, out, err = cls.etcd.etcdctl(*args, user="root:root-secret")
+            assert code == 0, f"etcdctl {args[0]} {args[1]}: {out}{err}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.etcd.stop()
+        shutil.rmtree(cls.etcd_root, ignore_errors=True)
+
+    def setUp(self):
+        super().setUp()
+        self.prefix = f"/fcs-e2e-secure/{self._testMethodName}"
+        self.url = f"etcds://127.0.0.1:{self.etcd.client_port}{self.prefix}"
+        self.kek = self.secret_file("kek", base64.b64encode(os.urandom(32)).decode() + "\n")
+        self.password_file = self.secret_file("etcd.pass", "node-secret\n")
+
+    def secret_file(self, name, text, mode=0o600):
+        path = os.path.join(self.work, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def connection_args(self, password_file=None, client_cert="group"):
+        args = ["--storage", self.url, "--kek-file", self.kek, "--etcd-ca", self.pki.ca_crt,
+                "--etcd-user", "fcs", "--etcd-password-file", password_file or self.password_file]
+        if client_cert == "group":
+            args += ["--etcd-cert", self.pki.group_crt, "--etcd-key", self.pki.group_key]
+        elif client_cert == "with-cn":
+            args += ["--etcd-cert", self.pki.client_crt, "--etcd-key", self.pki.client_key]
+        return args
+
+    def test_group_over_tls_with_client_certificate_and_password(self):
+        a = Server(self.data("a"), self.work, *self.connection_args())
+        b = Server(self.data("b"), self.work, *self.connection_args())
+        self.servers.extend([a, b])
+        a.start()
+        b.start()
+        self.assertEqual(b.fingerprint, a.fingerprint, "both servers serve the group's pair")
+        self.assertEqual(s_client_fingerprint(b.port), a.fingerprint, "openssl s_client agrees")
+        ca = make_ca(os.path.join(self.work, "ca"))
+        new_crt, new_key = make_leaf(self.work, ca, "new")
+        new = openssl_fingerprint(new_crt)
+        code, out, err = self.cli("replace", *self.connection_args(), "--data-dir", self.data("admin"),
+                                  "--cert", new_crt, "--key", new_key)
+        self.assertEqual(code, 0, err)
+        wait_for(lambda: served_fingerprint(a.port) == new and served_fingerprint(b.port) == new, timeout=2,
+                 what="both servers to serve the replacement (watch over TLS with a token)")
+        code, out, err = self.cli("status", *self.connection_args(), "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["sha256_fingerprint"], new)
+        # etcdctl, as the group's user over TLS, sees the same slot; without a user it sees nothing.
+        code, out, err = self.etcd.etcdctl("get", "--print-value-only",
+                                           f"{self.prefix}/slots/{CERT_NAME}",
+                                           user="fcs:node-secret")
+        self.assertEqual(code, 0, err)
+        self.assertIn("fcs-etcd-bundle-1", out)
+        code, out, err = self.etcd.etcdctl("get", "--prefix", "/fcs-e2e-secure/")
+        self.assertNotEqual(code, 0, "etcd answered a client without a user")
+        for s in (a, b):
+            self.assertNotIn("node-secret", s.messages(), "the password is never logged")
+            self.assertNotIn("node-secret", " ".join(s.lines))
+
+    def test_switchover_keeps_the_group_ca_in_the_same_secure_etcd(self):
+        switchover = os.environ.get("FCS_SWITCHOVER")
+        self.assertTrue(switchover and os.access(switchover, os.X_OK), "FCS_SWITCHOVER names fcs-switchover")
+        args = self.connection_args()
+        code, out, err = run([switchover, "init", "--data-dir", self.data("active"), *args], timeout=60)
+        self.assertEqual(code, 0, out + err)
+        code, out, err = run([switchover, "status", "--data-dir", self.data("backup"), "--json", *args], timeout=60)
+        self.assertEqual(code, 0, out + err)
+        status = json.loads(out)
+        self.assertTrue(status["is_ca"], out)
+        self.assertIn(f"etcd:{self.prefix}/slots/ServerGroup", out)
+        code, out, err = self.etcd.etcdctl("get", "--print-value-only", f"{self.prefix}/slots/ServerGroup",
+                                           user="fcs:node-secret")
+        self.assertEqual(code, 0, err)
+        self.assertIn("fcs-etcd-bundle-1", out, "the group CA is in etcd, where etcdctl finds it")
+        code, out, err = run([switchover, "status", "--data-dir", self.data("x"), *args[:4],
+                              "--etcd-password", "node-secret"])
+        self.assertEqual(code, 2, out + err)
+        self.assertNotIn("node-secret", err)
+
+    def test_refusals_are_clear_and_passwords_stay_off_the_command_line(self):
+        # Usage errors (exit 2) before anything connects.
+        for args, expect in (
+                (["--etcd-password", "node-secret"], "never taken from the command line"),
+                (["--storage", self.url.replace("etcds://", "etcd://"), "--kek-file", self.kek,
+                  "--etcd-ca", self.pki.ca_crt], "--etcd-ca is for --storage etcds://"),
+                (["--storage", self.url, "--kek-file", self.kek, "--etcd-user", "fcs"],
+                 "--etcd-user needs --etcd-password-file"),
+                (["--storage", self.url, "--kek-file", self.kek, "--etcd-cert", self.pki.client_crt],
+                 "--etcd-cert and --etcd-key go together"),
+                (["--etcd-ca", self.pki.ca_crt], "--etcd-ca is for --storage etcd://")):
+            code, out, err = self.cli("status", "--data-dir", self.data("x"), *args)
+            self.assertEqual(code, 2, f"{args}: {out}{err}")
+            self.assertIn(expect, err)
+            self.assertNotIn("node-secret", err)
+        # Refusals by etcd or by the checks on the files (exit 1), each naming the cause.
+        wrong = self.secret_file("wrong.pass", "not-it\n")
+        open_pw = self.secret_file("open.pass", "node-secret\n", 0o644)
+        for args, expect in (
+                (self.connection_args(password_file=wrong), "etcd refused the user name or password"),
+                (self.connection_args(password_file=open_pw), "too open"),
+                (self.connection_args(client_cert=None), "no etcd endpoint answered"),
+                (self.connection_args(client_cert="with-cn"), "use one whose subject has no CN")):
+            code, out, err = self.cli("status", "--data-dir", self.data("x"), *args, timeout=60)
+            self.assertEqual(code, 1, f"{args}: {out}{err}")
+            self.assertIn(expect, err)
+            self.assertNotIn("not-it", err + out)
+            self.assertNotIn("node-secret", err + out)
 
 
 if __name__ == "__main__":

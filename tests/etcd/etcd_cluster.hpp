@@ -38,6 +38,17 @@ inline int free_port() {
     return ntohs(a.sin_port);
 }
 
+/// How the members serve their clients: plain HTTP (the default), or TLS with a server
+/// certificate, optionally requiring client certificates signed by `ca`.
+struct etcd_security {
+    fs::path ca, cert, key; ///< empty cert: plain http
+    bool client_cert_auth = false;
+    /// What etcdctl and the health check present when client certificates are required.
+    fs::path client_cert, client_key;
+    std::vector<std::string> extra_args; ///< more etcd flags, e.g. {"--auth-token-ttl", "1"}
+    bool tls() const { return !cert.empty(); }
+};
+
 class etcd_cluster {
 public:
     struct member {
@@ -46,13 +57,17 @@ public:
         int peer_port = 0;
         pid_t pid = -1;
         fs::path data;
-        std::string client_url() const { return "http://127.0.0.1:" + std::to_string(client_port); }
+        bool tls = false;
+        std::string client_url() const {
+            return (tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port);
+        }
         std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port); }
     };
 
     /// Starts `n` members and waits until the cluster has a leader.
-    etcd_cluster(int n, const fs::path& root)
-        : root_(root) {
+    etcd_cluster(int n, const fs::path& root, etcd_security sec = {})
+        : root_(root)
+        , sec_(std::move(sec)) {
         std::vector<int> used;
         auto pick = [&] {
             for (;;) {
@@ -69,6 +84,7 @@ public:
             m.client_port = pick();
             m.peer_port = pick();
             m.data = root_ / m.name;
+            m.tls = sec_.tls();
             members_.push_back(m);
         }
         for (auto& m : members_)
@@ -123,7 +139,7 @@ public:
         for (std::size_t i = 0; i < members_.size(); ++i) {
             if (!running(i))
                 continue;
-            auto r = run("ETCDCTL_API=3 etcdctl --endpoints=" + members_[i].client_url() +
+            auto r = run(ctl() + " --endpoints=" + members_[i].client_url() +
                          " endpoint status -w fields 2>/dev/null");
             // "MemberID" : 123 and "Leader" : 123 in the fields output
             auto field = [&](const std::string& name) {
@@ -146,7 +162,33 @@ public:
         for (std::size_t i = 0; i < members_.size(); ++i)
             if (running(i))
                 eps += (eps.empty() ? "" : ",") + members_[i].client_url();
-        return run("ETCDCTL_API=3 etcdctl --command-timeout=5s --endpoints=" + eps + " " + args);
+        return run(ctl() + " --command-timeout=5s --endpoints=" + eps + " " + args);
+    }
+
+    /// Turns on etcd's v3 authentication: a root user (role root) with `root_password`; etcdctl
+    /// and the health check use it from then on.
+    void enable_auth(const std::string& root_password) {
+        for (auto cmd : {"user add root:" + root_password, std::string("user grant-role root root"),
+                         std::string("auth enable")}) {
+            auto r = etcdctl(cmd);
+            if (r.exit_code != 0)
+                throw std::runtime_error("etcdctl " + cmd.substr(0, cmd.find(':')) +
+                                         " failed: " + r.output);
+        }
+        root_password_ = root_password;
+    }
+
+    /// etcdctl as the tests run it: TLS files and the root user when configured.
+    std::string ctl() const {
+        std::string c = "ETCDCTL_API=3 etcdctl";
+        if (sec_.tls())
+            c += " --cacert=" + shell_quote(sec_.ca.string());
+        if (!sec_.client_cert.empty())
+            c += " --cert=" + shell_quote(sec_.client_cert.string()) +
+                 " --key=" + shell_quote(sec_.client_key.string());
+        if (!root_password_.empty())
+            c += " --user=" + shell_quote("root:" + root_password_);
+        return c;
     }
 
 private:
@@ -178,6 +220,19 @@ private:
             "--election-timeout",
             "500",
         };
+        if (sec_.tls()) {
+            args.push_back("--cert-file");
+            args.push_back(sec_.cert.string());
+            args.push_back("--key-file");
+            args.push_back(sec_.key.string());
+            if (sec_.client_cert_auth) { // etcd 3.4 requires client certificates whenever it
+                                         // has a --trusted-ca-file
+                args.push_back("--trusted-ca-file");
+                args.push_back(sec_.ca.string());
+                args.push_back("--client-cert-auth");
+            }
+        }
+        args.insert(args.end(), sec_.extra_args.begin(), sec_.extra_args.end());
         std::string log = (root_ / (m.name + ".log")).string();
         std::vector<char*>
             argv; // built before fork: the child only calls async-signal-safe functions
@@ -205,17 +260,27 @@ private:
         for (std::size_t i = 0; i < members_.size(); ++i) {
             if (!running(i))
                 continue;
+            std::string last = "no answer";
             storage::etcd_options o;
             o.endpoints = {members_[i].client_url()};
+            if (sec_.tls()) {
+                o.ca_file = sec_.ca;
+                o.cert_file = sec_.client_cert;
+                o.key_file = sec_.client_key;
+            }
+            if (!root_password_.empty()) {
+                o.user = "root";
+                o.password.assign(root_password_.begin(), root_password_.end());
+            }
             storage::etcd_detail::gateway gw(o);
             for (;;) {
                 try {
-                    auto a =
-                        gw.post(gw.endpoints().front(), "/v3/kv/range", "{\"key\":\"eA==\"}", "",
-                                std::chrono::steady_clock::now() + std::chrono::seconds(1));
-                    if (a.status == 200)
-                        break;
-                } catch (const storage::etcd_detail::transport_failure&) {
+                    // A linearizable read (with the root user's token once auth is on).
+                    gw.call("/v3/kv/range", "{\"key\":\"eA==\"}", "health check",
+                            std::chrono::seconds(1));
+                    break;
+                } catch (const fcs::error& e) {
+                    last = e.what();
                 }
                 int st = 0;
                 if (::waitpid(members_[i].pid, &st, WNOHANG) == members_[i].pid) {
@@ -225,15 +290,22 @@ private:
                 }
                 if (std::chrono::steady_clock::now() > deadline)
                     throw std::runtime_error("etcd " + members_[i].name +
-                                             " did not become healthy in 20 s");
+                                             " did not become healthy in 20 s (" + last +
+                                             "); its log ends:\n" + log_tail(i));
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
             }
         }
     }
 
+    std::string log_tail(std::size_t i) const {
+        auto text = read_text(root_ / (members_.at(i).name + ".log"));
+        return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
+    }
+
     fs::path root_;
+    etcd_security sec_;
     std::vector<member> members_;
-    std::string initial_cluster_, token_;
+    std::string initial_cluster_, token_, root_password_;
 };
 
 } // namespace fcs::test

@@ -487,3 +487,254 @@ BOOST_FIXTURE_TEST_CASE(killing_the_leader_during_a_replacement_changes_nothing,
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// A private PKI for etcd's client port: a CA, etcd's certificate (IP:127.0.0.1 and
+/// DNS:etcd.test, not localhost), a node's client certificate, and an unrelated CA.
+struct etcd_pki {
+    fs::path ca, server_cert, server_key, client_cert, client_key, other_ca;
+
+    explicit etcd_pki(const fs::path& d) {
+        fs::create_directories(d);
+        auto q = [&](const std::string& f) { return shell_quote((d / f).string()); };
+        const std::string ec = "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256";
+        auto make_ca = [&](const std::string& name) {
+            return "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                   q(name + ".key") + " -out " + q(name + ".crt") + " -days 30 -subj '/CN=" + name +
+                   "' -addext basicConstraints=critical,CA:TRUE" +
+                   " -addext keyUsage=critical,keyCertSign,cRLSign";
+        };
+        auto issue = [&](const std::string& name, const std::string& cn, const std::string& ext) {
+            return ec + " -out " + q(name + ".key") + " && openssl req -new -key " +
+                   q(name + ".key") + " -subj '/CN=" + cn + "' -out " + q(name + ".csr") +
+                   " && printf '" + ext + "' > " + q(name + ".ext") + " && openssl x509 -req -in " +
+                   q(name + ".csr") + " -CA " + q("ca.crt") + " -CAkey " + q("ca.key") +
+                   " -CAcreateserial -days 30 -extfile " + q(name + ".ext") + " -out " +
+                   q(name + ".crt");
+        };
+        // etcd's gateway dials etcd's own gRPC port with the server certificate: clientAuth too.
+        auto r = run(make_ca("ca") + " && " + make_ca("other-ca") + " && " +
+                     issue("server", "etcd",
+                           "subjectAltName=IP:127.0.0.1,DNS:etcd.test\\n"
+                           "extendedKeyUsage=serverAuth,clientAuth\\n") +
+                     " && " + issue("client", "fcs-node", "extendedKeyUsage=clientAuth\\n"));
+        if (r.exit_code != 0)
+            throw std::runtime_error("openssl failed: " + r.output);
+        ca = d / "ca.crt";
+        server_cert = d / "server.crt";
+        server_key = d / "server.key";
+        client_cert = d / "client.crt";
+        client_key = d / "client.key";
+        other_ca = d / "other-ca.crt";
+    }
+    etcd_security security(bool client_cert_auth) const {
+        etcd_security s;
+        s.ca = ca;
+        s.cert = server_cert;
+        s.key = server_key;
+        s.client_cert_auth = client_cert_auth;
+        if (client_cert_auth) {
+            s.client_cert = client_cert;
+            s.client_key = client_key;
+        }
+        return s;
+    }
+    /// The node's side: trust the CA, present the client certificate.
+    void client(storage::etcd_options& o) const {
+        o.ca_file = ca;
+        o.cert_file = client_cert;
+        o.key_file = client_key;
+    }
+};
+
+/// start() fails with `code`; returns what() for further checks.
+std::string start_fails(const std::unique_ptr<node>& n, errc code) {
+    try {
+        n->svc->start();
+    } catch (const fcs::error& e) {
+        BOOST_TEST((e.fcs_code() == code), e.what());
+        return e.what();
+    }
+    BOOST_ERROR("the node started");
+    return {};
+}
+
+bool has(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(etcd_secure)
+
+BOOST_FIXTURE_TEST_CASE(tls_with_client_certificates_carries_the_group, etcd_fixture) {
+    etcd_pki pki(dir / "pki");
+    etcd_cluster etcd(1, dir / "etcd", pki.security(true));
+    BOOST_TEST_REQUIRE(etcd.endpoints().front().starts_with("https://127.0.0.1:"));
+    auto o = options(etcd.endpoints());
+    pki.client(o);
+    auto a = make_node(o);
+    auto b = make_node(o);
+    BOOST_TEST(a->svc->start().generated);
+    BOOST_TEST(!b->svc->start().generated);
+    BOOST_TEST(b->fingerprint() == a->fingerprint());
+    b->watch_changes();
+    BOOST_TEST_REQUIRE(wait_until([&] { return b->watch->connected(); }, 5s).has_value());
+    auto pair = ca_issued(dir / "p", "new.example");
+    auto fp = a->svc->install(as_bytes(pair.cert), as_bytes(pair.key)).info.sha256_fingerprint;
+    BOOST_TEST(wait_until([&] { return b->fingerprint() == fp; }, 2s).has_value(),
+               "the watch over TLS did not bring the replacement within 2 s");
+    // etcdctl, over TLS with the same client certificate, sees the slot written twice.
+    BOOST_TEST(slot_version(etcd).first == 2);
+    // The port speaks TLS only: plain HTTP to it gets nothing.
+    auto plain = options({"http://127.0.0.1:" + std::to_string(etcd.at(0).client_port)});
+    plain.operation_timeout = 1500ms;
+    auto what = start_fails(make_node(plain), errc::unavailable);
+    BOOST_TEST(has(what, "no etcd endpoint answered"), what);
+}
+
+BOOST_FIXTURE_TEST_CASE(tls_refusals_name_the_endpoint_and_the_cause, etcd_fixture) {
+    etcd_pki pki(dir / "pki");
+    etcd_cluster etcd(1, dir / "etcd", pki.security(true));
+    const auto url = etcd.endpoints().front();
+    auto base = options({url});
+    pki.client(base);
+    base.request_timeout = 1000ms;
+    base.operation_timeout = 1500ms;
+    {
+        // No client certificate: etcd refuses the connection.
+        auto o = base;
+        o.cert_file.clear();
+        o.key_file.clear();
+        auto what = start_fails(make_node(o), errc::unavailable);
+        BOOST_TEST(has(what, url), what);
+    }
+    {
+        // A CA that did not sign etcd's certificate: the node refuses etcd.
+        auto o = base;
+        o.ca_file = pki.other_ca;
+        auto what = start_fails(make_node(o), errc::unavailable);
+        BOOST_TEST(has(what, url + ": TLS handshake"), what);
+        BOOST_TEST(has(what, "CERTIFICATE_VERIFY_FAILED"), what);
+    }
+    {
+        // The right CA, but a name etcd's certificate does not carry (it names 127.0.0.1).
+        auto o = base;
+        o.endpoints = {"https://localhost:" + std::to_string(etcd.at(0).client_port)};
+        auto what = start_fails(make_node(o), errc::unavailable);
+        BOOST_TEST(has(what, "https://localhost:"), what);
+        BOOST_TEST(has(what, "CERTIFICATE_VERIFY_FAILED"), what);
+    }
+    // Configuration mistakes are caught when the storage is built, before any connection.
+    auto config_error = [&](storage::etcd_options o, errc code, const std::string& file,
+                            const std::string& cause) {
+        try {
+            storage::etcd s(o);
+            BOOST_ERROR("accepted: " + cause);
+        } catch (const fcs::error& e) {
+            BOOST_TEST((e.fcs_code() == code), e.what());
+            BOOST_TEST(e.file() == file, e.what());
+            BOOST_TEST(has(e.what(), cause), e.what());
+        }
+    };
+    {
+        auto o = base;
+        o.endpoints = {"http://127.0.0.1:" + std::to_string(etcd.at(0).client_port)};
+        config_error(o, errc::invalid_argument, o.endpoints.front(), "no endpoint is https://");
+    }
+    {
+        auto o = base;
+        o.key_file.clear();
+        config_error(o, errc::invalid_argument, pki.client_cert.string(), "give both or neither");
+    }
+    {
+        auto o = base;
+        o.ca_file = dir / "missing-ca.crt";
+        config_error(o, errc::io_failed, o.ca_file.string(), "load etcd CA certificates");
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(password_authentication_over_tls_renews_an_expired_token, etcd_fixture) {
+    etcd_pki pki(dir / "pki");
+    auto sec = pki.security(false);
+    sec.extra_args = {"--auth-token-ttl", "1"}; // tokens expire after a second without use
+    etcd_cluster etcd(1, dir / "etcd", sec);
+    etcd.enable_auth("root-secret");
+    const std::vector<std::string> setup = {
+        "user add fcs:node-secret", "role add fcs-group",
+        "role grant-permission fcs-group readwrite --prefix=true " + prefix + "/",
+        "user grant-role fcs fcs-group", "user add stranger:stranger-secret"};
+    for (auto& cmd : setup) {
+        auto r = etcd.etcdctl(cmd);
+        BOOST_TEST_REQUIRE(r.exit_code == 0, cmd << ": " << r.output);
+    }
+    auto o = options(etcd.endpoints());
+    o.ca_file = pki.ca;
+    o.user = "fcs";
+    o.password_file = dir / "etcd-password";
+    write_text(o.password_file, "node-secret\n", 0600);
+    auto a = make_node(o);
+    auto b = make_node(o);
+    BOOST_TEST(a->svc->start().generated);
+    b->svc->start();
+    BOOST_TEST(b->fingerprint() == a->fingerprint());
+    b->watch_changes();
+    BOOST_TEST_REQUIRE(wait_until([&] { return b->watch->connected(); }, 5s).has_value());
+    // Both tokens expire; the next write and the watch's reload authenticate again.
+    std::this_thread::sleep_for(3s);
+    auto pair = ca_issued(dir / "p", "new.example");
+    auto fp = a->svc->install(as_bytes(pair.cert), as_bytes(pair.key)).info.sha256_fingerprint;
+    BOOST_TEST(wait_until([&] { return b->fingerprint() == fp; }, 2s).has_value(),
+               "the replacement did not reach the other node after its token expired");
+    BOOST_TEST(b->log.count(policy::level::error, "etcd") == 0u);
+    auto quick = o;
+    quick.operation_timeout = 1500ms;
+    {
+        // Authentication is really on: without a user, etcd answers nothing.
+        auto anon = quick;
+        anon.user.clear();
+        anon.password_file.clear();
+        auto what = start_fails(make_node(anon), errc::io_failed);
+        BOOST_TEST(has(what, "etcd refused the request"), what);
+    }
+    {
+        auto wrong = quick;
+        wrong.password_file = dir / "wrong-password";
+        write_text(wrong.password_file, "not-it\n", 0600);
+        auto what = start_fails(make_node(wrong), errc::invalid_argument);
+        BOOST_TEST(has(what, "/v3/auth/authenticate: authenticate as fcs: etcd refused the user "
+                             "name or password"),
+                   what);
+        BOOST_TEST(!has(what, "not-it"));
+    }
+    {
+        // A user etcd knows, without rights on the group's prefix.
+        auto stranger = quick;
+        stranger.user = "stranger";
+        stranger.password_file = dir / "stranger-password";
+        write_text(stranger.password_file, "stranger-secret", 0600);
+        auto what = start_fails(make_node(stranger), errc::invalid_argument);
+        BOOST_TEST(has(what, "permission denied"), what);
+    }
+    {
+        // The password file must be its owner's alone, like the key-encryption key.
+        ::chmod(o.password_file.c_str(), 0644);
+        try {
+            storage::etcd s(o);
+            BOOST_ERROR("a password file others can read was accepted");
+        } catch (const fcs::error& e) {
+            BOOST_TEST((e.fcs_code() == errc::unsafe_file));
+            BOOST_TEST(e.file() == o.password_file.string());
+            BOOST_TEST(has(e.what(), "too open"), e.what());
+        }
+        ::chmod(o.password_file.c_str(), 0600);
+        auto nopw = o;
+        nopw.password_file.clear();
+        BOOST_CHECK_EXCEPTION(storage::etcd{nopw}, fcs::error, [](const fcs::error& e) {
+            return e.fcs_code() == errc::invalid_argument && has(e.what(), "without a password");
+        });
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -519,6 +519,19 @@ def group_cli():
     check(rc == 2 and "never taken from the command line" in err, "--password is refused", err)
     rc, out, err = fcs("import", "--data-dir", "d", "--bundle", "x.p12", "--password=secret")
     check(rc == 2 and "secret" not in err, "--password=... is refused and not echoed", err)
+    check("--etcd-password-file FILE" in fcs("--help")[1], "--help names the etcd connection options")
+    rc, out, err = fcs("status", "--data-dir", "d", "--etcd-password", "secret")
+    check(rc == 2 and "never taken from the command line" in err and "secret" not in err,
+          "--etcd-password is refused and not echoed", err)
+    for args, expect in ((["--etcd-ca", "ca.crt"], "--etcd-ca is for --storage etcd://"),
+                         (["--storage", "etcd://127.0.0.1:1/p", "--kek-file", "k", "--etcd-ca", "ca.crt"],
+                          "--etcd-ca is for --storage etcds://"),
+                         (["--storage", "etcds://127.0.0.1:1/p", "--kek-file", "k", "--etcd-user", "u"],
+                          "--etcd-user needs --etcd-password-file"),
+                         (["--storage", "etcds://127.0.0.1:1/p", "--kek-file", "k", "--etcd-key", "k"],
+                          "--etcd-cert and --etcd-key go together")):
+        rc, out, err = fcs("status", "--data-dir", "d", *args)
+        check(rc == 2 and expect in err, f"usage error: {expect}", err)
     rc, out, err = fcs("import", "--data-dir", "d", "--bundle", "x", "--password-env", "A", "--password-stdin")
     check(rc == 2 and "at most one" in err, "two password sources refused", err)
     rc, out, err = fcs("import", "--data-dir", "d", "--cert", "x")

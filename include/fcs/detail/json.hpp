@@ -349,10 +349,10 @@ inline std::optional<value> parse(std::string_view in, limits l = {}) {
     return v;
 }
 
-/// `s` as a JSON string literal (quotes included). Control characters are escaped.
-inline std::string quote(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
+/// Appends `s` to `out` as a JSON string literal (quotes included). Control characters are
+/// escaped, so it adds at most 6 * s.size() + 2 characters: a caller that reserves that much
+/// first gets no reallocation (no stray copy of a secret left in freed memory).
+inline void append_quoted(std::string& out, std::string_view s) {
     out += '"';
     for (unsigned char c : s) {
         if (c == '"' || c == '\\') {
@@ -368,6 +368,13 @@ inline std::string quote(std::string_view s) {
         }
     }
     out += '"';
+}
+
+/// `s` as a JSON string literal (quotes included). Control characters are escaped.
+inline std::string quote(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    append_quoted(out, s);
     return out;
 }
 

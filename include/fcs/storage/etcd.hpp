@@ -68,9 +68,12 @@ struct etcd_options {
     /// For https endpoints: the CA that signed etcd's certificate (empty: the system's), and
     /// the client certificate and key when etcd requires client certificates.
     std::filesystem::path ca_file, cert_file, key_file;
-    /// etcd authentication (v3 auth): empty user means none.
+    /// etcd authentication (v3 auth): empty user means none. The password is `password`, or
+    /// when that is empty the first line of `password_file` (a regular file readable by its
+    /// owner only, at most 4 KiB; read when the storage is built, never logged).
     std::string user;
     secret_bytes password;
+    std::filesystem::path password_file;
     /// One attempt at one endpoint (connect, send, answer).
     std::chrono::milliseconds request_timeout{3000};
     /// All attempts of one operation (failover, a leader election): after it, errc::unavailable.
@@ -183,19 +186,22 @@ inline std::string prefix_end(std::string p) {
     return std::string(1, '\0');
 }
 
-/// The 32-byte key-encryption key, read from a file only its owner may read.
-inline secret_bytes load_kek(const std::filesystem::path& file) {
+/**
+ * The bytes of `file`, a regular file only its owner may read (mode 0600 or 0400, owned by
+ * this user or read by root), opened without following a symbolic link, at most `limit` bytes.
+ * @throws fcs::error naming the file: errc::not_found, errc::unsafe_file (a link, not a regular
+ *         file, too open, another user's), errc::too_large, errc::io_failed.
+ */
+inline secret_bytes read_private_file(const std::filesystem::path& file, const std::string& step,
+                                      std::size_t limit) {
     const std::string shown = file.string();
-    if (file.empty())
-        throw error(errc::invalid_argument, "", "load key-encryption key",
-                    "no key-encryption key file given (the etcd storage encrypts keys with it)");
     int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         throw error(e == ENOENT  ? errc::not_found
                     : e == ELOOP ? errc::unsafe_file
                                  : errc::io_failed,
-                    shown, "load key-encryption key",
+                    shown, step,
                     e == ELOOP ? "is a symbolic link; refusing to follow it" : std::strerror(e));
     }
     struct closer {
@@ -204,29 +210,54 @@ inline secret_bytes load_kek(const std::filesystem::path& file) {
     } guard{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        throw error(errc::unsafe_file, shown, "load key-encryption key", "not a regular file");
+        throw error(errc::unsafe_file, shown, step, "not a regular file");
     if ((st.st_mode & 077) != 0) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw error(errc::unsafe_file, shown, "load key-encryption key",
+        throw error(errc::unsafe_file, shown, step,
                     std::string("permissions ") + mode +
                         " are too open; it must be readable by its owner only (chmod 600)");
     }
     if (st.st_uid != ::geteuid() && ::geteuid() != 0)
-        throw error(errc::unsafe_file, shown, "load key-encryption key", "owned by another user");
-    secret_bytes raw(256);
+        throw error(errc::unsafe_file, shown, step, "owned by another user");
+    secret_bytes raw(limit + 1);
     std::size_t got = 0;
     while (got < raw.size()) {
         ssize_t n = ::read(fd, raw.data() + got, raw.size() - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            throw error(errc::io_failed, shown, "load key-encryption key", std::strerror(errno));
+            throw error(errc::io_failed, shown, step, std::strerror(errno));
         if (n == 0)
             break;
         got += static_cast<std::size_t>(n);
     }
+    if (got > limit)
+        throw error(errc::too_large, shown, step,
+                    "larger than " + std::to_string(limit) + " bytes");
     raw.resize(got);
+    return raw;
+}
+
+/// The etcd password: the first line of a file only its owner may read (CR LF or LF ends it).
+inline secret_bytes load_password(const std::filesystem::path& file) {
+    auto pw = read_private_file(file, "load etcd password", 4096);
+    pw.erase(std::find(pw.begin(), pw.end(), '\n'), pw.end());
+    if (!pw.empty() && pw.back() == '\r')
+        pw.pop_back();
+    if (pw.empty())
+        throw error(errc::invalid_argument, file.string(), "load etcd password",
+                    "the file holds no password (its first line is empty)");
+    return pw;
+}
+
+/// The 32-byte key-encryption key, read from a file only its owner may read.
+inline secret_bytes load_kek(const std::filesystem::path& file) {
+    const std::string shown = file.string();
+    if (file.empty())
+        throw error(errc::invalid_argument, "", "load key-encryption key",
+                    "no key-encryption key file given (the etcd storage encrypts keys with it)");
+    auto raw = read_private_file(file, "load key-encryption key", 256);
     if (raw.size() == 32)
         return raw;
     // base64 of 32 bytes on one line (`openssl rand -base64 32`)
@@ -357,6 +388,29 @@ struct http_answer {
     std::string body;
 };
 
+/// What an answer that is not a success says: etcd's message, or (the gateway's plain-text
+/// refusals) the status and the first line of the body, printable and bounded.
+inline std::string refusal_text(const http_answer& a, const std::optional<json::value>& doc) {
+    std::string m;
+    if (doc && doc->is_object())
+        m = doc->string_at("message").value_or(doc->string_at("error").value_or(""));
+    if (m.empty()) {
+        m = "HTTP " + std::to_string(a.status);
+        std::string line;
+        for (char c : a.body) {
+            if (c == '\n' || line.size() >= 200)
+                break;
+            line += (c >= 0x20 && c < 0x7f) ? c : '?';
+        }
+        if (!line.empty())
+            m += ": " + line;
+    }
+    if (m.find("CommonName of client") != std::string::npos)
+        m += " (with authentication on, etcd's JSON gateway refuses a client certificate that "
+             "has a CommonName: use one whose subject has no CN)";
+    return m;
+}
+
 /// A transport failure (connect, TLS, send, receive): try another endpoint.
 struct transport_failure {
     std::string what;
@@ -398,15 +452,18 @@ public:
         if (ec)
             throw transport_failure{"connect: " + ec.message()};
         if (tls_) {
+            // The peer must be the host we asked for: its name (also sent as SNI, RFC 6066
+            // allows names only) or its IP address in the certificate's subjectAltName.
             SSL* ssl = tls_->native_handle();
-            SSL_set_tlsext_host_name(ssl, ep_.host.c_str());
             X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
             beast::error_code ip_ec;
             net::ip::make_address(ep_.host, ip_ec);
-            if (ip_ec)
+            if (ip_ec) {
+                SSL_set_tlsext_host_name(ssl, ep_.host.c_str());
                 X509_VERIFY_PARAM_set1_host(param, ep_.host.data(), ep_.host.size());
-            else
+            } else {
                 X509_VERIFY_PARAM_set1_ip_asc(param, ep_.host.c_str());
+            }
             lowest().expires_at(deadline);
             ec = await(
                 ioc, [&](auto h) { tls_->async_handshake(net::ssl::stream_base::client, h); }, m,
@@ -457,6 +514,25 @@ public:
         for (auto& e : o.endpoints) {
             endpoints_.push_back(parse_endpoint(e));
             any_tls = any_tls || endpoints_.back().tls;
+        }
+        const bool tls_files = !o.ca_file.empty() || !o.cert_file.empty() || !o.key_file.empty();
+        if (tls_files && !any_tls)
+            throw error(errc::invalid_argument, endpoint_list(), "configure etcd",
+                        "a CA, client certificate or client key is given but no endpoint is "
+                        "https:// (etcds://)");
+        if (o.cert_file.empty() != o.key_file.empty())
+            throw error(errc::invalid_argument,
+                        (o.cert_file.empty() ? o.key_file : o.cert_file).string(), "configure etcd",
+                        "the client certificate and its key go together; give both or neither");
+        if (o.user.empty() && (!o.password.empty() || !o.password_file.empty()))
+            throw error(errc::invalid_argument, o.password_file.string(), "configure etcd",
+                        "a password is given without a user name");
+        if (!o.user.empty()) {
+            if (opts_.password.empty() && !o.password_file.empty())
+                opts_.password = load_password(o.password_file);
+            if (opts_.password.empty())
+                throw error(errc::invalid_argument, "", "configure etcd",
+                            "the etcd user " + o.user + " is given without a password");
         }
         if (any_tls) {
             tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
@@ -541,12 +617,8 @@ public:
                 prefer(index);
                 return std::move(*doc);
             }
-            std::string message =
-                doc ? doc->string_at("message").value_or(doc->string_at("error").value_or(""))
-                    : std::string();
-            auto code = doc ? doc->int_at("code").value_or(0) : 0;
-            if (message.empty())
-                message = "HTTP " + std::to_string(a.status);
+            std::string message = refusal_text(a, doc);
+            auto code = doc && doc->is_object() ? doc->int_at("code").value_or(0) : 0;
             last_error = ep.url + ": " + message;
             if (code == 16 && !opts_.user.empty() && !reauthenticated) { // token expired
                 reauthenticated = true;
@@ -570,12 +642,22 @@ public:
     }
 
     /// One POST to one endpoint. Throws transport_failure.
+    /// With `secret`, the body (a password) is cleansed as soon as it is sent or not sent.
     http_answer post(const endpoint& ep, std::string_view path, std::string body,
-                     const std::string& token, clock::time_point deadline) {
+                     const std::string& token, clock::time_point deadline, bool secret = false) {
+        struct cleanse_on_exit {
+            std::string* s;
+            ~cleanse_on_exit() {
+                if (s)
+                    OPENSSL_cleanse(s->data(), s->size());
+            }
+        };
+        cleanse_on_exit body_guard{secret ? &body : nullptr};
         net::io_context ioc;
         connection c(ioc, tls_.get(), ep);
         c.open(ioc, deadline);
         auto req = make_request(ep, path, std::move(body), token);
+        cleanse_on_exit req_guard{secret ? &req.body() : nullptr};
         c.lowest().expires_at(deadline);
         auto ec = await(
             ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); });
@@ -612,26 +694,25 @@ private:
     }
 
     void authenticate(const endpoint& ep, clock::time_point deadline) {
-        std::string body = "{\"name\":" + json::quote(opts_.user) +
-                           ",\"password\":" + json::quote(as_text(opts_.password)) + "}";
-        http_answer a;
-        try {
-            a = post(ep, "/v3/auth/authenticate", body, "",
-                     std::min(deadline, clock::now() + opts_.request_timeout));
-        } catch (...) {
-            OPENSSL_cleanse(body.data(), body.size());
-            throw;
-        }
-        OPENSSL_cleanse(body.data(), body.size());
+        // One buffer, reserved for the worst case so no reallocation leaves a copy of the
+        // password behind; post() cleanses it once sent.
+        std::string body;
+        body.reserve(32 + 6 * (opts_.user.size() + opts_.password.size()));
+        body += "{\"name\":";
+        json::append_quoted(body, opts_.user);
+        body += ",\"password\":";
+        json::append_quoted(body, as_text(opts_.password));
+        body += '}';
+        auto a = post(ep, "/v3/auth/authenticate", std::move(body), "",
+                      std::min(deadline, clock::now() + opts_.request_timeout), true);
         auto doc = json::parse(a.body);
         auto token = doc ? doc->string_at("token") : std::nullopt;
         if (a.status != 200 || !token)
-            throw error(
-                errc::invalid_argument, ep.url + "/v3/auth/authenticate",
-                "authenticate as " + opts_.user,
-                "etcd refused the user name or password: " +
-                    (doc ? doc->string_at("message").value_or("HTTP " + std::to_string(a.status))
-                         : "no answer"));
+            throw error(errc::invalid_argument, ep.url + "/v3/auth/authenticate",
+                        "authenticate as " + opts_.user,
+                        (doc && doc->is_object() ? "etcd refused the user name or password: "
+                                                 : "etcd refused the request: ") +
+                            refusal_text(a, doc));
         std::lock_guard lock(token_mutex_);
         token_ = *token;
     }
@@ -1277,10 +1358,13 @@ public:
             }
             add(failure, "{\"request_range\":{\"key\":" + json::quote(b64(key)) + "}}");
         }
+        std::string slots; // what the message names: the slot, or each of them
+        for (auto& [name, pl] : plan)
+            slots += (slots.empty() ? "etcd:" : ", etcd:") + st_->slot_key(name);
         auto doc = st_->gw.call("/v3/kv/txn",
                                 "{\"compare\":[" + compares + "],\"success\":[" + success +
                                     "],\"failure\":[" + failure + "]}",
-                                "commit to etcd:" + st_->slots_prefix());
+                                "commit to " + slots);
         std::int64_t rev =
             doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
         bool won = doc.bool_at("succeeded");
