@@ -7,6 +7,7 @@
 #include <fcs/detail/json.hpp>
 #include <fcs/fcs.hpp>
 #include <fcs/storage/etcd.hpp>
+#include <fcs/tls/ticket_keys.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -412,6 +413,30 @@ BOOST_FIXTURE_TEST_CASE(with_etcd_down_nodes_keep_serving_and_recover_when_it_re
                    2s)
                    .has_value());
     BOOST_TEST(nodes[0]->log.count(policy::level::info, "watching again") >= 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(two_nodes_rotating_ticket_keys_at_once_keep_one_keyring, etcd_fixture) {
+    // Node A's view of the slot is older than B's rotation (no watch here): A's write is a
+    // compare-and-swap on the revision it read, so it loses, reads again and adopts B's keyring
+    // instead of overwriting it.
+    etcd_cluster etcd(1, dir / "etcd");
+    auto a = make_node(options(etcd.endpoints()));
+    auto b = make_node(options(etcd.endpoints()));
+    a->svc->start();
+    b->svc->start();
+    tls::ticket_keys keys_a, keys_b;
+    BOOST_TEST(keys_b.sync(*b->svc));
+    const auto version = slot_version(etcd).first;
+    BOOST_TEST(!keys_a.sync(*a->svc)); // lost the race: stored nothing
+    BOOST_TEST(slot_version(etcd).first == version);
+    auto names = [](const tls::ticket_keys& k) {
+        std::vector<std::array<std::uint8_t, 16>> out;
+        for (auto& key : k.current()->keys())
+            out.push_back(key.name);
+        return out;
+    };
+    BOOST_TEST(names(keys_a) == names(keys_b));
+    BOOST_TEST(names(keys_a).size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,33 @@ namespace {
 using namespace fcs;
 using namespace std::chrono_literals;
 namespace t = fcs::test;
+
+/// The data folder storage, with a hook that runs once just before the first commit that
+/// writes ticket keys: the moment another server's write would land in a real race.
+struct racing_storage : t::dir_storage {
+    using t::dir_storage::dir_storage;
+    std::shared_ptr<std::function<void()>> before_ticket_commit =
+        std::make_shared<std::function<void()>>();
+    void commit(const change_set& c) {
+        bool tickets = std::any_of(c.puts.begin(), c.puts.end(),
+                                   [](auto& p) { return p.part == part::ticket_keys; });
+        if (tickets && *before_ticket_commit) {
+            auto f = std::move(*before_ticket_commit);
+            *before_ticket_commit = nullptr;
+            f();
+        }
+        t::dir_storage::commit(c);
+    }
+};
+using racing_service =
+    FailoverCertService<racing_storage, acl::posix, log::memory, t::manual_clock>;
+
+std::vector<std::array<std::uint8_t, 16>> key_names(const tls::ticket_keys& k) {
+    std::vector<std::array<std::uint8_t, 16>> out;
+    for (auto& key : k.current()->keys())
+        out.push_back(key.name);
+    return out;
+}
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(tls_ticket_keys)
@@ -105,6 +132,77 @@ BOOST_FIXTURE_TEST_CASE(after_rotation_old_tickets_still_resume_until_they_age_o
     BOOST_TEST(!stale.resumed); // its key aged out: a full handshake instead
     // Rotation wrote the keyring without filling the archive.
     BOOST_TEST(archive().empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(two_servers_rotating_at_once_end_with_one_keyring, t::service_fixture) {
+    // Server A reads the keyring, rotates, and is about to write; server B's rotation lands
+    // first. A must not overwrite it (B's tickets would stop resuming anywhere): A's write is a
+    // compare-and-swap, A loses, reads again and adopts B's keyring.
+    racing_storage st(dir.path());
+    auto hook = st.before_ticket_commit;
+    racing_service a(opts, std::move(st), acl::posix{}, log, clock);
+    a.start();
+    auto b = make();
+    b.start();
+    tls::ticket_keys keys_a, keys_b;
+    *hook = [&] { BOOST_TEST(keys_b.sync(b)); }; // B makes and stores its keyring first
+    BOOST_TEST(!keys_a.sync(a));                 // A lost: it stored nothing
+    BOOST_TEST(!*hook);                          // (the race did happen)
+    BOOST_TEST(key_names(keys_a) == key_names(keys_b));
+    BOOST_TEST(key_names(keys_a).size() == 1u);
+    auto stored = t::read_text(dir / "Certificates/Keys/" FCS_DEFAULT_CERT_NAME ".tickets");
+    BOOST_TEST(std::string(fcs::as_text(keys_b.current()->serialize())) == stored);
+    // The same at the next rotation, twelve hours on: one new key, B's.
+    clock.advance(12h);
+    *hook = [&] { BOOST_TEST(keys_b.sync(b)); };
+    BOOST_TEST(!keys_a.sync(a));
+    BOOST_TEST(key_names(keys_a) == key_names(keys_b));
+    BOOST_TEST(key_names(keys_a).size() == 2u);
+    // Without a competitor, A rotates and B adopts A's keyring.
+    clock.advance(12h);
+    BOOST_TEST(keys_a.sync(a));
+    BOOST_TEST(!keys_b.sync(b));
+    BOOST_TEST(key_names(keys_a) == key_names(keys_b));
+}
+
+BOOST_AUTO_TEST_CASE(a_commit_whose_expectation_no_longer_holds_changes_nothing) {
+    // Each storage checks the expectation atomically with the write.
+    t::temp_dir dir;
+    t::dir_storage disk(dir.path());
+    storage::memory mem;
+    disk.open(acl::posix{}.rules());
+    mem.open(acl::none{}.rules());
+    auto put = [](auto& s, const std::string& text, std::optional<std::string> expected) {
+        change_set cs;
+        cs.archive_tag = "20261123T000000Z";
+        if (expected)
+            cs.expects.push_back(
+                {"n", part::ticket_keys, secret_bytes(expected->begin(), expected->end())});
+        else
+            cs.expects.push_back({"n", part::ticket_keys, std::nullopt});
+        cs.puts.push_back({"n", part::ticket_keys, secret_bytes(text.begin(), text.end()), false});
+        s.commit(cs);
+    };
+    auto stored = [](auto& s) {
+        auto item = s.read("n", part::ticket_keys);
+        return item ? std::string(fcs::as_text(item->data)) : std::string("(none)");
+    };
+    auto conflict = [](const error& e) { return e.fcs_code() == errc::conflict; };
+    put(disk, "one", std::nullopt);
+    put(mem, "one", std::nullopt);
+    BOOST_CHECK_EXCEPTION(put(disk, "two", std::nullopt), error, conflict); // not absent now
+    BOOST_CHECK_EXCEPTION(put(mem, "two", std::nullopt), error, conflict);
+    BOOST_CHECK_EXCEPTION(put(disk, "two", "zero"), error, conflict); // not what was read
+    BOOST_CHECK_EXCEPTION(put(mem, "two", "zero"), error, conflict);
+    BOOST_TEST(stored(disk) == "one");
+    BOOST_TEST(stored(mem) == "one");
+    put(disk, "two", "one");
+    put(mem, "two", "one");
+    BOOST_TEST(stored(disk) == "two");
+    BOOST_TEST(stored(mem) == "two");
+    // The refused commits left no temporary file behind.
+    for (auto& e : std::filesystem::directory_iterator(dir / "Certificates/Keys"))
+        BOOST_TEST(e.path().filename().string() == "n.tickets");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -334,6 +334,30 @@ public:
         storage_.commit(cs);
     }
 
+    /**
+     * write_item() as a compare-and-swap: writes only when the item still holds `expected`
+     * (nullopt: there is none), checked by the storage atomically with the write, so that
+     * processes or nodes sharing the item cannot overwrite each other's change unseen.
+     * @returns false, having written nothing, when another writer changed the item first.
+     */
+    bool replace_item(part p, std::optional<secret_bytes> expected, secret_bytes data) {
+        std::lock_guard lock(change_mutex_);
+        auto c = current();
+        const auto name = c ? c->name : opts_.name;
+        change_set cs;
+        cs.archive_tag = utc_tag(clock_.now());
+        cs.expects.push_back({name, p, std::move(expected)});
+        cs.puts.push_back({name, p, std::move(data), false});
+        try {
+            storage_.commit(cs);
+        } catch (const error& e) {
+            if (e.fcs_code() != errc::conflict)
+                throw;
+            return false;
+        }
+        return true;
+    }
+
     /// Logs the expiry finding of the pair in use again (the server calls it daily).
     cert_status recheck() {
         auto st = status();

@@ -39,6 +39,16 @@ struct change_set {
     std::vector<archive> archives;
     /// Tag of the archive/backup entries (a UTC timestamp, "20261123T101500Z").
     std::string archive_tag;
+    /// Preconditions, checked inside the commit and atomically with it: each item must still
+    /// hold exactly `data` (nullopt: must be absent). When one does not, the commit changes
+    /// nothing and throws fcs::error(errc::conflict). This makes a read-modify-write of an item
+    /// that several processes or nodes share (session-ticket keys) a compare-and-swap.
+    struct expect {
+        std::string name;
+        enum part part;
+        std::optional<secret_bytes> data;
+    };
+    std::vector<expect> expects;
 };
 
 /// An item read from a storage.
@@ -63,7 +73,9 @@ namespace fcs::policy {
  *  5. `s.location(name, part)` names the item for messages;
  *  6. `s.encoding(part)` says how the item is stored (PEM or DER);
  *  7. `s.commit(change_set)` applies all puts and archives as one step: after a crash, the
- *     next open() sees either all of it or none of it;
+ *     next open() sees either all of it or none of it; it first checks the change set's
+ *     `expects` atomically with the write and throws fcs::error(errc::conflict), changing
+ *     nothing, when an item no longer holds what the caller read;
  *  8. `s.repair(name, part)` gives an item its configured protection again.
  * Example: fcs::storage::directory<fcs::storage::failover_layout>.
  */

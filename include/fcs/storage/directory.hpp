@@ -142,6 +142,14 @@ public:
         folder_lock other_processes(root_fd());
         std::vector<rename_op> ops;
         std::vector<std::pair<std::string, std::string>> temps; // folder, file: removed on failure
+        for (auto& e : c.expects) { // under the folder lock: no other process commits now
+            check_name(e.name);
+            auto now = read_unlocked(e.name, e.part);
+            if (now ? !e.data || *e.data != now->data : e.data.has_value())
+                throw error(errc::conflict, location(e.name, e.part), "commit",
+                            "changed since it was read (another process wrote it); nothing was "
+                            "changed");
+        }
         try {
             std::string archive_dir;
             auto archive_target = [&](const std::string& name, part p) {

@@ -1322,6 +1322,16 @@ public:
             }
             return it->second;
         };
+        // The preconditions hold against the snapshot, and the transaction below compares
+        // the snapshot's revision: so they hold in etcd at the moment of the write.
+        for (auto& e : c.expects) {
+            auto& pl = slot(e.name);
+            auto it = pl.parts.find(e.part);
+            if (it == pl.parts.end() ? e.data.has_value() : !e.data || *e.data != it->second)
+                throw error(errc::conflict, location(e.name, e.part), "commit",
+                            "changed since it was read (another node wrote it); nothing was "
+                            "written");
+        }
         for (auto& a : c.archives) {
             auto& pl = slot(a.name);
             pl.replaces = pl.replaces || pl.parts.erase(a.part) > 0;
@@ -1390,6 +1400,7 @@ public:
                 won = won && (pl.value.empty() ? seen.count(name) == 0 : ours.count(name) > 0);
         }
         if (!won) {
+            st_->have_snapshot = false; // the next read fetches what the winner wrote
             auto& [name, pl] = *plan.begin();
             auto it = seen.find(name);
             throw error(errc::conflict, "etcd:" + st_->slot_key(name), "commit",

@@ -54,6 +54,12 @@ public:
             if (!valid_slot_name(put.name))
                 throw error(errc::invalid_argument, put.name, "commit",
                             "not a valid certificate name");
+        for (auto& e : c.expects) {
+            auto it = items_.find({e.name, e.part});
+            if (it == items_.end() ? e.data.has_value() : !e.data || *e.data != it->second)
+                throw error(errc::conflict, location(e.name, e.part), "commit",
+                            "changed since it was read; nothing was changed");
+        }
         for (auto& a : c.archives) {
             auto it = items_.find({a.name, a.part});
             if (it != items_.end()) {

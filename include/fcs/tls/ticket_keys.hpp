@@ -169,20 +169,32 @@ public:
      */
     template <class Service>
     bool sync(Service& service, const ticket_policy& p = {}) {
-        ticket_keyring ring;
-        if (auto item = service.read_item(part::ticket_keys)) {
-            try {
-                ring = ticket_keyring::parse(item->data, item->location);
-            } catch (const error& e) {
-                service.log().write(policy::level::error,
-                                    std::string(e.what()) + "; making a new keyring");
+        // Servers sharing the keyring (one data folder, one etcd slot) may rotate it at the
+        // same moment: the write is a compare-and-swap against what was read, and the loser
+        // reads again and adopts the winner's key instead of overwriting it.
+        for (int attempt = 1;; ++attempt) {
+            ticket_keyring ring;
+            std::optional<secret_bytes> read;
+            if (auto item = service.read_item(part::ticket_keys)) {
+                read = item->data;
+                try {
+                    ring = ticket_keyring::parse(item->data, item->location);
+                } catch (const error& e) {
+                    service.log().write(policy::level::error,
+                                        std::string(e.what()) + "; making a new keyring");
+                }
             }
+            bool changed = ring.rotate(service.clock().now(), p);
+            if (changed &&
+                !service.replace_item(part::ticket_keys, std::move(read), ring.serialize())) {
+                if (attempt < 3)
+                    continue; // the next read sees the other writer's keyring
+                throw error(errc::conflict, "", "rotate session-ticket keys",
+                            "the stored keyring kept changing under three attempts");
+            }
+            publish(std::move(ring));
+            return changed;
         }
-        bool changed = ring.rotate(service.clock().now(), p);
-        if (changed)
-            service.write_item(part::ticket_keys, ring.serialize());
-        publish(std::move(ring));
-        return changed;
     }
 
     /// Installs the ticket callback on `ctx`. The SSL_CTX keeps the shared state alive.
