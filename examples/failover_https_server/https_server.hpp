@@ -533,25 +533,40 @@ private:
             return;
         }
         inotify_.assign(fd);
+        add_watches(true);
+        read_events();
+    }
+
+    /// Watches the folders (again: inotify drops a watch when its folder is deleted or
+    /// replaced, and an admin may recreate Certificates/ or Keys/). The data folder itself is
+    /// watched for a new Certificates/, Certificates/ for a new Keys/. Adding a watch that
+    /// exists is harmless. `report`: log the folders that cannot be watched (at start).
+    void add_watches(bool report) {
         using layout = typename Service::storage_type::layout;
         const std::uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
                                    IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+        int fd = inotify_.native_handle();
+        data_wd_ =
+            ::inotify_add_watch(fd, config_.data_dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
         for (auto p : {fcs::part::certificate, fcs::part::private_key}) {
             auto folder = config_.data_dir / layout::folder(p);
-            if (::inotify_add_watch(fd, folder.c_str(), mask) < 0)
+            if (::inotify_add_watch(fd, folder.c_str(), mask | IN_ONLYDIR) < 0 && report)
                 service_.log().write(fcs::policy::level::warning,
                                      layout::folder(p) + ": cannot watch for changes (" +
                                          std::string(std::strerror(errno)) +
                                          "); use SIGHUP to reload");
         }
-        read_events();
     }
 
     void read_events() {
         inotify_.async_read_some(net::buffer(events_), [this](beast::error_code ec, std::size_t n) {
             if (ec)
                 return; // closed at stop
-            bool relevant = false;
+            using layout = typename Service::storage_type::layout;
+            const auto watched_name = [](fcs::part p) {
+                return std::filesystem::path(layout::folder(p)).filename().string();
+            };
+            bool relevant = false, rewatch = false;
             for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
                 inotify_event ev;
                 std::memcpy(&ev, events_.data() + off, sizeof ev);
@@ -559,14 +574,25 @@ private:
                 if (ev.len > 0)
                     name = std::string_view(events_.data() + off + sizeof ev,
                                             ::strnlen(events_.data() + off + sizeof ev, ev.len));
+                // A watched folder is gone (deleted, moved away) or one appeared: watch anew.
+                if ((ev.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) ||
+                    ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO)) &&
+                     (name == watched_name(fcs::part::certificate) ||
+                      name == watched_name(fcs::part::private_key)))) {
+                    rewatch = true;
+                    relevant = true;
+                }
                 // Our own temporaries and journal (".fcs-..."), the archive folder and the
-                // session-ticket keys (rotated by sync_ticket_keys) are not a certificate change.
-                const auto tickets = Service::storage_type::layout::suffix(fcs::part::ticket_keys);
-                if (!(name.starts_with(".") || name == "Archive" || name.ends_with(tickets) ||
-                      (ev.mask & IN_ISDIR)))
+                // session-ticket keys (rotated by sync_ticket_keys) are not a certificate change,
+                // nor is anything else in the data folder itself (Logs/).
+                const auto tickets = layout::suffix(fcs::part::ticket_keys);
+                if (!(ev.wd == data_wd_ || name.starts_with(".") || name == "Archive" ||
+                      name.ends_with(tickets) || (ev.mask & IN_ISDIR)))
                     relevant = true;
                 off += sizeof ev + ev.len;
             }
+            if (rewatch)
+                add_watches(false);
             if (relevant)
                 arm_settle();
             read_events();
@@ -612,29 +638,15 @@ private:
     void sync_ticket_keys(bool at_start) {
         const char* where =
             watches_folders<typename Service::storage_type> ? "the data folder" : "the storage";
-        for (int attempt = 0;; ++attempt) {
-            try {
-                if (tickets_.sync(service_))
-                    service_.log().write(fcs::policy::level::info,
-                                         at_start ? "session-ticket keys created"
-                                                  : "session-ticket keys rotated");
-                return;
-            } catch (const fcs::error& e) {
-                // A shared storage (etcd) refuses a write based on an old read: another node
-                // wrote the slot first (it created or rotated the keys too). Read again and
-                // take theirs, once.
-                if (e.fcs_code() == fcs::errc::conflict && attempt == 0) {
-                    try {
-                        (void)service_.storage().names(fcs::part::ticket_keys);
-                        continue;
-                    } catch (const std::exception&) {
-                    }
-                }
-                log_ticket_failure(where, e.what());
-            } catch (const std::exception& e) {
-                log_ticket_failure(where, e.what());
-            }
-            break;
+        // Another server rotating at the same moment is handled inside sync(): its write is
+        // a compare-and-swap, and the loser adopts the winner's keyring.
+        try {
+            if (tickets_.sync(service_))
+                service_.log().write(fcs::policy::level::info, at_start
+                                                                   ? "session-ticket keys created"
+                                                                   : "session-ticket keys rotated");
+        } catch (const std::exception& e) {
+            log_ticket_failure(where, e.what());
         }
         auto cur = tickets_.current();
         if (!cur || cur->empty()) {
@@ -678,6 +690,7 @@ private:
     net::steady_timer recheck_timer_;
     net::steady_timer ticket_timer_;
     net::posix::stream_descriptor inotify_;
+    int data_wd_ = -1; ///< the watch on the data folder (for a new Certificates/)
     alignas(inotify_event) std::array<char, 8192> events_{};
     // The storage thread: its queue is destroyed before everything its work uses.
     net::io_context storage_ioc_{1};

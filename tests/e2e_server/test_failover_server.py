@@ -789,6 +789,30 @@ class LiveReplacement(E2E):
         self.assertEqual(json.loads(s.get("/certificate")[2])["sha256_fingerprint"], new)
         self.assertIn("reload after a change in Certificates/: new handshakes get SHA-256 " + new, s.messages())
 
+    def test_recreated_folders_are_watched_again(self):
+        # An admin moves Certificates/ away and builds it anew (a restore, a migration): the
+        # watches on the old folders are gone; the server watches the new ones by itself.
+        s = self.start()
+        old = s.fingerprint
+        certs = os.path.join(self.data(), "Certificates")
+        os.rename(certs, certs + ".old")
+        wait_for(lambda: "failed: Certificates: open folder: No such file or directory; the server keeps "
+                         "serving the certificate in use" in s.messages(),
+                 what="the reload after the folder went away to say so")
+        self.assertEqual(served_fingerprint(s.port), old, "the pair in use is still served")
+        for folder, mode in ((certs, 0o755), (os.path.join(certs, "Keys"), 0o700)):
+            os.mkdir(folder)
+            os.chmod(folder, mode)
+        wait_for(lambda: "no valid pair on disk; keeps serving the pair in use" in s.messages(),
+                 what="the new, empty folders to be seen")
+        new_crt, new_key = self.replacement()
+        new = openssl_fingerprint(new_crt)
+        drop_file(self.cert_path(), read_file(new_crt), 0o644)
+        drop_file(self.key_path(), read_file(new_key), 0o600)
+        wait_for(lambda: served_fingerprint(s.port) == new, what="the pair in the new folders to be served")
+        self.assertEqual(json.loads(s.get("/certificate")[2])["sha256_fingerprint"], new)
+        self.assertIsNone(s.proc.poll(), "the same process, no restart, no SIGHUP")
+
     def test_sighup_reloads(self):
         s = self.start()
         before = s.metrics()["fcs_certificate_reloads_total"]
