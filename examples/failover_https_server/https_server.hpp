@@ -250,10 +250,26 @@ public:
             throw std::runtime_error("cannot listen on " + url_host() + ":" +
                                      std::to_string(config_.port) + ": " + ec.message());
         port_ = acceptor_.local_endpoint().port();
-        // Before the caller prints the URL: a SIGHUP or SIGTERM from then on is ours.
+        // Before the caller prints the URL: a SIGHUP or SIGTERM from then on is ours, and so
+        // is a change in the folders (a script that waits for the URL and then replaces the
+        // files must not race the watch set-up).
         signals_.add(SIGINT);
         signals_.add(SIGTERM);
         signals_.add(SIGHUP);
+        if constexpr (watches_folders<typename Service::storage_type>) {
+            start_watch();
+            // What changed between the service's start and the watch: read the folders once
+            // more (quiet when nothing did).
+            try {
+                if (service_.reload().changed)
+                    metrics_.reloads.fetch_add(1, std::memory_order_relaxed);
+            } catch (const std::exception& e) {
+                service_.log().write(fcs::policy::level::error,
+                                     std::string("re-reading the folders after the watch was set "
+                                                 "up failed: ") +
+                                         e.what() + "; serving the certificate in use");
+            }
+        }
     }
 
     ~https_server() { stop_storage_thread(); }
@@ -269,8 +285,6 @@ public:
     void run() {
         storage_thread_ = std::thread([this] { storage_ioc_.run(); });
         wait_signal();
-        if constexpr (watches_folders<typename Service::storage_type>)
-            start_watch();
         schedule_recheck();
         schedule_ticket_sync();
         accept();
