@@ -256,20 +256,8 @@ public:
         signals_.add(SIGINT);
         signals_.add(SIGTERM);
         signals_.add(SIGHUP);
-        if constexpr (watches_folders<typename Service::storage_type>) {
+        if constexpr (watches_folders<typename Service::storage_type>)
             start_watch();
-            // What changed between the service's start and the watch: read the folders once
-            // more (quiet when nothing did).
-            try {
-                if (service_.reload().changed)
-                    metrics_.reloads.fetch_add(1, std::memory_order_relaxed);
-            } catch (const std::exception& e) {
-                service_.log().write(fcs::policy::level::error,
-                                     std::string("re-reading the folders after the watch was set "
-                                                 "up failed: ") +
-                                         e.what() + "; serving the certificate in use");
-            }
-        }
     }
 
     ~https_server() { stop_storage_thread(); }

@@ -324,20 +324,11 @@ public:
         return storage_.read(c ? c->name : opts_.name, p);
     }
 
-    /// Writes such an item as one step, without a backup copy (it is rotated, not replaced).
-    void write_item(part p, secret_bytes data) {
-        std::lock_guard lock(change_mutex_);
-        auto c = current();
-        change_set cs;
-        cs.archive_tag = utc_tag(clock_.now());
-        cs.puts.push_back({c ? c->name : opts_.name, p, std::move(data), false});
-        storage_.commit(cs);
-    }
-
     /**
-     * write_item() as a compare-and-swap: writes only when the item still holds `expected`
-     * (nullopt: there is none), checked by the storage atomically with the write, so that
-     * processes or nodes sharing the item cannot overwrite each other's change unseen.
+     * Writes such an item as one step, without a backup copy (it is rotated, not replaced),
+     * and only when it still holds `expected` (nullopt: there is none), which the storage
+     * checks atomically with the write: processes or nodes sharing the item cannot overwrite
+     * each other's change unseen. Read with read_item(), change, write with this.
      * @returns false, having written nothing, when another writer changed the item first.
      */
     bool replace_item(part p, std::optional<secret_bytes> expected, secret_bytes data) {

@@ -164,7 +164,7 @@ public:
     /**
      * Reads the keyring stored next to the service's pair, rotates it when due (writing the
      * result back as one step), and publishes it. A damaged keyring is replaced by a new one.
-     * @tparam Service an fcs::FailoverCertService (read_item/write_item/clock/log).
+     * @tparam Service an fcs::FailoverCertService (read_item/replace_item/clock/log).
      * @returns true when the stored keyring was changed.
      */
     template <class Service>
