@@ -35,10 +35,30 @@ constexpr item_class class_of(part p) noexcept {
 
 /// What a storage knows of a stored file, for the ACL check on load.
 struct file_facts {
-    mode_t mode = 0; ///< permission bits only
+    mode_t mode = 0; ///< permission bits only (with an extended ACL the group bits are its mask)
     uid_t uid = 0;
     gid_t gid = 0;
     nlink_t links = 1;
+    /// An access entry beyond owner, owning group and others (a POSIX ACL's named user or
+    /// group); `perms` are rwx bits (4, 2, 1) before the mask.
+    struct named_entry {
+        bool group = true;
+        std::uint32_t id = 0;
+        unsigned perms = 0;
+    };
+    /// Set when the file has an extended ACL: the owning group's own rwx bits (the mode's group
+    /// bits are then the mask, not the owning group's access).
+    std::optional<unsigned> owning_group_perms;
+    std::vector<named_entry> named;
+};
+
+/// What an ACL policy finds wrong with a stored file.
+struct access_problem {
+    std::string text; ///< "permissions 0644 are too open; ..."
+    /// Only the mode is too open, which setting the configured mode repairs
+    /// (service_options::repair_permissions). Never true for a foreign owner, a hard link or
+    /// an access entry for someone else: no chmod undoes those.
+    bool mode_only = false;
 };
 
 /// How a folder and a file of one item class are created. -1 ids: leave as the process.
@@ -152,6 +172,12 @@ struct start_report {
     bool generated = false;            ///< a new pair was generated
     std::vector<std::string> archived; ///< locations moved to the archive
     std::vector<finding> findings;
+};
+
+/// What inspect() found: the pair start() would use, and what it would do about the rest.
+struct inspect_report {
+    std::optional<cert_status> status; ///< nullopt: no usable pair is stored
+    std::vector<finding> findings;     ///< refusals, unusable items, a pending change, dates
 };
 
 } // namespace fcs

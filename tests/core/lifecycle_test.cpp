@@ -1,3 +1,4 @@
+#include "support/key_leak.hpp"
 #include "support/service.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -335,12 +336,105 @@ BOOST_FIXTURE_TEST_CASE(no_key_bytes_ever_reach_the_log, t::service_fixture) {
     auto svc = make();
     svc.start();
     auto real_key = t::read_text(key());
-    std::string body = real_key.substr(real_key.find('\n') + 1, 40);
+    auto secret = t::key_secret::of(real_key);
+    // The oracle sees the scalar where it is (the PEM holds it in base64) ...
+    BOOST_TEST(!secret.found_in(real_key).empty());
+    // ... and the log holds it in no form, nor any PEM armour.
+    BOOST_TEST(log.entries().size() >= 3u); // archived, generated, ...: the log was written
     for (auto& e : log.entries()) {
-        BOOST_TEST(e.message.find("MIGHAgEAMBMGByqGSM49") == std::string::npos);
-        BOOST_TEST(e.message.find(body) == std::string::npos);
+        BOOST_TEST(secret.found_in(e.message).empty(), e.message);
         BOOST_TEST(e.message.find("PRIVATE KEY-----") == std::string::npos);
     }
+}
+
+namespace {
+/// A folder storage whose first archiving commit is preceded by another process's commit (an
+/// admin's `replace` landing while the service starts).
+struct racing_storage : t::dir_storage {
+    using t::dir_storage::dir_storage;
+    std::shared_ptr<std::function<void()>> before_archive =
+        std::make_shared<std::function<void()>>();
+    void commit(const change_set& c) {
+        if (!c.archives.empty() && *before_archive)
+            std::exchange(*before_archive, {})();
+        t::dir_storage::commit(c);
+    }
+};
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(start_never_archives_a_pair_another_process_committed_meanwhile,
+                        t::service_fixture) {
+    keys_folder();
+    ::chmod((dir / "Certificates").c_str(), 0755);
+    t::write_text(cert("A"), "not a certificate", 0644);
+    t::write_text(key("A"), "not a key", 0600);
+    auto good = t::openssl_ca_issued(dir / "work");
+    racing_storage storage(dir.path());
+    auto hook = storage.before_archive;
+    *hook = [&] {
+        // The other process: its own storage object on the same folder, its own commit.
+        t::dir_storage other(dir.path());
+        other.open(acl::posix{}.rules());
+        change_set c;
+        c.archive_tag = "20260101T000000Z";
+        c.puts.push_back({"A", part::certificate, to_secret(good.cert)});
+        c.puts.push_back({"A", part::private_key, to_secret(good.key)});
+        other.commit(c);
+    };
+    FailoverCertService<racing_storage, acl::posix, log::memory, t::manual_clock> svc(
+        opts, std::move(storage), acl::posix{}, log, clock);
+    auto r = svc.start();
+    BOOST_TEST(!*hook); // the race happened
+    BOOST_TEST(r.status.name == "A");
+    BOOST_TEST(r.status.info.issuer.find("Test Root CA") != std::string::npos,
+               r.status.info.issuer);
+    BOOST_TEST(t::read_text(cert("A")) == good.cert);
+    BOOST_TEST(log.count(lv::info, "the storage changed while it was checked") == 1u);
+    // The garbage went to the archive as a backup of the other commit, the good pair nowhere.
+    for (auto& a : archive())
+        BOOST_TEST(
+            t::read_text(dir / "Certificates/Archive" / a).find("BEGIN") == std::string::npos, a);
+}
+
+BOOST_FIXTURE_TEST_CASE(inspect_reports_without_creating_repairing_replaying_or_archiving,
+                        t::service_fixture) {
+    std::string fp;
+    {
+        auto svc = make();
+        fp = svc.start().status.info.sha256_fingerprint;
+    }
+    // A broken second pair, a too-open key folder, a key too open, and a pending change.
+    t::write_text(cert("B"), "not a certificate", 0644);
+    t::write_text(key("B"), "not a key", 0600);
+    ::chmod((dir / "Certificates/Keys").c_str(), 0750);
+    t::write_text(dir / "Certificates/.fcs-tmp-1", "x", 0644);
+    t::write_text(dir / "Certificates/.fcs-journal",
+                  "fcs-journal 1\nR\tCertificates\t.fcs-tmp-1\tCertificates\tC.crt\nend\n", 0600);
+    auto before = t::snapshot(dir.path());
+    log.clear();
+    opts.repair_permissions = true; // even so: inspect repairs nothing
+    auto svc = make();
+    auto r = svc.inspect();
+    BOOST_REQUIRE(r.status);
+    BOOST_TEST(r.status->info.sha256_fingerprint == fp);
+    auto has = [&](std::string_view text) {
+        return std::any_of(r.findings.begin(), r.findings.end(), [&](auto& f) {
+            return (f.location + f.message).find(text) != std::string::npos;
+        });
+    };
+    BOOST_TEST(has("a change was interrupted"));
+    BOOST_TEST(has("Certificates/B.crt"));
+    BOOST_TEST(has("the next start moves it to the archive"));
+    BOOST_TEST(t::snapshot(dir.path()) == before);
+    BOOST_TEST(t::mode_of(dir / "Certificates/Keys") == 0750u);
+    BOOST_TEST(log.entries().empty());
+    BOOST_TEST(!svc.current()); // nothing published
+    // A data folder that is not there is not made.
+    service_fixture other;
+    auto missing =
+        t::failover_service(opts, t::dir_storage(other.dir / "none"), acl::posix{}, log, clock);
+    BOOST_CHECK_THROW(missing.inspect(), error);
+    BOOST_TEST(!std::filesystem::exists(other.dir / "none"));
 }
 
 BOOST_AUTO_TEST_CASE(memory_storage_runs_the_same_lifecycle) {
@@ -407,18 +501,76 @@ BOOST_FIXTURE_TEST_CASE(a_keys_folder_that_is_too_open_is_refused_unless_repair_
     BOOST_TEST(log.count(lv::warning, "Certificates/Keys: folder mode 0755 set to 0700") == 1u);
 }
 
-BOOST_FIXTURE_TEST_CASE(a_hard_link_planted_in_keys_is_refused, t::service_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_hard_link_planted_in_keys_is_refused_even_with_repair,
+                        t::service_fixture) {
     {
         auto svc = make();
         svc.start();
     }
     std::filesystem::create_hard_link(key(), dir / "stolen.key");
+    opts.repair_permissions = true; // a chmod cannot take the second name away
     try {
         make().start(); // the only pair is unusable and holds the name
         BOOST_FAIL("used a key with a second name");
     } catch (const error&) {
     }
     BOOST_TEST(log.count(lv::error, "hard links") == 1u);
+    BOOST_TEST(log.count(lv::warning, "repaired") == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_key_owned_by_another_account_is_refused_even_with_repair,
+                        t::service_fixture) {
+    BOOST_TEST_REQUIRE(::geteuid() == 0u, "the test gives a file away: it runs as root");
+    {
+        auto svc = make();
+        svc.start();
+    }
+    BOOST_TEST_REQUIRE(::chown(key().c_str(), 12345, 12345) == 0);
+    ::chmod(key().c_str(), 0640); // too open as well: repair would have set the mode
+    opts.repair_permissions = true;
+    BOOST_CHECK_THROW(make().start(), error);
+    BOOST_TEST(log.count(lv::error, "owned by uid 12345") == 1u);
+    BOOST_TEST(log.count(lv::warning, "repaired") == 0u);
+    BOOST_TEST(t::mode_of(key()) == 0640u); // not touched
+}
+
+BOOST_FIXTURE_TEST_CASE(a_data_folder_others_may_write_is_refused, t::service_fixture) {
+    ::chmod(dir.path().c_str(), 0777);
+    try {
+        make().start();
+        BOOST_FAIL("used a data folder anyone can write");
+    } catch (const error& e) {
+        BOOST_TEST((e.fcs_code() == errc::unsafe_file));
+        BOOST_TEST(std::string(e.what()).find("let group or others write it") != std::string::npos,
+                   e.what());
+    }
+    BOOST_TEST(!std::filesystem::exists(dir / "Certificates")); // nothing was made there
+}
+
+BOOST_FIXTURE_TEST_CASE(a_layout_folder_owned_by_another_account_is_refused, t::service_fixture) {
+    BOOST_TEST_REQUIRE(::geteuid() == 0u, "the test gives a folder away: it runs as root");
+    keys_folder();
+    BOOST_TEST_REQUIRE(::chown((dir / "Certificates/Keys").c_str(), 12345, 12345) == 0);
+    try {
+        make().start();
+        BOOST_FAIL("used a key folder another account owns");
+    } catch (const error& e) {
+        BOOST_TEST(std::string(e.what()).find("Certificates/Keys: check folder: owned by uid "
+                                              "12345") == 0u,
+                   e.what());
+    }
+    BOOST_TEST(!std::filesystem::exists(key()));
+}
+
+BOOST_FIXTURE_TEST_CASE(the_data_folder_is_made_with_mode_0755_whatever_the_umask,
+                        t::service_fixture) {
+    for (mode_t mask : {mode_t(0), mode_t(077), mode_t(027)}) {
+        auto root = dir / ("data-" + std::to_string(mask));
+        mode_t old = ::umask(mask);
+        { t::failover_service(opts, t::dir_storage(root), acl::posix{}, log, clock).start(); }
+        ::umask(old);
+        BOOST_TEST(t::mode_of(root) == 0755u, "umask " << mask);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

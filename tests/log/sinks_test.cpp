@@ -21,6 +21,28 @@ BOOST_AUTO_TEST_CASE(file_sink_writes_one_line_per_message_with_utc_time_and_lev
     BOOST_TEST(second.find("ERROR two lines become one") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(file_sink_makes_logs_0755_and_the_log_0644_whatever_the_umask) {
+    for (mode_t mask : {mode_t(0), mode_t(077), mode_t(027)}) {
+        fcs::test::temp_dir dir;
+        mode_t old = ::umask(mask);
+        fcs::log::file sink(dir / "Logs/messages.log");
+        sink.write(fcs::policy::level::info, "hello");
+        ::umask(old);
+        BOOST_TEST(fcs::test::mode_of(dir / "Logs") == 0755u, "umask " << mask);
+        BOOST_TEST(fcs::test::mode_of(dir / "Logs/messages.log") == 0644u, "umask " << mask);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(file_sink_does_not_follow_a_planted_link) {
+    fcs::test::temp_dir dir;
+    std::filesystem::create_directories(dir / "Logs");
+    fcs::test::write_text(dir / "target", "untouched", 0644);
+    std::filesystem::create_symlink(dir / "target", dir / "Logs/messages.log");
+    fcs::log::file sink(dir / "Logs/messages.log");
+    sink.write(fcs::policy::level::info, "hello");
+    BOOST_TEST(fcs::test::read_text(dir / "target") == "untouched");
+}
+
 BOOST_AUTO_TEST_CASE(memory_sink_copies_share_the_record) {
     fcs::log::memory a;
     auto b = a;

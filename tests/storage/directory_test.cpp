@@ -183,4 +183,140 @@ BOOST_AUTO_TEST_CASE(server_group_layout_keeps_a_backup_folder_per_commit) {
     BOOST_TEST(t::mode_of(dir / "Certificates/ServerGroup/Backup/20260101T000000Z") == 0700u);
 }
 
+BOOST_AUTO_TEST_CASE(a_journal_that_names_a_folder_outside_the_layout_is_refused_and_kept) {
+    // A journal planted by the account that owns the data folder, naming ".." folders: the
+    // (more privileged) process must not rename a file outside the data folder.
+    t::temp_dir dir;
+    const auto data = dir / "data";
+    {
+        dir_storage s(data);
+        s.open(acl::posix{}.rules());
+    }
+    std::filesystem::create_directories(dir / "outside");
+    t::write_text(dir / "outside/victim", "precious", 0644);
+    t::write_text(data / "Certificates/evil", "planted", 0644);
+    const std::string journal = "fcs-journal 1\n"
+                                "R\tCertificates\tevil\tCertificates/../../outside\tvictim\n"
+                                "end\n";
+    t::write_text(data / "Certificates/.fcs-journal", journal, 0600);
+    dir_storage s(data);
+    try {
+        s.open(acl::posix{}.rules());
+        BOOST_FAIL("replayed a journal that leaves the data folder");
+    } catch (const error& e) {
+        BOOST_TEST(std::string(e.what()).find("Certificates/.fcs-journal: recover:") == 0u,
+                   e.what());
+        BOOST_TEST(std::string(e.what()).find("not a folder of this layout") != std::string::npos,
+                   e.what());
+    }
+    BOOST_TEST(t::read_text(dir / "outside/victim") == "precious");
+    BOOST_TEST(t::read_text(data / "Certificates/evil") == "planted");
+    BOOST_TEST(t::read_text(data / "Certificates/.fcs-journal") == journal); // left for the admin
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_may_not_move_a_key_into_the_public_folder) {
+    t::temp_dir dir;
+    {
+        dir_storage s(dir.path());
+        s.open(acl::posix{}.rules());
+        s.commit(put_pair("A", "cert", "key"));
+    }
+    t::write_text(dir / "Certificates/.fcs-journal",
+                  "fcs-journal 1\nR\tCertificates/Keys\tA.key\tCertificates\tA.txt\nend\n", 0600);
+    dir_storage s(dir.path());
+    BOOST_CHECK_THROW(s.open(acl::posix{}.rules()), error);
+    BOOST_TEST(t::read_text(dir / "Certificates/Keys/A.key") == "key");
+    BOOST_TEST(!std::filesystem::exists(dir / "Certificates/A.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_that_is_not_the_services_own_file_is_refused) {
+    auto attempt = [](auto&& spoil) {
+        t::temp_dir dir;
+        {
+            dir_storage s(dir.path());
+            s.open(acl::posix{}.rules());
+        }
+        t::write_text(dir / "Certificates/.fcs-tmp-1", "new-cert", 0644);
+        auto j = dir / "Certificates/.fcs-journal";
+        t::write_text(j, "fcs-journal 1\nR\tCertificates\t.fcs-tmp-1\tCertificates\tA.crt\nend\n",
+                      0600);
+        spoil(j, dir);
+        dir_storage s(dir.path());
+        std::string what;
+        try {
+            s.open(acl::posix{}.rules());
+        } catch (const error& e) {
+            what = e.what();
+        }
+        BOOST_TEST(!std::filesystem::exists(dir / "Certificates/A.crt"));
+        BOOST_TEST(std::filesystem::exists(j));
+        return what;
+    };
+    auto mode = attempt([](auto& j, auto&) { ::chmod(j.c_str(), 0644); });
+    BOOST_TEST(mode.find("Certificates/.fcs-journal: recover: the commit journal is not this "
+                         "service's own") == 0u,
+               mode);
+    auto link = attempt([](auto& j, auto& d) { std::filesystem::create_hard_link(j, d / "j2"); });
+    BOOST_TEST(link.find("2 links") != std::string::npos, link);
+    if (::geteuid() == 0) {
+        auto owner = attempt([](auto& j, auto&) { BOOST_TEST(::chown(j.c_str(), 12345, 0) == 0); });
+        BOOST_TEST(owner.find("owner uid 12345") != std::string::npos, owner);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(folder_paths_with_dot_dot_or_empty_components_are_refused) {
+    t::temp_dir dir;
+    std::filesystem::create_directories(dir / "a/b");
+    detail::unique_fd root(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+    BOOST_TEST(detail::open_dir(root.get(), "a/b", false, 0).get() >= 0);
+    for (auto bad : {"a/../a", "..", "a//b", "./a", "a/.", "a/"})
+        BOOST_CHECK_THROW(detail::open_dir(root.get(), bad, false, 0), error);
+}
+
+BOOST_AUTO_TEST_CASE(a_commit_first_finishes_the_change_another_process_left_pending) {
+    // Another process wrote its journal and died before its renames; this process commits
+    // next. Writing its own journal over the pending one would lose that change.
+    t::temp_dir dir;
+    dir_storage s(dir.path());
+    s.open(acl::posix{}.rules());
+    t::write_text(dir / "Certificates/.fcs-tmp-1", "other-cert", 0644);
+    t::write_text(dir / "Certificates/Keys/.fcs-tmp-2", "other-key", 0600);
+    t::write_text(dir / "Certificates/.fcs-journal",
+                  "fcs-journal 1\n"
+                  "R\tCertificates\t.fcs-tmp-1\tCertificates\tB.crt\n"
+                  "R\tCertificates/Keys\t.fcs-tmp-2\tCertificates/Keys\tB.key\n"
+                  "end\n",
+                  0600);
+    s.commit(put_pair("A", "cert", "key"));
+    BOOST_TEST(t::read_text(dir / "Certificates/B.crt") == "other-cert");
+    BOOST_TEST(t::read_text(dir / "Certificates/Keys/B.key") == "other-key");
+    BOOST_TEST(t::read_text(dir / "Certificates/A.crt") == "cert");
+    BOOST_TEST(!std::filesystem::exists(dir / "Certificates/.fcs-journal"));
+}
+
+BOOST_AUTO_TEST_CASE(open_read_only_changes_nothing_and_reports_a_pending_change) {
+    t::temp_dir dir;
+    {
+        dir_storage s(dir.path());
+        s.open(acl::posix{}.rules());
+        s.commit(put_pair("A", "cert", "key"));
+    }
+    ::chmod((dir / "Certificates/Keys").c_str(), 0750);
+    t::write_text(dir / "Certificates/.fcs-tmp-1", "new-cert", 0644);
+    t::write_text(dir / "Certificates/.fcs-journal",
+                  "fcs-journal 1\nR\tCertificates\t.fcs-tmp-1\tCertificates\tA.crt\nend\n", 0600);
+    auto before = t::snapshot(dir.path());
+    dir_storage s(dir.path());
+    auto notes = s.open_read_only(acl::posix{}.rules());
+    BOOST_REQUIRE(notes.size() == 1u);
+    BOOST_TEST(notes[0].find("a change was interrupted") != std::string::npos, notes[0]);
+    BOOST_TEST(s.read("A", part::certificate)->data == to_secret("cert"));
+    BOOST_TEST(t::snapshot(dir.path()) == before);
+    BOOST_TEST(t::mode_of(dir / "Certificates/Keys") == 0750u);
+    // A data folder that does not exist is not made.
+    dir_storage missing(dir / "nowhere");
+    BOOST_CHECK_THROW(missing.open_read_only(acl::posix{}.rules()), error);
+    BOOST_TEST(!std::filesystem::exists(dir / "nowhere"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -106,6 +106,27 @@ BOOST_FIXTURE_TEST_CASE(two_servers_on_one_storage_resume_each_others_sessions,
     BOOST_TEST(!on_c.resumed);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_ticket_key_file_others_can_read_is_refused_like_a_private_key,
+                        t::service_fixture) {
+    auto svc = make();
+    svc.start();
+    tls::ticket_keys keys;
+    keys.sync(svc);
+    auto tickets = dir / ("Certificates/Keys/" FCS_DEFAULT_CERT_NAME ".tickets");
+    BOOST_TEST_REQUIRE(t::mode_of(tickets) == 0600u);
+    ::chmod(tickets.c_str(), 0644);
+    try {
+        keys.sync(svc);
+        BOOST_FAIL("used session-ticket keys that everyone can read");
+    } catch (const error& e) {
+        BOOST_TEST((e.fcs_code() == errc::unsafe_file));
+        BOOST_TEST(std::string(e.what()).find(".tickets: read: permissions 0644 are too open") !=
+                       std::string::npos,
+                   e.what());
+    }
+    BOOST_TEST(t::mode_of(tickets) == 0644u); // left for the admin, not rewritten
+}
+
 BOOST_FIXTURE_TEST_CASE(after_rotation_old_tickets_still_resume_until_they_age_out,
                         t::service_fixture) {
     auto svc = make();

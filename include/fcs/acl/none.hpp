@@ -9,7 +9,9 @@ namespace fcs::acl {
 struct none {
     using policy_kind = policy::kind::acl;
     protections rules() const { return {}; }
-    std::optional<std::string> check(const file_facts&, item_class) const { return std::nullopt; }
+    std::optional<access_problem> check(const file_facts&, item_class) const {
+        return std::nullopt;
+    }
 };
 
 } // namespace fcs::acl

@@ -1,6 +1,7 @@
 #ifndef FCS_ACL_POSIX_HPP
 #define FCS_ACL_POSIX_HPP
 
+#include <fcs/detail/posix_acl.hpp>
 #include <fcs/error.hpp>
 #include <fcs/policy/concepts.hpp>
 
@@ -77,25 +78,57 @@ public:
         return p;
     }
 
-    std::optional<std::string> check(const file_facts& f, item_class c) const {
+    /// What is wrong with a loaded file, if anything. A foreign owner, a hard link and an
+    /// access entry for anyone but the admin group are never `mode_only`: a chmod does not
+    /// undo them. With an admin group, a group-readable key is accepted only when the reader
+    /// through the group bits is that group alone: the file's group is the admin group (no
+    /// extended ACL), or its ACL gives the owning group nothing and names only the admin group.
+    std::optional<access_problem> check(const file_facts& f, item_class c) const {
         const uid_t me = uid_ ? *uid_ : ::geteuid();
         if (f.uid != me && f.uid != 0)
-            return "owned by uid " + std::to_string(f.uid) + ", not by the service account or root";
-        if (c == item_class::secret_item) {
-            const mode_t allowed = admin_gid_ ? 0040 : 0; // the ACL mask, see rules()
-            if (f.mode & 0077 & ~allowed)
-                return "permissions " + octal(f.mode) +
-                       " are too open; a private key must not be "
-                       "accessible by group or others (0600)";
-            if (f.links > 1)
-                return "has " + std::to_string(f.links) +
-                       " hard links; refusing a key that is "
-                       "reachable under another name";
-        } else if (f.mode & 0022) {
-            return "permissions " + octal(f.mode) +
-                   " are too open; a certificate must not be "
-                   "writable by group or others (0644)";
+            return access_problem{"owned by uid " + std::to_string(f.uid) +
+                                      ", not by the service account or root",
+                                  false};
+        if (c == item_class::public_item) {
+            if (f.mode & 0022)
+                return access_problem{"permissions " + octal(f.mode) +
+                                          " are too open; a certificate must not be writable "
+                                          "by group or others (0644)",
+                                      true};
+            return std::nullopt;
         }
+        if (f.links > 1)
+            return access_problem{"has " + std::to_string(f.links) +
+                                      " hard links; refusing a key that is reachable under "
+                                      "another name",
+                                  false};
+        const mode_t allowed = admin_gid_ ? 0040 : 0; // the ACL mask, see rules()
+        if (f.mode & 0077 & ~allowed)
+            return access_problem{"permissions " + octal(f.mode) +
+                                      " are too open; a private key must not be accessible by "
+                                      "group or others (0600)",
+                                  true};
+        const bool group_reads = (f.mode & 0070) != 0;
+        if (!group_reads)
+            return std::nullopt;     // the mask (or the group bits) lets no one else in
+        if (!f.owning_group_perms) { // plain mode bits: the file's group reads it
+            if (f.gid != *admin_gid_)
+                return access_problem{"readable by group " + std::to_string(f.gid) +
+                                          ", which is not the admin group " +
+                                          std::to_string(*admin_gid_),
+                                      false};
+            return std::nullopt;
+        }
+        if (*f.owning_group_perms != 0)
+            return access_problem{"its ACL lets the owning group " + std::to_string(f.gid) +
+                                      " read it; only the admin group may",
+                                  false};
+        for (auto& e : f.named)
+            if (e.perms != 0 && (!e.group || e.id != *admin_gid_))
+                return access_problem{std::string("its ACL grants ") +
+                                          (e.group ? "group " : "user ") + std::to_string(e.id) +
+                                          " access; only the admin group may read a key",
+                                      false};
         return std::nullopt;
     }
 
@@ -111,32 +144,32 @@ private:
     /// Adds "group:G:r-x" (and the default ACL for new files "group:G:r--") to the folder.
     static void grant_group(int fd, const std::string& where, gid_t g) {
         auto set = [&](acl_type_t type, acl_perm_t perms) {
-            acl_t acl = ::acl_get_fd(fd);
-            if (type == ACL_TYPE_DEFAULT) {
-                if (acl)
-                    ::acl_free(acl);
-                acl = ::acl_from_text("u::rwx,g::---,o::---,m::r-x");
-            }
+            detail::unique_acl acl(type == ACL_TYPE_DEFAULT
+                                       ? ::acl_from_text("u::rwx,g::---,o::---,m::r-x")
+                                       : ::acl_get_fd(fd));
             if (!acl)
                 throw error(errc::io_failed, where, "read ACL", "acl_get_fd failed");
+            acl_t raw = acl.release(); // acl_create_entry may move the ACL
             acl_entry_t entry;
             acl_permset_t ps;
-            bool ok = ::acl_create_entry(&acl, &entry) == 0 &&
-                      ::acl_set_tag_type(entry, ACL_GROUP) == 0 &&
-                      ::acl_set_qualifier(entry, &g) == 0 && ::acl_get_permset(entry, &ps) == 0 &&
-                      ::acl_clear_perms(ps) == 0 && ::acl_add_perm(ps, perms) == 0 &&
-                      ::acl_calc_mask(&acl) == 0;
+            bool ok = ::acl_create_entry(&raw, &entry) == 0;
+            acl.reset(raw);
+            ok = ok && ::acl_set_tag_type(entry, ACL_GROUP) == 0 &&
+                 ::acl_set_qualifier(entry, &g) == 0 && ::acl_get_permset(entry, &ps) == 0 &&
+                 ::acl_clear_perms(ps) == 0 && ::acl_add_perm(ps, perms) == 0;
+            raw = acl.release();
+            ok = ok && ::acl_calc_mask(&raw) == 0;
+            acl.reset(raw);
             int rc = -1;
             if (ok) {
                 if (type == ACL_TYPE_ACCESS)
-                    rc = ::acl_set_fd(fd, acl);
+                    rc = ::acl_set_fd(fd, acl.get());
                 else {
                     // Default ACLs can only be set by path; /proc/self/fd names our opened folder.
                     std::string path = "/proc/self/fd/" + std::to_string(fd);
-                    rc = ::acl_set_file(path.c_str(), ACL_TYPE_DEFAULT, acl);
+                    rc = ::acl_set_file(path.c_str(), ACL_TYPE_DEFAULT, acl.get());
                 }
             }
-            ::acl_free(acl);
             if (rc != 0)
                 throw error(errc::io_failed, where, "set ACL",
                             "could not grant the admin group access (does the file system support "

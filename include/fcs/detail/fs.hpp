@@ -6,6 +6,7 @@
 // first byte, and a replacement is temp + fsync + rename + fsync of the folder.
 
 #include <fcs/detail/fault.hpp>
+#include <fcs/detail/posix_acl.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/types.hpp>
@@ -70,10 +71,14 @@ inline std::string join(std::string_view a, std::string_view b) {
 }
 
 /// Opens (and with `create`, makes) each component of `rel` below `base` without following
-/// symlinks. New folders get `mode` exactly (independent of the umask).
+/// symlinks. New folders get `mode` exactly (independent of the umask). `rel` is a plain
+/// relative path: an empty, "." or ".." component is refused (it may come from a file another
+/// account could have written, and ".." would leave the data folder).
 inline unique_fd open_dir(int base, std::string_view rel, bool create, mode_t mode,
                           std::string_view shown_base = {}) {
     unique_fd cur(::fcntl(base, F_DUPFD_CLOEXEC, 0));
+    if (!cur)
+        throw_io(std::string(shown_base.empty() ? rel : shown_base), "open folder", errno);
     std::string shown(shown_base);
     std::size_t pos = 0;
     while (pos < rel.size()) {
@@ -81,8 +86,9 @@ inline unique_fd open_dir(int base, std::string_view rel, bool create, mode_t mo
         auto comp = std::string(
             rel.substr(pos, slash == std::string_view::npos ? rel.size() - pos : slash - pos));
         pos = slash == std::string_view::npos ? rel.size() : slash + 1;
-        if (comp.empty() || comp == ".")
-            continue;
+        if (comp.empty() || comp == "." || comp == ".." || slash == rel.size() - 1)
+            throw error(errc::unsafe_file, std::string(rel), "open folder",
+                        "not a plain relative path (empty, '.' or '..' component)");
         shown = join(shown, comp);
         int fd = ::openat(cur.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT && create) {
@@ -94,8 +100,11 @@ inline unique_fd open_dir(int base, std::string_view rel, bool create, mode_t mo
                 ::close(fd);
                 throw_io(shown, "set folder mode", e);
             }
-            if (fd >= 0)
-                ::fsync(cur.get());
+            if (fd >= 0 && ::fsync(cur.get()) != 0) {
+                int e = errno;
+                ::close(fd);
+                throw_io(shown, "fsync parent folder", e);
+            }
         }
         if (fd < 0) {
             int e = errno;
@@ -147,8 +156,10 @@ inline std::pair<secret_bytes, file_facts> read_at(int dir, const std::string& n
         got += static_cast<std::size_t>(n);
     }
     data.resize(got);
-    file_facts f{static_cast<mode_t>(st.st_mode & 07777), st.st_uid, st.st_gid, st.st_nlink};
-    return {std::move(data), f};
+    file_facts f{
+        static_cast<mode_t>(st.st_mode & 07777), st.st_uid, st.st_gid, st.st_nlink, {}, {}};
+    add_acl_facts(fd.get(), f);
+    return {std::move(data), std::move(f)};
 }
 
 inline void fsync_dir(int dir, const std::string& shown) {

@@ -123,25 +123,27 @@ public:
         start_report report;
         for (auto& note : open_storage())
             say(report, finding::severity::warning, "", note);
-        auto scan = scan_storage(report, true);
-        if (!scan.to_archive.empty()) {
-            change_set c;
-            c.archive_tag = utc_tag(clock_.now());
-            std::set<std::string> meta_done;
-            for (auto& item : scan.to_archive)
-                if (meta_done.insert(item.name).second && storage_.read(item.name, part::metadata))
-                    c.archives.push_back({item.name, part::metadata});
-            for (auto& [name, p, why] : scan.to_archive) {
-                c.archives.push_back({name, p});
-                report.archived.push_back(storage_.location(name, p));
-                say(report, finding::severity::warning, storage_.location(name, p),
-                    "moved to the archive: " + why);
+        const auto opened = report.findings.size();
+        scan_result scan;
+        // The archive commit re-checks, under the storage's lock, that every item still holds
+        // what the scan read: another process (`replace` while the server starts) may have
+        // committed a new pair in between, which must not be archived as the old one was.
+        for (int attempt = 1;; ++attempt) {
+            scan = scan_storage(report, scan_mode::start);
+            try {
+                archive(scan.to_archive, report);
+                break;
+            } catch (const error& e) {
+                if (e.fcs_code() != errc::conflict || attempt == 3)
+                    throw;
+                report.findings.resize(opened);
+                log_.write(policy::level::info, "the storage changed while it was checked "
+                                                "(another process committed); checking again");
             }
-            storage_.commit(c);
         }
         std::shared_ptr<credential_type> chosen;
         if (!scan.valid.empty()) {
-            chosen = choose(scan.valid, report);
+            chosen = choose(scan.valid, report, true);
         } else if (!opts_.generate_when_missing) {
             say(report, finding::severity::info, "",
                 "no usable certificate pair is stored; none generated");
@@ -168,10 +170,10 @@ public:
                 // first (errc::conflict): all nodes of a group must serve the winner's pair.
                 if (e.fcs_code() != errc::conflict)
                     throw;
-                auto again = scan_storage(report, true);
+                auto again = scan_storage(report, scan_mode::start);
                 if (again.valid.empty())
                     throw;
-                chosen = choose(again.valid, report);
+                chosen = choose(again.valid, report, true);
                 say(report, finding::severity::info,
                     storage_.location(chosen->name, part::certificate),
                     "another node stored a pair first; using it, SHA-256 " +
@@ -285,11 +287,11 @@ public:
         std::lock_guard lock(change_mutex_);
         reload_result r;
         start_report scratch;
-        auto scan = scan_storage(scratch, false);
+        auto scan = scan_storage(scratch, scan_mode::reload);
         for (auto& f : scratch.findings)
             if (f.level != finding::severity::info)
                 r.failed = true;
-        for (auto& [name, p, why] : scan.to_archive) {
+        for (auto& [name, p, why, data] : scan.to_archive) {
             r.failed = true;
             log_.write(policy::level::error, storage_.location(name, p) + ": not used: " + why);
         }
@@ -300,7 +302,7 @@ public:
             r.failed = r.failed || !cur;
             return r;
         }
-        auto best = choose(scan.valid, scratch);
+        auto best = choose(scan.valid, scratch, true);
         if (cur && best->info.sha256_fingerprint == cur->info.sha256_fingerprint &&
             best->name == cur->name) {
             r.message = "unchanged";
@@ -319,9 +321,54 @@ public:
      * An item kept next to the pair in use that is not part of it (session-ticket keys):
      * read it, or nullopt when there is none.
      */
-    std::optional<stored_item> read_item(part p) const {
+    std::optional<stored_item> read_item(part p) {
         auto c = current();
-        return storage_.read(c ? c->name : opts_.name, p);
+        const auto name = c ? c->name : opts_.name;
+        auto item = storage_.read(name, p);
+        // The same rule as for the key: ticket keys decrypt every session.
+        if (item && item->facts)
+            if (auto problem = acl_.check(*item->facts, class_of(p))) {
+                if (!opts_.repair_permissions || !problem->mode_only)
+                    throw error(errc::unsafe_file, item->location, "read", problem->text);
+                storage_.repair(name, p);
+                log_.write(policy::level::warning,
+                           item->location + ": " + problem->text + "; repaired as configured");
+            }
+        return item;
+    }
+
+    /**
+     * What is stored, read only: the pair start() would use and what it would do about the
+     * rest (archive, refuse, finish an interrupted change), without doing any of it. Never
+     * creates a folder, changes a mode, replays a journal, archives or generates, and writes
+     * nothing to the message log. For `status` commands and monitoring.
+     * @throws fcs::error when the storage cannot be read (a missing data folder: not_found).
+     */
+    inspect_report inspect() {
+        std::lock_guard lock(change_mutex_);
+        inspect_report out;
+        start_report scratch;
+        auto rules = acl_.rules();
+        std::vector<std::string> notes;
+        if constexpr (requires { storage_.open_read_only(rules); })
+            notes = storage_.open_read_only(rules);
+        else
+            notes = storage_.open(rules); // a storage whose open() changes nothing
+        for (auto& n : notes)
+            scratch.findings.push_back({finding::severity::warning, "", n});
+        auto scan = scan_storage(scratch, scan_mode::inspect);
+        for (auto& [name, p, why, data] : scan.to_archive)
+            scratch.findings.push_back(
+                {finding::severity::error, storage_.location(name, p),
+                 "unusable; the next start moves it to the archive: " + why});
+        if (!scan.valid.empty()) {
+            auto best = choose(scan.valid, scratch, false);
+            out.status = status_of(*best);
+            if (auto f = date_finding(*out.status))
+                scratch.findings.push_back(*f);
+        }
+        out.findings = std::move(scratch.findings);
+        return out;
     }
 
     /**
@@ -406,12 +453,42 @@ private:
         std::string name;
         part p;
         std::string why;
+        std::optional<secret_bytes> data; ///< what the scan read: the archive commit expects it
     };
+    /// start: may repair and logs; reload: may repair, logs only the choice; inspect: read
+    /// only, logs nothing.
+    enum class scan_mode { start, reload, inspect };
     struct scan_result {
         std::vector<std::shared_ptr<credential_type>> valid;
         std::vector<archive_item> to_archive;
         std::set<std::string> occupied; ///< names with unusable files left in place
     };
+
+    /// Moves the unusable items into the archive (with the metadata of their slots) as one
+    /// commit that expects each item to hold what the scan read; says so in the report.
+    void archive(const std::vector<archive_item>& items, start_report& report) {
+        if (items.empty())
+            return;
+        change_set c;
+        c.archive_tag = utc_tag(clock_.now());
+        std::set<std::string> meta_done;
+        for (auto& item : items)
+            if (meta_done.insert(item.name).second)
+                if (auto meta = storage_.read(item.name, part::metadata)) {
+                    c.archives.push_back({item.name, part::metadata});
+                    c.expects.push_back({item.name, part::metadata, std::move(meta->data)});
+                }
+        for (auto& item : items) {
+            c.archives.push_back({item.name, item.p});
+            c.expects.push_back({item.name, item.p, item.data});
+        }
+        storage_.commit(c);
+        for (auto& [name, p, why, data] : items) {
+            report.archived.push_back(storage_.location(name, p));
+            say(report, finding::severity::warning, storage_.location(name, p),
+                "moved to the archive: " + why);
+        }
+    }
 
     static secret_bytes metadata_for(enum origin how, const std::string& fingerprint) {
         return to_secret(std::string("origin=") + to_string(how) + "\nsha256=" + fingerprint +
@@ -458,7 +535,8 @@ private:
         return false;
     }
 
-    scan_result scan_storage(start_report& report, bool logging) {
+    scan_result scan_storage(start_report& report, scan_mode mode) {
+        const bool logging = mode == scan_mode::start;
         scan_result out;
         std::set<std::string> names;
         for (auto p : {part::certificate, part::private_key})
@@ -483,12 +561,12 @@ private:
             }
             if (!cert_item) {
                 out.to_archive.push_back(
-                    {name, part::private_key, "private key without a certificate"});
+                    {name, part::private_key, "private key without a certificate", key_item->data});
                 continue;
             }
             if (!key_item) {
-                out.to_archive.push_back(
-                    {name, part::certificate, "certificate without a private key"});
+                out.to_archive.push_back({name, part::certificate,
+                                          "certificate without a private key", cert_item->data});
                 continue;
             }
             auto unsafe = [&](const stored_item& it, part p) -> bool {
@@ -497,21 +575,27 @@ private:
                 auto problem = acl_.check(*it.facts, class_of(p));
                 if (!problem)
                     return false;
-                if (opts_.repair_permissions) {
+                // Only a mode is repaired: a foreign owner or a second link is a sign that
+                // someone else controls the file, which no chmod undoes.
+                if (opts_.repair_permissions && problem->mode_only && mode != scan_mode::inspect) {
                     storage_.repair(name, p);
                     note(finding::severity::warning, it.location,
-                         *problem + "; repaired as configured");
+                         problem->text + "; repaired as configured");
                     return false;
                 }
                 out.occupied.insert(name);
-                note(finding::severity::error, it.location, "not used: " + *problem);
+                note(finding::severity::error, it.location,
+                     "not used: " + problem->text +
+                         (opts_.repair_permissions && problem->mode_only
+                              ? " (repaired when the service starts, as configured)"
+                              : ""));
                 return true;
             };
             if (unsafe(*key_item, part::private_key) || unsafe(*cert_item, part::certificate))
                 continue;
             auto both = [&](const std::string& why) {
-                out.to_archive.push_back({name, part::certificate, why});
-                out.to_archive.push_back({name, part::private_key, why});
+                out.to_archive.push_back({name, part::certificate, why, cert_item->data});
+                out.to_archive.push_back({name, part::private_key, why, key_item->data});
             };
             std::vector<certificate> chain;
             private_key key;
@@ -557,7 +641,7 @@ private:
     /// Picks the pair to use: usable dates first, then CA-issued over self-signed, then the
     /// later notAfter, then the configured name. Says why when there is a choice.
     std::shared_ptr<credential_type> choose(std::vector<std::shared_ptr<credential_type>>& valid,
-                                            start_report& report) {
+                                            start_report& report, bool logging) {
         auto now = clock_.now();
         auto rank = [&](const credential_type& c) {
             int dates = now < c.info.not_before ? 1 : now > c.info.not_after ? 2 : 0;
@@ -590,12 +674,13 @@ private:
                 msg += " " + describe(*valid[i]) + (i + 1 < valid.size() ? "," : "");
             msg += ". Delete the pair you no longer want.";
             // Logged once per situation: every reload (each folder event) would repeat it.
-            if (msg == choice_said_)
+            if (!logging || msg == choice_said_)
                 report.findings.push_back({finding::severity::warning, "", msg});
             else
                 say(report, finding::severity::warning, "", msg);
-            choice_said_ = std::move(msg);
-        } else {
+            if (logging)
+                choice_said_ = std::move(msg);
+        } else if (logging) {
             choice_said_.clear();
         }
         return valid.front();
@@ -668,35 +753,37 @@ private:
         return notes;
     }
 
-    void date_findings(const cert_status& s, start_report* report) {
-        std::string where = s.certificate_location;
-        std::string msg;
-        finding::severity sev = finding::severity::info;
+    /// The expiry finding for `s`, if its dates call for one.
+    std::optional<finding> date_finding(const cert_status& s) const {
         switch (s.state) {
         case cert_state::valid:
-            return;
+            return std::nullopt;
         case cert_state::expiring:
-            sev = finding::severity::warning;
-            msg = "the certificate expires in " + std::to_string(s.days_remaining) + " days (" +
-                  iso(s.info.not_after) + "); replace it soon";
-            break;
+            return finding{finding::severity::warning, s.certificate_location,
+                           "the certificate expires in " + std::to_string(s.days_remaining) +
+                               " days (" + iso(s.info.not_after) + "); replace it soon"};
         case cert_state::expired:
-            sev = finding::severity::error;
-            msg = "the certificate expired on " + iso(s.info.not_after) +
-                  "; it is still used until it is replaced";
-            break;
+            return finding{finding::severity::error, s.certificate_location,
+                           "the certificate expired on " + iso(s.info.not_after) +
+                               "; it is still used until it is replaced"};
         case cert_state::not_yet_valid:
-            sev = finding::severity::error;
-            msg = "the certificate is not valid before " + iso(s.info.not_before) +
-                  " (check the clock); it is still used";
-            break;
+            return finding{finding::severity::error, s.certificate_location,
+                           "the certificate is not valid before " + iso(s.info.not_before) +
+                               " (check the clock); it is still used"};
         }
+        return std::nullopt;
+    }
+
+    void date_findings(const cert_status& s, start_report* report) {
+        auto f = date_finding(s);
+        if (!f)
+            return;
         if (report)
-            say(*report, sev, where, msg);
+            say(*report, f->level, f->location, f->message);
         else
-            log_.write(sev == finding::severity::warning ? policy::level::warning
-                                                         : policy::level::error,
-                       where + ": " + msg);
+            log_.write(f->level == finding::severity::warning ? policy::level::warning
+                                                              : policy::level::error,
+                       f->location + ": " + f->message);
     }
 
     service_options opts_;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fcs::log {
@@ -65,12 +66,8 @@ public:
     void write(policy::level l, std::string_view msg) {
         auto line = format_line(std::chrono::system_clock::now(), l, msg);
         std::lock_guard lock(mutex_);
-        if (!fd_) {
-            std::error_code ec;
-            std::filesystem::create_directories(path_.parent_path(), ec);
-            fd_.reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                             0644));
-        }
+        if (!fd_)
+            fd_ = open_log();
         if (fd_)
             (void)!::write(fd_.get(), line.data(), line.size());
         if (also_stderr_ || !fd_)
@@ -78,6 +75,32 @@ public:
     }
 
 private:
+    /// Opens the log for appending: missing folders are made 0755 and a new log 0644, set
+    /// exactly whatever the umask; a link or anything but a regular file is refused (an
+    /// invalid fd: the line goes to stderr instead).
+    detail::unique_fd open_log() const {
+        std::vector<std::filesystem::path> missing;
+        for (auto p = path_.parent_path(); !p.empty() && !std::filesystem::exists(p);
+             p = p.parent_path()) {
+            missing.push_back(p);
+            if (p == p.parent_path())
+                break;
+        }
+        for (auto it = missing.rbegin(); it != missing.rend(); ++it)
+            if (::mkdir(it->c_str(), 0755) == 0)
+                (void)!::chmod(it->c_str(), 0755);
+        const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+        detail::unique_fd fd(::open(path_.c_str(), flags | O_CREAT | O_EXCL, 0644));
+        if (fd)
+            (void)!::fchmod(fd.get(), 0644);
+        else if (errno == EEXIST)
+            fd.reset(::open(path_.c_str(), flags));
+        struct stat st {};
+        if (fd && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
+            fd.reset();
+        return fd;
+    }
+
     std::filesystem::path path_;
     bool also_stderr_ = false;
     detail::unique_fd fd_;

@@ -96,13 +96,15 @@ concept Storage = PolicyOf<S, kind::storage> &&
  * ACL requirements:
  *  1. `using policy_kind = fcs::policy::kind::acl;`
  *  2. `a.rules()` returns the protections the storage applies on create;
- *  3. `a.check(facts, item_class)` returns a finding text when a loaded file is too open or
- *     owned by someone else ("permissions 0644 are too open"), nullopt when it is fine.
+ *  3. `a.check(facts, item_class)` returns an access_problem when a loaded file is too open,
+ *     owned by someone else or reachable under another name ("permissions 0644 are too
+ *     open"), saying whether a chmod to the configured mode repairs it; nullopt when it is
+ *     fine.
  */
 template <class A>
 concept Acl = PolicyOf<A, kind::acl> && requires(const A& a, const file_facts& f, item_class c) {
     { a.rules() } -> std::same_as<protections>;
-    { a.check(f, c) } -> std::same_as<std::optional<std::string>>;
+    { a.check(f, c) } -> std::same_as<std::optional<access_problem>>;
 };
 
 /**

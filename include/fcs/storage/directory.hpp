@@ -7,13 +7,16 @@
 #include <fcs/policy/concepts.hpp>
 #include <fcs/storage/layout.hpp>
 
-#include <algorithm>
-#include <filesystem>
-#include <sys/file.h>
 #include <fcs/detail/movable_mutex.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <sys/file.h>
 
 namespace fcs::storage {
 
@@ -45,49 +48,69 @@ public:
 
     /// Creates the data folder and the layout's folders with their modes, finishes an
     /// interrupted commit, removes stray temporary files. Returns notes for the message log.
+    /// Refuses a data folder that group or others may write, and a folder owned by an account
+    /// other than this process's, the configured owner or root: whoever owns a folder can
+    /// plant files in it.
     std::vector<std::string> open(const protections& p) {
         std::lock_guard lock(mutex_);
         prot_ = p;
         std::vector<std::string> notes;
-        std::error_code ec;
-        std::filesystem::create_directories(root_path_, ec);
-        if (ec)
-            throw error(errc::io_failed, root_path_.string(), "create data folder", ec.message());
-        root_fd_.reset(::open(root_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!root_fd_)
-            detail::throw_io(root_path_.string(), "open data folder", errno);
+        root_fd_ = open_root(true);
         for (auto& f : Layout::folders()) {
             const protection& fp = prot_.of(f.access);
             auto fd = detail::open_dir(root_fd_.get(), f.path, true, fp.dir_mode);
             struct stat st {};
-            if (::fstat(fd.get(), &st) == 0) {
-                mode_t have = st.st_mode & 07777;
-                if ((have & ~fp.dir_mode) != 0 && !prot_.repair_folders)
-                    throw error(errc::unsafe_file, f.path, "check folder",
-                                "permissions " + octal(have) + " are too open; it must be " +
-                                    octal(fp.dir_mode) + " (run chmod " + octal(fp.dir_mode) +
-                                    " on it, or "
-                                    "enable repair_permissions to let fcs do it)");
-                if (have != fp.dir_mode) {
-                    if (::fchmod(fd.get(), fp.dir_mode) != 0)
-                        detail::throw_io(f.path, "set folder mode", errno);
-                    notes.push_back(f.path + ": folder mode " + octal(have) + " set to " +
-                                    octal(fp.dir_mode));
-                }
-                if ((fp.uid != static_cast<uid_t>(-1) && st.st_uid != fp.uid) ||
-                    (fp.gid != static_cast<gid_t>(-1) && st.st_gid != fp.gid)) {
-                    if (::fchown(fd.get(), fp.uid, fp.gid) != 0)
-                        detail::throw_io(f.path, "set folder owner", errno);
-                }
+            if (::fstat(fd.get(), &st) != 0)
+                detail::throw_io(f.path, "check folder", errno);
+            check_owner(st, fp, f.path);
+            mode_t have = st.st_mode & 07777;
+            if ((have & ~fp.dir_mode) != 0 && !prot_.repair_folders)
+                throw error(errc::unsafe_file, f.path, "check folder",
+                            "permissions " + octal(have) + " are too open; it must be " +
+                                octal(fp.dir_mode) + " (run chmod " + octal(fp.dir_mode) +
+                                " on it, or enable repair_permissions to let fcs do it)");
+            if (have != fp.dir_mode) {
+                if (::fchmod(fd.get(), fp.dir_mode) != 0)
+                    detail::throw_io(f.path, "set folder mode", errno);
+                notes.push_back(f.path + ": folder mode " + octal(have) + " set to " +
+                                octal(fp.dir_mode));
+            }
+            if ((fp.uid != static_cast<uid_t>(-1) && st.st_uid != fp.uid) ||
+                (fp.gid != static_cast<gid_t>(-1) && st.st_gid != fp.gid)) {
+                if (::fchown(fd.get(), fp.uid, fp.gid) != 0)
+                    detail::throw_io(f.path, "set folder owner", errno);
             }
             if (prot_.extend_folder)
                 prot_.extend_folder(fd.get(), f.path, f.access);
         }
-        folder_lock other_processes(root_fd_.get());
+        folder_lock other_processes(root_fd_.get(), root_path_.string());
         if (recover_locked())
             notes.push_back(std::string(Layout::journal_folder) +
                             ": finished a change that was interrupted (crash or power loss)");
         remove_stray_temps();
+        return notes;
+    }
+
+    /// Opens an existing data folder for reading only (status queries): creates no folder,
+    /// changes no mode, finishes no interrupted change. A pending change is reported in the
+    /// notes; the next open() finishes it.
+    /// @throws fcs::error(errc::not_found) when the data folder does not exist.
+    std::vector<std::string> open_read_only(const protections& p) {
+        std::lock_guard lock(mutex_);
+        prot_ = p;
+        root_fd_ = open_root(false);
+        std::vector<std::string> notes;
+        std::string jdir(Layout::journal_folder);
+        try {
+            auto dir = detail::open_dir(root_fd_.get(), jdir, false, 0);
+            if (detail::exists_at(dir.get(), journal_name()))
+                notes.push_back(detail::join(jdir, journal_name()) +
+                                ": a change was interrupted (crash or power loss); it is "
+                                "finished when the service next starts");
+        } catch (const error& e) {
+            if (e.fcs_code() != errc::not_found)
+                throw;
+        }
         return notes;
     }
 
@@ -139,7 +162,11 @@ public:
     void commit(const change_set& c) {
         std::lock_guard lock(mutex_);
         // Another process (the CLI's `replace` while the server runs) may commit too.
-        folder_lock other_processes(root_fd());
+        folder_lock other_processes(root_fd(), root_path_.string());
+        // A journal another process left (it crashed mid-commit) is finished first: writing
+        // ours over it would lose its change.
+        recover_locked();
+        check_tag(c.archive_tag);
         std::vector<rename_op> ops;
         std::vector<std::pair<std::string, std::string>> temps; // folder, file: removed on failure
         for (auto& e : c.expects) { // under the folder lock: no other process commits now
@@ -238,9 +265,13 @@ public:
 
 private:
     struct folder_lock {
-        explicit folder_lock(int fd)
+        folder_lock(int fd, const std::string& shown)
             : fd_(fd) {
-            ::flock(fd_, LOCK_EX);
+            int rc;
+            while ((rc = ::flock(fd_, LOCK_EX)) != 0 && errno == EINTR) {
+            }
+            if (rc != 0)
+                detail::throw_io(shown, "lock data folder", errno);
         }
         ~folder_lock() { ::flock(fd_, LOCK_UN); }
         folder_lock(const folder_lock&) = delete;
@@ -256,6 +287,62 @@ private:
         if (!root_fd_)
             throw error(errc::io_failed, root_path_.string(), "use storage", "storage not opened");
         return root_fd_.get();
+    }
+
+    /// The data folder, created with mode 0755 whatever the umask (its parents as the
+    /// system makes them), and checked: a data folder others may write is refused.
+    detail::unique_fd open_root(bool create) const {
+        const std::string shown = root_path_.string();
+        if (create && ::mkdir(root_path_.c_str(), 0755) == 0) {
+            // New: set the mode exactly (the umask may have narrowed it).
+            if (::chmod(root_path_.c_str(), 0755) != 0)
+                detail::throw_io(shown, "set data folder mode", errno);
+        } else if (create && errno == ENOENT) {
+            std::error_code ec;
+            std::filesystem::create_directories(root_path_.parent_path(), ec);
+            if (ec)
+                throw error(errc::io_failed, shown, "create data folder", ec.message());
+            if (::mkdir(root_path_.c_str(), 0755) != 0 && errno != EEXIST)
+                detail::throw_io(shown, "create data folder", errno);
+            if (::chmod(root_path_.c_str(), 0755) != 0)
+                detail::throw_io(shown, "set data folder mode", errno);
+        }
+        detail::unique_fd fd(
+            ::open(root_path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd)
+            detail::throw_io(shown, "open data folder", errno == ENOTDIR ? ELOOP : errno);
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0)
+            detail::throw_io(shown, "check data folder", errno);
+        if (st.st_mode & 0022)
+            throw error(errc::unsafe_file, shown, "check data folder",
+                        "permissions " + octal(st.st_mode) +
+                            " let group or others write it (they could plant files in it); "
+                            "run chmod go-w on it");
+        check_owner(st, prot_.public_items, shown);
+        return fd;
+    }
+
+    /// A folder must belong to this process's account, the configured owner or root.
+    static void check_owner(const struct stat& st, const protection& fp, const std::string& shown) {
+        if (st.st_uid == ::geteuid() || st.st_uid == 0 ||
+            (fp.uid != static_cast<uid_t>(-1) && st.st_uid == fp.uid))
+            return;
+        throw error(errc::unsafe_file, shown, "check folder",
+                    "owned by uid " + std::to_string(st.st_uid) +
+                        ", not by this service's account or root; refusing a folder another "
+                        "account controls");
+    }
+
+    /// An archive tag becomes part of file and folder names: letters, digits and '-' only,
+    /// and a UTC timestamp where it names a folder (recovery accepts no other).
+    static void check_tag(const std::string& tag) {
+        if (tag.empty() || tag.size() > 64 ||
+            !std::all_of(tag.begin(), tag.end(),
+                         [](unsigned char ch) { return std::isalnum(ch) || ch == '-'; }) ||
+            !is_archive_folder(Layout::archive_folder(tag)))
+            throw error(errc::invalid_argument, tag, "commit",
+                        "not a valid archive tag (a UTC timestamp such as 20261123T101500Z)");
     }
 
     static std::string octal(mode_t m) {
@@ -294,7 +381,8 @@ private:
                 auto pfd = detail::open_dir(root_fd(), parent, true, prot_.secret_items.dir_mode);
                 if (::mkdirat(pfd.get(), leaf.c_str(), prot_.secret_items.dir_mode) == 0) {
                     auto fd = detail::open_dir(pfd.get(), leaf, false, 0);
-                    ::fchmod(fd.get(), prot_.secret_items.dir_mode);
+                    if (::fchmod(fd.get(), prot_.secret_items.dir_mode) != 0)
+                        detail::throw_io(folder, "set backup folder mode", errno);
                     detail::fsync_dir(pfd.get(), parent);
                     break;
                 }
@@ -328,7 +416,9 @@ private:
         put("end\n");
         std::string jdir(Layout::journal_folder);
         auto dir = detail::open_dir(root_fd(), jdir, false, 0);
-        auto tmp = detail::write_temp_at(dir.get(), text, prot_.secret_items, jdir);
+        // Owned by this process's account, 0600, whoever the items are for: recovery accepts
+        // no journal another account could have written.
+        auto tmp = detail::write_temp_at(dir.get(), text, protection{0700, 0600}, jdir);
         if (FCS_FAIL_POINT("rename.journal") ||
             ::renameat(dir.get(), tmp.c_str(), dir.get(), journal_name().c_str()) != 0) {
             int e = errno;
@@ -374,27 +464,58 @@ private:
         }
     }
 
-    /// Finishes a journal left behind. Returns true when there was one.
+    /// Finishes a journal left behind. Returns true when there was one. The journal is
+    /// refused (and left in place for the admin) unless it is a regular file of this process's
+    /// account with mode 0600 and one link, and every line names only this layout's folders
+    /// and plain file names: a planted journal must not make this process rename anything
+    /// anywhere else (its folder may belong to a less-privileged account).
     bool recover_locked() {
         std::string jdir(Layout::journal_folder);
         auto dir = detail::open_dir(root_fd(), jdir, false, 0);
         if (!detail::exists_at(dir.get(), journal_name()))
             return false;
-        auto [text, facts] = detail::read_at(dir.get(), journal_name(),
-                                             detail::join(jdir, journal_name()), 1u << 16);
+        const std::string shown = detail::join(jdir, journal_name());
+        auto [text, facts] = detail::read_at(dir.get(), journal_name(), shown, 1u << 16);
+        if (facts.uid != ::geteuid() || facts.mode != 0600 || facts.links != 1)
+            throw error(errc::unsafe_file, shown, "recover",
+                        "the commit journal is not this service's own (owner uid " +
+                            std::to_string(facts.uid) + ", mode " + octal(facts.mode) + ", " +
+                            std::to_string(facts.links) + " links; expected owner uid " +
+                            std::to_string(::geteuid()) +
+                            ", mode 0600, 1 link); refusing to replay it, it is left in place "
+                            "for an admin to inspect");
+        auto ops = parse_journal(as_text(text), shown);
+        apply(ops, false);
+        remove_journal();
+        return true;
+    }
+
+    /// The journal's renames, each checked: folders of this layout only (an archive folder
+    /// of its own tag form), plain file names, and only the moves a commit makes (within a
+    /// folder, or into the archive).
+    static std::vector<rename_op> parse_journal(std::string_view s, const std::string& shown) {
+        auto damaged = [&](const std::string& why) {
+            return error(errc::parse_failed, shown, "recover",
+                         "the commit journal is damaged or not fcs's (" + why +
+                             "); refusing to replay it, it is left in place for an admin to "
+                             "inspect");
+        };
+        if (!s.starts_with("fcs-journal 1\n") || !s.ends_with("\nend\n"))
+            throw damaged("incomplete");
         std::vector<rename_op> ops;
-        std::string_view s = as_text(text);
-        bool complete = s.starts_with("fcs-journal 1\n") && s.ends_with("\nend\n");
         std::size_t pos = s.find('\n') + 1;
-        while (complete && pos < s.size()) {
+        while (pos < s.size()) {
             auto nl = s.find('\n', pos);
             auto line = s.substr(pos, nl - pos);
             pos = nl + 1;
-            if (line == "end")
+            if (line == "end") {
+                if (pos != s.size())
+                    throw damaged("text after the end line");
                 break;
+            }
             std::vector<std::string> f;
             std::size_t lp = 0;
-            while (true) {
+            while (f.size() < 6) {
                 auto t = line.find('\t', lp);
                 f.emplace_back(
                     line.substr(lp, t == std::string_view::npos ? line.size() - lp : t - lp));
@@ -402,19 +523,65 @@ private:
                     break;
                 lp = t + 1;
             }
-            if (f.size() != 5 || f[0] != "R" || f[2].find('/') != std::string::npos ||
-                f[4].find('/') != std::string::npos) {
-                complete = false;
-                break;
-            }
+            if (f.size() != 5 || f[0] != "R")
+                throw damaged("a line is not a rename");
+            for (int i : {2, 4})
+                if (!plain_file_name(f[i]))
+                    throw damaged("'" + printable(f[i]) + "' is not a plain file name");
+            for (int i : {1, 3})
+                if (!journal_folder(f[i]))
+                    throw damaged("'" + printable(f[i]) + "' is not a folder of this layout");
+            if (f[1] != f[3] && !is_archive_folder(f[3]))
+                throw damaged("a move from '" + printable(f[1]) + "' to '" + printable(f[3]) +
+                              "' is not one a commit makes");
             ops.push_back({f[1], f[2], f[3], f[4]});
         }
-        if (!complete)
-            throw error(errc::parse_failed, detail::join(jdir, journal_name()), "recover",
-                        "the commit journal is damaged; inspect the folder by hand");
-        apply(ops, false);
-        remove_journal();
-        return true;
+        return ops;
+    }
+
+    static bool plain_file_name(std::string_view n) {
+        return !n.empty() && n.size() <= 255 && n != "." && n != ".." &&
+               std::none_of(n.begin(), n.end(), [](unsigned char ch) {
+                   return ch < 0x20 || ch == 0x7f || ch == '/' || ch == '\\';
+               });
+    }
+
+    /// A folder of the layout, or a per-commit archive folder whose tag is a UTC timestamp.
+    static bool journal_folder(std::string_view folder) {
+        for (auto& f : Layout::folders())
+            if (folder == f.path)
+                return true;
+        return is_archive_folder(folder);
+    }
+
+    static bool is_archive_folder(std::string_view folder) {
+        const std::string shared = Layout::archive_folder("20000101T000000Z");
+        if (shared == Layout::archive_folder("20990101T000000Z")) // one folder for all tags
+            return folder == shared;
+        const std::string prefix = Layout::archive_folder("");
+        return folder.starts_with(prefix) && timestamp_tag(folder.substr(prefix.size()));
+    }
+
+    /// "20261123T101500Z", optionally followed by "-N".
+    static bool timestamp_tag(std::string_view t) {
+        auto digits = [&](std::size_t from, std::size_t n) {
+            return t.size() >= from + n &&
+                   std::all_of(t.begin() + static_cast<long>(from),
+                               t.begin() + static_cast<long>(from + n),
+                               [](unsigned char ch) { return std::isdigit(ch); });
+        };
+        if (t.size() < 16 || !digits(0, 8) || t[8] != 'T' || !digits(9, 6) || t[15] != 'Z')
+            return false;
+        if (t.size() == 16)
+            return true;
+        return t.size() <= 24 && t[16] == '-' && digits(17, t.size() - 17);
+    }
+
+    static std::string printable(std::string_view v) {
+        std::string out;
+        for (unsigned char ch : v.substr(0, 80))
+            out += ch < 0x20 || ch >= 0x7f ? '?' : static_cast<char>(ch);
+        return out;
     }
 
     void remove_stray_temps() {

@@ -20,6 +20,7 @@ public:
     using policy_kind = policy::kind::storage;
 
     std::vector<std::string> open(const protections&) { return {}; }
+    std::vector<std::string> open_read_only(const protections&) { return {}; }
 
     std::vector<std::string> names(part p) const {
         std::lock_guard lock(mutex_);
