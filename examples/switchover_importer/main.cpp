@@ -130,13 +130,24 @@ Example:
   fcs-switchover verify --data-dir /var/lib/app --peer /mnt/active/var/lib/app
 )"},
     {"issue", R"(usage: fcs-switchover issue --data-dir DIR --cn NAME [--dns NAME]... [--ip ADDR]...
-                            [--days N] [--key-type TYPE] [--csr FILE] --out DIR2
+                            [--days N] [--key-type TYPE] --out DIR2
+       fcs-switchover issue --data-dir DIR --csr FILE
+                            ([--dns NAME]... [--ip ADDR]... | --accept-csr-names)
+                            [--cn NAME] [--days N] --out DIR2
 
 The server-group CA signs a child certificate (serverAuth and clientAuth) for a subsystem,
-with a freshly generated key, or for the key of a request (--csr; its signature is checked,
-and only its names are taken, when no --dns/--ip is given). Writes DIR2/NAME.crt,
-DIR2/NAME.key (0600, not with --csr) and DIR2/ServerGroupCA.crt (the trust anchor); never
-overwrites. Refused when the group certificate is not a CA.
+with a freshly generated key, or for the key of a request (--csr; its signature is checked).
+Writes DIR2/NAME.crt, DIR2/NAME.key (0600, not with --csr) and DIR2/ServerGroupCA.crt (the
+trust anchor); never overwrites. Prints every name (SAN) the certificate carries. Refused
+when the group certificate is not a CA.
+
+Names: --dns takes a host name (letters, digits, hyphens, dots; "*." only as the whole
+first label), --ip an IPv4 or IPv6 address; anything else is refused. From a request only
+its DNS and IP names are ever taken, and only when you confirm them:
+  --dns/--ip given      exactly these names are signed; names the request also asks for
+                        are not signed (each is printed as a note)
+  --accept-csr-names    the request's DNS and IP names are signed (each checked as above)
+Without either, a request that asks for names is refused and its names are printed.
 
 Options:
   --days N         validity in days (default 365, at most the group certificate's end)
@@ -145,7 +156,10 @@ Options:
 Examples:
   fcs-switchover issue --data-dir /var/lib/app --cn reports.example --dns reports.example \
       --ip 10.0.0.7 --out /tmp/reports
-  fcs-switchover issue --data-dir /var/lib/app --csr reports.csr --out /tmp/reports
+  fcs-switchover issue --data-dir /var/lib/app --csr reports.csr --dns reports.example \
+      --out /tmp/reports
+  fcs-switchover issue --data-dir /var/lib/app --csr reports.csr --accept-csr-names \
+      --out /tmp/reports
 )"},
     {"status", R"(usage: fcs-switchover status --data-dir DIR [--json]
 
@@ -209,7 +223,9 @@ const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std:
          {with_storage({"cert", "key", "bundle", "format", "password-file", "password-env"}),
           {"password-stdin"}}},
         {"verify", {with_storage({"peer"}), {}}},
-        {"issue", {with_storage({"cn", "dns", "ip", "days", "key-type", "csr", "out"}), {}}},
+        {"issue",
+         {with_storage({"cn", "dns", "ip", "days", "key-type", "csr", "out"}),
+          {"accept-csr-names"}}},
         {"status", {with_storage({}), {"json"}}},
 };
 
@@ -536,6 +552,19 @@ int cmd_issue(const arguments& a) {
         throw usage_error{"--cn is required (or --csr with a request that names one)"};
     req.dns_names = a.all("dns");
     req.ip_addresses = a.all("ip");
+    for (auto& d : req.dns_names)
+        if (auto why = fcs::crypto::dns_name_problem(d))
+            throw usage_error{"--dns \"" + fcs::crypto::printable_name(d) +
+                              "\" is not a valid host name: " + *why};
+    for (auto& ip : req.ip_addresses)
+        if (!fcs::crypto::ip_address_octets(ip))
+            throw usage_error{"--ip \"" + fcs::crypto::printable_name(ip) +
+                              "\" is not an IPv4 (a.b.c.d) or IPv6 address"};
+    req.accept_csr_names = a.flag("accept-csr-names");
+    if (req.accept_csr_names && req.csr_file.empty())
+        throw usage_error{"--accept-csr-names goes with --csr"};
+    if (req.accept_csr_names && (!req.dns_names.empty() || !req.ip_addresses.empty()))
+        throw usage_error{"give the names to sign (--dns/--ip) or --accept-csr-names, not both"};
     req.key = key_type_of(a);
     if (auto d = a.one("days")) {
         char* end = nullptr;
@@ -549,7 +578,11 @@ int cmd_issue(const arguments& a) {
         auto r = fcs::switchover::issue(svc, req);
         for (auto& n : r.notes)
             std::cerr << "note: " << n << "\n";
+        std::string sans;
+        for (auto& n : r.sans)
+            sans += (sans.empty() ? "" : ", ") + n;
         std::cout << "issued: " << r.info.subject << " by " << r.info.issuer << "\n"
+                  << "SANs:        " << (sans.empty() ? "(none)" : sans) << "\n"
                   << "valid until: " << service::iso(r.info.not_after) << "\n"
                   << "certificate: " << r.certificate.string() << "\n";
         if (!r.key.empty())

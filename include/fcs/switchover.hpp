@@ -99,11 +99,26 @@ struct verify_result {
     std::vector<std::string> differences; ///< what differs, in plain words
 };
 
-/// A child certificate for a subsystem, signed by the server-group CA.
+/**
+ * A child certificate for a subsystem, signed by the server-group CA.
+ *
+ * The names the certificate carries (subjectAltName) are the operator's: `dns_names` and
+ * `ip_addresses`, each checked (host-name syntax, IPv4/IPv6 address). With a request
+ * (`csr_file`), the names it asks for are signed only when the operator confirms them:
+ * - names given here: exactly these are signed; a name only the request asks for is not
+ *   signed and is reported in issue_result::notes;
+ * - no names given and `accept_csr_names`: the request's DNS and IP names are signed, each
+ *   checked like the operator's (a request name that is not a valid host name or address
+ *   refuses the whole request);
+ * - neither: a request that asks for names is refused (errc::invalid_argument), its names
+ *   listed, so no one signs names they have not seen.
+ * Other kinds of names a request asks for (URI, email, ...) are never signed (noted).
+ */
 struct issue_request {
     std::string common_name; ///< required unless the CSR has one
     std::vector<std::string> dns_names;
     std::vector<std::string> ip_addresses;
+    bool accept_csr_names = false; ///< sign the request's own names (see above)
     int days = 365;
     key_type key = key_type::ec_p256; ///< for a fresh key (no CSR)
     std::filesystem::path csr_file;   ///< sign this request instead of generating a key
@@ -114,8 +129,9 @@ struct issue_result {
     std::filesystem::path certificate;    ///< PEM, the child certificate
     std::filesystem::path key;            ///< PEM PKCS#8, 0600 ("" when a CSR was signed)
     std::filesystem::path ca_certificate; ///< PEM, the group certificate (the trust anchor)
-    cert_info info;
-    std::vector<std::string> notes;
+    cert_info info;                       ///< read back from the signed certificate
+    std::vector<std::string> sans;        ///< every subjectAltName it carries (info.sans)
+    std::vector<std::string> notes;       ///< e.g. request names that were not signed
 };
 
 namespace detail {
@@ -569,20 +585,79 @@ issue_result issue(Service& svc, const issue_request& req) {
     p.client_auth = true;
     p.organization = svc.options().organization;
     p.common_name = req.common_name;
+    for (auto& d : req.dns_names)
+        crypto::check_dns_name(d, "");
+    for (auto& ip : req.ip_addresses)
+        crypto::check_ip_address(ip, "");
     p.dns_names = req.dns_names;
     p.ip_addresses = req.ip_addresses;
+    const bool names_given = !req.dns_names.empty() || !req.ip_addresses.empty();
+    if (req.accept_csr_names && req.csr_file.empty())
+        throw error(errc::invalid_argument, "", "issue",
+                    "accepting a request's names (--accept-csr-names) needs a request (--csr)");
+    if (req.accept_csr_names && names_given)
+        throw error(errc::invalid_argument, req.csr_file.string(), "issue",
+                    "give the names to sign (--dns/--ip) or accept the request's names "
+                    "(--accept-csr-names), not both");
     std::optional<typename crypto_t::private_key> fresh;
     bssl::UniquePtr<EVP_PKEY> subject_key;
     if (!req.csr_file.empty()) {
+        const auto csr_where = req.csr_file.string();
         auto data = read_input(req.csr_file);
-        auto csr = crypto.parse_csr(data, req.csr_file.string());
+        auto csr = crypto.parse_csr(data, csr_where);
         if (p.common_name.empty())
             p.common_name = csr.common_name;
-        if (p.dns_names.empty() && p.ip_addresses.empty()) {
-            // Only names are taken from a request, never other extensions it asks for.
+        // Only names are taken from a request, never other extensions it asks for, and its
+        // names only when the operator confirmed them (see issue_request).
+        std::vector<std::string> asked;
+        for (auto& d : csr.dns_names)
+            asked.push_back("DNS:\"" + crypto::printable_name(d) + "\"");
+        for (auto& ip : csr.ip_addresses)
+            asked.push_back("IP:" + ip);
+        auto listed = [](const std::vector<std::string>& v) {
+            std::string out;
+            for (auto& n : v)
+                out += (out.empty() ? "" : ", ") + n;
+            return out;
+        };
+        if (!names_given && !asked.empty() && !req.accept_csr_names)
+            throw error(errc::invalid_argument, csr_where, "issue",
+                        "the request asks for the names " + listed(asked) +
+                            "; names from a request are signed only when confirmed: give the "
+                            "names to sign (--dns NAME, --ip ADDRESS) or accept the request's "
+                            "names (--accept-csr-names)");
+        if (req.accept_csr_names) {
+            for (auto& d : csr.dns_names)
+                crypto::check_dns_name(d, csr_where);
+            for (auto& ip : csr.ip_addresses)
+                crypto::check_ip_address(ip, csr_where);
             p.dns_names = csr.dns_names;
             p.ip_addresses = csr.ip_addresses;
+        } else {
+            auto lower = [](std::string_view v) {
+                std::string out(v);
+                for (auto& c : out)
+                    if (c >= 'A' && c <= 'Z')
+                        c = static_cast<char>(c - 'A' + 'a');
+                return out;
+            };
+            std::vector<std::string> dropped;
+            for (auto& d : csr.dns_names)
+                if (std::none_of(p.dns_names.begin(), p.dns_names.end(),
+                                 [&](auto& g) { return lower(g) == lower(d); }))
+                    dropped.push_back("DNS:\"" + crypto::printable_name(d) + "\"");
+            for (auto& ip : csr.ip_addresses)
+                if (std::none_of(p.ip_addresses.begin(), p.ip_addresses.end(), [&](auto& g) {
+                        return crypto::ip_address_octets(g) == crypto::ip_address_octets(ip);
+                    }))
+                    dropped.push_back("IP:" + ip);
+            if (!dropped.empty())
+                r.notes.push_back("the request also asks for " + listed(dropped) +
+                                  "; not signed (only the names given with --dns/--ip are)");
         }
+        if (!csr.other_names.empty())
+            r.notes.push_back("the request asks for " + listed(csr.other_names) +
+                              "; never signed (only DNS names and IP addresses are)");
         subject_key = std::move(csr.public_key);
     } else {
         fresh = crypto.generate_key(req.key);
@@ -601,6 +676,7 @@ issue_result issue(Service& svc, const issue_request& req) {
     auto child =
         crypto.issue(cur->chain.front(), cur->key, subject_key.get(), p, not_before, not_after);
     r.info = crypto.describe(child);
+    r.sans = r.info.sans;
     bool created = false;
     auto fd = detail::open_out_dir(req.out_dir, 0700, created);
     auto stem = detail::file_stem_of(p.common_name);
@@ -630,7 +706,14 @@ issue_result issue(Service& svc, const issue_request& req) {
     if (!ca_written)
         detail::write_file_at(fd.get(), req.out_dir, "ServerGroupCA.crt", ca_pem, 0644, false);
     svc.log().write(policy::level::info,
-                    "issued a child certificate (" + r.info.subject + ", serial " + r.info.serial +
+                    "issued a child certificate (" + r.info.subject + ", names " +
+                        (r.sans.empty() ? std::string("none") : [&] {
+                            std::string all;
+                            for (auto& n : r.sans)
+                                all += (all.empty() ? "" : " ") + n;
+                            return all;
+                        }()) +
+                        ", serial " + r.info.serial +
                         ", valid until " + Service::iso(r.info.not_after) + ", SHA-256 " +
                         r.info.sha256_fingerprint + ") to " + req.out_dir.string());
     return r;

@@ -18,6 +18,41 @@ backend::certificate make_cert(const backend& c, const backend::private_key& k, 
     return c.self_sign(k, p, now, now + 24h * 365);
 }
 
+/// Every GeneralName of the certificate's subjectAltName, read with BoringSSL directly (not
+/// through describe(), which shows only some types): "DNS:x", "IP:" + octets in hex,
+/// "URI:x", "email:x", or "type N".
+std::vector<std::string> san_entries(X509* x) {
+    std::vector<std::string> out;
+    bssl::UniquePtr<GENERAL_NAMES> names(
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
+    for (std::size_t i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+        auto text = [](const ASN1_STRING* s) {
+            return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                               static_cast<std::size_t>(ASN1_STRING_length(s)));
+        };
+        if (gn->type == GEN_DNS) {
+            out.push_back("DNS:" + text(gn->d.dNSName));
+        } else if (gn->type == GEN_IPADD) {
+            std::string hex;
+            for (char ch : text(gn->d.iPAddress)) {
+                static constexpr char digits[] = "0123456789abcdef";
+                hex += digits[static_cast<unsigned char>(ch) >> 4];
+                hex += digits[static_cast<unsigned char>(ch) & 15];
+            }
+            out.push_back("IP:" + hex);
+        } else if (gn->type == GEN_URI) {
+            out.push_back("URI:" + text(gn->d.uniformResourceIdentifier));
+        } else if (gn->type == GEN_EMAIL) {
+            out.push_back("email:" + text(gn->d.rfc822Name));
+        } else {
+            out.push_back("type " + std::to_string(gn->type));
+        }
+    }
+    ERR_clear_error();
+    return out;
+}
+
 template <class F>
 errc code_of(F&& f) {
     try {
@@ -101,6 +136,40 @@ BOOST_AUTO_TEST_CASE(ca_profile_makes_a_ca_that_openssl_verifies_children_of) {
     auto r = t::run("openssl verify -CAfile " + (dir / "ca.pem").string() + " " +
                     (dir / "leaf.pem").string());
     BOOST_TEST(r.exit_code == 0, r.output);
+    // The extensions, built from their structures: usages, criticality, key identifiers.
+    auto critical = [](X509* x, int nid) {
+        int i = X509_get_ext_by_NID(x, nid, -1);
+        return i >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, i));
+    };
+    BOOST_TEST(X509_get_key_usage(ca.get()) ==
+               (KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+    BOOST_TEST(X509_get_key_usage(leaf.get()) == KU_DIGITAL_SIGNATURE);
+    BOOST_TEST(X509_get_extended_key_usage(leaf.get()) == (XKU_SSL_SERVER | XKU_SSL_CLIENT));
+    BOOST_TEST(X509_get_ext_by_NID(ca.get(), NID_ext_key_usage, -1) < 0);
+    for (X509* x : {ca.get(), leaf.get()}) {
+        BOOST_TEST(critical(x, NID_basic_constraints));
+        BOOST_TEST(critical(x, NID_key_usage));
+        BOOST_TEST(!critical(x, NID_subject_alt_name));
+    }
+    BOOST_TEST(!c.describe(leaf).is_ca);
+    const ASN1_OCTET_STRING* ca_ski = X509_get0_subject_key_id(ca.get());
+    const ASN1_OCTET_STRING* leaf_aki = X509_get0_authority_key_id(leaf.get());
+    BOOST_REQUIRE(ca_ski && leaf_aki);
+    BOOST_TEST(ASN1_STRING_length(ca_ski) == 20);
+    BOOST_TEST(ASN1_STRING_cmp(ca_ski, leaf_aki) == 0);
+    auto rsa_key = c.generate_key(key_type::rsa2048);
+    auto rsa_pub = backend::public_of(rsa_key);
+    auto rsa_leaf = c.issue(ca, ca_key, rsa_pub.get(), p, now, now + 24h);
+    BOOST_TEST(X509_get_key_usage(rsa_leaf.get()) == (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+    // openssl reads them as the configuration strings used to write them.
+    t::write_text(dir / "rsa.pem", as_text(c.encode(rsa_leaf, encoding::pem)));
+    auto text = t::run("openssl x509 -in " + (dir / "rsa.pem").string() + " -noout -text");
+    BOOST_TEST(text.output.find("X509v3 Key Usage: critical\n                Digital Signature, "
+                                "Key Encipherment") != std::string::npos,
+               text.output);
+    BOOST_TEST(text.output.find("TLS Web Server Authentication, TLS Web Client Authentication") !=
+                   std::string::npos,
+               text.output);
     // A leaf cannot issue.
     BOOST_TEST(code_of([&] { c.issue(leaf, leaf_key, pub.get(), p, now, now + 24h); }) ==
                errc::not_a_ca);
@@ -218,6 +287,117 @@ BOOST_AUTO_TEST_CASE(reads_pkcs1_and_sec1_keys_from_openssl) {
         auto k = c.parse_private_key(t::as_bytes(data), nullptr, f);
         BOOST_TEST(static_cast<bool>(k), f);
     }
+}
+
+BOOST_AUTO_TEST_CASE(a_name_with_commas_is_refused_not_spliced_into_more_names) {
+    backend c;
+    auto k = c.generate_key(key_type::ec_p256);
+    backend::profile p;
+    p.common_name = "a.example";
+    p.client_auth = true;
+    p.dns_names = {"a.example,URI:spiffe://corp/admin,IP:10.0.0.1"};
+    auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    try {
+        auto cert = c.self_sign(k, p, now, now + 24h);
+        BOOST_ERROR("signed a certificate with SANs " + [&] {
+            std::string all;
+            for (auto& e : san_entries(cert.get()))
+                all += (all.empty() ? "" : ", ") + e;
+            return all;
+        }());
+    } catch (const error& e) {
+        BOOST_TEST(static_cast<int>(e.fcs_code()) == static_cast<int>(errc::invalid_argument),
+                   e.what());
+        BOOST_TEST(e.cause().find("a.example,URI:spiffe://corp/admin,IP:10.0.0.1") !=
+                       std::string::npos,
+                   e.what());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(subject_alt_names_hold_exactly_the_names_and_address_octets_given) {
+    backend c;
+    auto k = c.generate_key(key_type::ec_p256);
+    backend::profile p;
+    p.common_name = "a.example";
+    p.dns_names = {"a.example", "*.b-2.example", "XN--BCHER-KVA.example"};
+    p.ip_addresses = {"10.0.0.1", "2001:db8::1", "::ffff:192.0.2.7"};
+    auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    auto cert = c.self_sign(k, p, now, now + 24h);
+    auto got = san_entries(cert.get());
+    std::vector<std::string> want = {"DNS:a.example",
+                                     "DNS:*.b-2.example",
+                                     "DNS:XN--BCHER-KVA.example",
+                                     "IP:0a000001",
+                                     "IP:20010db8000000000000000000000001",
+                                     "IP:00000000000000000000ffffc0000207"};
+    BOOST_TEST(got == want, boost::test_tools::per_element());
+    // describe() shows them the way an operator reads them.
+    auto info = c.describe(cert);
+    BOOST_TEST((info.sans == std::vector<std::string>{"DNS:a.example", "DNS:*.b-2.example",
+                                                      "DNS:XN--BCHER-KVA.example", "IP:10.0.0.1",
+                                                      "IP:2001:db8::1", "IP:::ffff:192.0.2.7"}),
+               boost::test_tools::per_element());
+    // No names: no subjectAltName extension at all.
+    p.dns_names.clear();
+    p.ip_addresses.clear();
+    auto bare = c.self_sign(k, p, now, now + 24h);
+    BOOST_TEST(X509_get_ext_by_NID(bare.get(), NID_subject_alt_name, -1) < 0);
+}
+
+BOOST_AUTO_TEST_CASE(refuses_host_names_and_addresses_that_are_not_valid_syntax) {
+    backend c;
+    auto k = c.generate_key(key_type::ec_p256);
+    auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    const std::string label63(63, 'a');
+    const std::string long_name = label63 + "." + label63 + "." + label63 + "." + label63; // 255
+    for (std::string bad : {std::string(""),
+                            std::string("-a.example"),
+                            std::string("a-.example"),
+                            std::string("a..example"),
+                            std::string(".a.example"),
+                            std::string("a.example."),
+                            std::string("a*.example"),
+                            std::string("*.*.example"),
+                            std::string("a.*.example"),
+                            std::string("*"),
+                            std::string("*."),
+                            std::string("a_b.example"),
+                            std::string("a b.example"),
+                            std::string("a.example\n"),
+                            std::string("a.example\0x", 11),
+                            std::string("b\xc3\xbc"
+                                        "cher.example"),
+                            std::string("10.0.0.1"),
+                            std::string("a.123"),
+                            label63 + "a.example",
+                            long_name,
+                            std::string("a.example/x"),
+                            std::string("DNS:a.example")}) {
+        backend::profile p;
+        p.common_name = "x";
+        p.dns_names = {"ok.example", bad};
+        BOOST_TEST_CONTEXT("DNS name \"" << bad << "\"") {
+            BOOST_TEST(code_of([&] { c.self_sign(k, p, now, now + 24h); }) ==
+                       errc::invalid_argument);
+        }
+    }
+    for (std::string bad :
+         {"", "10.0.0.256", "10.0.0", "10.0.0.1/24", "fe80::1%eth0", " 10.0.0.1", "10.0.0.1 ",
+          "010.0.0.1", "a.example", "1::2::3", "10.0.0.1,IP:1.2.3.4"}) {
+        backend::profile p;
+        p.common_name = "x";
+        p.ip_addresses = {"10.0.0.2", bad};
+        BOOST_TEST_CONTEXT("IP address \"" << bad << "\"") {
+            BOOST_TEST(code_of([&] { c.self_sign(k, p, now, now + 24h); }) ==
+                       errc::invalid_argument);
+        }
+    }
+    // The longest allowed: 63-character labels, 253 characters in all.
+    backend::profile p;
+    p.common_name = "x";
+    p.dns_names = {label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b')};
+    BOOST_TEST(p.dns_names[0].size() == 253u);
+    BOOST_TEST(san_entries(c.self_sign(k, p, now, now + 24h).get()).size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

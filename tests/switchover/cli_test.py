@@ -4,7 +4,7 @@
 Standard library only. Inputs come from the `openssl` command, Java `keytool`, GnuTLS
 `certtool` and Python's `cryptography` (run as /usr/bin/python3 in a child process).
 
-usage: cli_test.py BINARY GROUP   (GROUP: accepted, refused, pair, cli)
+usage: cli_test.py BINARY GROUP   (GROUP: accepted, refused, pair, cli, csr)
 """
 
 import json
@@ -447,10 +447,10 @@ def group_pair():
     check(os.stat(path("child", "reports.example.key")).st_mode & 0o777 == 0o600, "child key 0600")
     k = sh("openssl pkey -in child/reports.example.key -pubout")
     check(k == sh("openssl x509 -in child/reports.example.crt -noout -pubkey"), "child key matches the child cert")
-    # Signing a subsystem's own request (openssl req), SANs taken from the request.
+    # Signing a subsystem's own request (openssl req), SANs taken from the request once accepted.
     sh("openssl req -new -newkey rsa:2048 -nodes -keyout sub.key -out sub.csr -subj /CN=sub.example "
        "-addext subjectAltName=DNS:sub.example")
-    rc, out, err = fcs("issue", "--data-dir", "backup", "--csr", "sub.csr", "--out", "child2")
+    rc, out, err = fcs("issue", "--data-dir", "backup", "--csr", "sub.csr", "--accept-csr-names", "--out", "child2")
     check(rc == 0 and not os.path.exists(path("child2", "sub.example.key")), "issue --csr writes no key", out + err)
     v = subprocess.run("openssl verify -CAfile active-group.pem child2/sub.example.crt", shell=True, cwd=WORK,
                        capture_output=True, text=True)
@@ -462,7 +462,7 @@ def group_pair():
     der = bytearray(sh_bytes("openssl req -in sub.csr -outform DER"))
     der[-10] ^= 0xFF
     write("bad.csr", bytes(der))
-    rc, out, err = fcs("issue", "--data-dir", "backup", "--csr", "bad.csr", "--out", "child3")
+    rc, out, err = fcs("issue", "--data-dir", "backup", "--csr", "bad.csr", "--accept-csr-names", "--out", "child3")
     check(rc == 1 and "bad.csr" in err and "signature" in err, "tampered CSR refused", err)
     # Refused when the group certificate is not a CA (a GnuTLS certtool server certificate).
     write("leaf.tmpl", "cn = leafonly\nexpiration_days = 30\ntls_www_server\nsigning_key\n")
@@ -500,6 +500,105 @@ def group_pair():
     rc, out, err = fcs("status", "--data-dir", "empty")
     check(rc == 1 and "no certificate pair" in err, "status without a pair: exit 1", out + err)
     check("imported" in read("backup/Logs/messages.log").decode(), "the message log records the import")
+
+
+# ---- names from a certificate request --------------------------------------------------------
+
+INJECTED = "a.example,URI:spiffe://corp/admin,IP:10.0.0.1"
+
+
+def csr_sans(cert_file):
+    """Every subjectAltName entry of a PEM certificate, parsed by Python's cryptography."""
+    code = (
+        "import sys\n"
+        "from cryptography import x509\n"
+        "c = x509.load_pem_x509_certificate(open(sys.argv[1], 'rb').read())\n"
+        "try:\n"
+        "    names = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value\n"
+        "except x509.ExtensionNotFound:\n"
+        "    names = []\n"
+        "for n in names:\n"
+        "    kind = {x509.DNSName: 'DNS', x509.IPAddress: 'IP', x509.UniformResourceIdentifier: 'URI'}"
+        ".get(type(n), type(n).__name__)\n"
+        "    print(kind + ':' + str(n.value))\n")
+    write("sans.py", code)
+    return sh(f"{SYSTEM_PYTHON} sans.py {cert_file}").splitlines()
+
+
+def printed_sans(out):
+    found = re.findall(r"^SANs:\s+(.*)$", out, re.M)
+    return found[-1].split(", ") if found and found[-1] != "(none)" else ([] if found else None)
+
+
+def group_csr():
+    gen = r'''
+import ipaddress
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+def csr(stem, cn, names):
+    key = ec.generate_private_key(ec.SECP256R1())
+    req = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .add_extension(x509.SubjectAlternativeName(names), critical=False)
+           .sign(key, hashes.SHA256()))
+    open(stem + ".csr", "wb").write(req.public_bytes(serialization.Encoding.PEM))
+csr("evil", "a.example", [x509.DNSName("a.example,URI:spiffe://corp/admin,IP:10.0.0.1"),
+                          x509.IPAddress(ipaddress.ip_address("10.9.8.7"))])
+csr("good", "b.example", [x509.DNSName("b.example"), x509.IPAddress(ipaddress.ip_address("2001:db8::7")),
+                          x509.UniformResourceIdentifier("spiffe://corp/x")])
+'''
+    write("gen_csr.py", gen)
+    sh(f"{SYSTEM_PYTHON} gen_csr.py")
+    d = fresh("csr")
+    # Unconfirmed: refused, the request's names printed with how to confirm; nothing written.
+    rc, out, err = fcs("issue", "--data-dir", d, "--csr", "evil.csr", "--out", "c1")
+    check(rc == 1 and "evil.csr" in err and f'DNS:"{INJECTED}"' in err and "IP:10.9.8.7" in err
+          and "--accept-csr-names" in err and "--dns" in err,
+          "issue --csr without confirmation is refused and lists the request's names", out + err)
+    check(not os.path.exists(path("c1")), "a refused issue writes nothing")
+    # Accepted: the spliced name is checked and refused, naming it and why.
+    rc, out, err = fcs("issue", "--data-dir", d, "--csr", "evil.csr", "--accept-csr-names", "--out", "c2")
+    check(rc == 1 and f'DNS name "{INJECTED}" is not a valid host name' in err and "','" in err,
+          "--accept-csr-names refuses a request name that is not a host name", out + err)
+    check(not os.path.exists(path("c2")), "a refused request name writes nothing")
+    # Names given: exactly those are signed; the request's other names are printed as not signed.
+    rc, out, err = fcs("issue", "--data-dir", d, "--csr", "evil.csr", "--dns", "a.example", "--out", "c3")
+    check(rc == 0, "issue --csr --dns signs", out + err)
+    if rc == 0:
+        check(printed_sans(out) == ["DNS:a.example"], "issue prints the SANs it signed", out)
+        check(csr_sans("c3/a.example.crt") == ["DNS:a.example"],
+              "the certificate carries exactly the --dns name", str(csr_sans("c3/a.example.crt")))
+        check("not signed" in err and f'DNS:"{INJECTED}"' in err and "IP:10.9.8.7" in err,
+              "the request names that were not signed are printed", err)
+    # A clean request, accepted: its DNS and IP names signed, the URI never.
+    rc, out, err = fcs("issue", "--data-dir", d, "--csr", "good.csr", "--accept-csr-names", "--out", "c4")
+    check(rc == 0, "issue --csr --accept-csr-names signs a clean request", out + err)
+    if rc == 0:
+        check(printed_sans(out) == ["DNS:b.example", "IP:2001:db8::7"], "issue prints every SAN", out)
+        check(csr_sans("c4/b.example.crt") == ["DNS:b.example", "IP:2001:db8::7"],
+              "the certificate carries exactly the request's DNS and IP names",
+              str(csr_sans("c4/b.example.crt")))
+        check('URI:"spiffe://corp/x"' in err and "never signed" in err, "a requested URI is noted, not signed", err)
+    # Without a request, issue prints the names too.
+    rc, out, err = fcs("issue", "--data-dir", d, "--cn", "c.example", "--dns", "c.example", "--dns", "*.c.example",
+                       "--ip", "10.1.2.3", "--out", "c5")
+    check(rc == 0 and printed_sans(out) == ["DNS:c.example", "DNS:*.c.example", "IP:10.1.2.3"] and
+          csr_sans("c5/c.example.crt") == ["DNS:c.example", "DNS:*.c.example", "IP:10.1.2.3"],
+          "issue with --dns/--ip prints and signs exactly those names", out + err)
+    # Wrong command lines.
+    for args, expect in ((["--cn", "x", "--accept-csr-names"], "--accept-csr-names goes with --csr"),
+                         (["--csr", "good.csr", "--accept-csr-names", "--dns", "b.example"], "not both"),
+                         (["--cn", "x", "--dns", INJECTED], "is not a valid host name"),
+                         (["--cn", "x", "--dns", "a.example."], "ends with a dot"),
+                         (["--cn", "x", "--dns", "a.*.example"], "wildcard"),
+                         (["--cn", "x", "--ip", "10.0.0.1/24"], "is not an IPv4")):
+        rc, out, err = fcs("issue", "--data-dir", d, *args, "--out", "c6")
+        check(rc == 2 and expect in err, f"usage error: {expect}", out + err)
+    check(not os.path.exists(path("c6")), "usage errors write nothing")
+    rc, out, err = fcs("issue", "--help")
+    check(rc == 0 and "--accept-csr-names" in out, "issue --help explains --accept-csr-names", out)
 
 
 def sh_bytes(cmd):
@@ -568,7 +667,8 @@ def group_cli():
 
 
 def main():
-    groups = {"accepted": group_accepted, "refused": group_refused, "pair": group_pair, "cli": group_cli}
+    groups = {"accepted": group_accepted, "refused": group_refused, "pair": group_pair, "cli": group_cli,
+              "csr": group_csr}
     t0 = time.monotonic()
     try:
         groups[GROUP]()

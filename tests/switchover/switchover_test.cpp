@@ -43,6 +43,84 @@ std::string openssl_fingerprint(const fs::path& pem) {
     return r.output.substr(eq + 1, r.output.find_last_not_of("\r\n") - eq);
 }
 
+/// A certificate request made with BoringSSL, so a subjectAltName can hold any bytes a
+/// hostile requester chooses: `dns` and `uris` as given, `ips` as raw octets.
+void write_csr(const fs::path& file, const std::string& cn, const std::vector<std::string>& dns,
+               const std::vector<std::string>& ips = {},
+               const std::vector<std::string>& uris = {}) {
+    crypto::boringssl c;
+    auto key = c.generate_key(key_type::ec_p256);
+    bssl::UniquePtr<X509_REQ> req(X509_REQ_new());
+    BOOST_REQUIRE(req && X509_REQ_set_version(req.get(), X509_REQ_VERSION_1));
+    BOOST_REQUIRE(
+        X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
+                                   reinterpret_cast<const std::uint8_t*>(cn.c_str()), -1, -1, 0));
+    bssl::UniquePtr<GENERAL_NAMES> names(GENERAL_NAMES_new());
+    auto add = [&](int type, const std::string& value) {
+        bssl::UniquePtr<GENERAL_NAME> gn(GENERAL_NAME_new());
+        bssl::UniquePtr<ASN1_STRING> str(type == GEN_IPADD ? ASN1_OCTET_STRING_new()
+                                                           : ASN1_IA5STRING_new());
+        BOOST_REQUIRE(gn && str && ASN1_STRING_set(str.get(), value.data(), value.size()));
+        GENERAL_NAME_set0_value(gn.get(), type, str.release());
+        BOOST_REQUIRE(bssl::PushToStack(names.get(), std::move(gn)));
+    };
+    for (auto& d : dns)
+        add(GEN_DNS, d);
+    for (auto& i : ips)
+        add(GEN_IPADD, i);
+    for (auto& u : uris)
+        add(GEN_URI, u);
+    STACK_OF(X509_EXTENSION)* raw = nullptr;
+    BOOST_REQUIRE(X509V3_add1_i2d(&raw, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT));
+    bssl::UniquePtr<STACK_OF(X509_EXTENSION)> exts(raw);
+    BOOST_REQUIRE(X509_REQ_add_extensions(req.get(), exts.get()));
+    BOOST_REQUIRE(X509_REQ_set_pubkey(req.get(), key.get()));
+    BOOST_REQUIRE(X509_REQ_sign(req.get(), key.get(), EVP_sha256()));
+    std::uint8_t* der = nullptr;
+    int len = i2d_X509_REQ(req.get(), &der);
+    BOOST_REQUIRE(len > 0);
+    bssl::UniquePtr<std::uint8_t> owner(der);
+    write_text(file,
+               std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
+}
+
+/// Every GeneralName of a PEM certificate's subjectAltName, read with BoringSSL directly (not
+/// through describe()): "DNS:x", "IP:" + octets in hex, "URI:x" or "type N".
+std::vector<std::string> san_entries(const fs::path& pem) {
+    crypto::boringssl c;
+    auto text = read_text(pem);
+    auto chain = c.parse_certificates(as_bytes(text), pem.string());
+    std::vector<std::string> out;
+    bssl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(chain.front().get(), NID_subject_alt_name, nullptr, nullptr)));
+    for (std::size_t i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+        auto str = [](const ASN1_STRING* s) {
+            return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                               static_cast<std::size_t>(ASN1_STRING_length(s)));
+        };
+        if (gn->type == GEN_DNS) {
+            out.push_back("DNS:" + str(gn->d.dNSName));
+        } else if (gn->type == GEN_IPADD) {
+            std::string hex;
+            for (unsigned char ch : str(gn->d.iPAddress)) {
+                static constexpr char digits[] = "0123456789abcdef";
+                hex += digits[ch >> 4];
+                hex += digits[ch & 15];
+            }
+            out.push_back("IP:" + hex);
+        } else if (gn->type == GEN_URI) {
+            out.push_back("URI:" + str(gn->d.uniformResourceIdentifier));
+        } else {
+            out.push_back("type " + std::to_string(gn->type));
+        }
+    }
+    ERR_clear_error();
+    return out;
+}
+
+const std::string injected = "a.example,URI:spiffe://corp/admin,IP:10.0.0.1";
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(switchover_import)
@@ -250,6 +328,7 @@ BOOST_FIXTURE_TEST_CASE(signs_a_request_only_when_its_signature_verifies, group_
     switchover::issue_request req;
     req.csr_file = dir / "s.csr";
     req.out_dir = dir / "out";
+    req.accept_csr_names = true;
     auto r = switchover::issue(svc, req);
     BOOST_TEST(r.key.empty());
     BOOST_TEST(r.info.subject.find("CN=csr.example") != std::string::npos);
@@ -287,6 +366,129 @@ BOOST_FIXTURE_TEST_CASE(refuses_when_the_group_certificate_is_not_a_ca, group_fi
     BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
                           [](const error& e) { return e.fcs_code() == errc::not_a_ca; });
     BOOST_TEST(!fs::exists(dir / "out"));
+}
+
+BOOST_FIXTURE_TEST_CASE(names_only_a_request_asks_for_are_not_signed_unconfirmed, group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    write_csr(dir / "evil.csr", "a.example", {injected});
+    switchover::issue_request req;
+    req.csr_file = dir / "evil.csr";
+    req.out_dir = dir / "out";
+    try {
+        auto r = switchover::issue(svc, req);
+        std::string all;
+        for (auto& e : san_entries(r.certificate))
+            all += (all.empty() ? "" : ", ") + e;
+        BOOST_ERROR("signed unconfirmed request names; the certificate carries " + all);
+    } catch (const error& e) {
+        BOOST_TEST(static_cast<int>(e.fcs_code()) == static_cast<int>(errc::invalid_argument),
+                   e.what());
+        BOOST_TEST(e.file().ends_with("evil.csr"), e.what());
+        // The operator sees the request's name and how to confirm.
+        BOOST_TEST(e.cause().find(injected) != std::string::npos, e.what());
+        BOOST_TEST(e.cause().find("--accept-csr-names") != std::string::npos, e.what());
+        BOOST_TEST(e.cause().find("--dns") != std::string::npos, e.what());
+    }
+    BOOST_TEST(!fs::exists(dir / "out"));
+}
+
+BOOST_FIXTURE_TEST_CASE(accepted_request_names_are_checked_and_a_spliced_name_is_refused,
+                        group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    write_csr(dir / "evil.csr", "a.example", {injected});
+    switchover::issue_request req;
+    req.csr_file = dir / "evil.csr";
+    req.out_dir = dir / "out";
+    req.accept_csr_names = true;
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error, [](const error& e) {
+        BOOST_TEST_MESSAGE(e.what());
+        return e.fcs_code() == errc::invalid_argument && e.file().ends_with("evil.csr") &&
+               e.cause().find("DNS name \"" + injected + "\" is not a valid host name") !=
+                   std::string::npos &&
+               e.cause().find("','") != std::string::npos;
+    });
+    BOOST_TEST(!fs::exists(dir / "out"));
+    // A request name holding a control character is refused, and shown escaped.
+    write_csr(dir / "esc.csr", "b.example", {"b.example\x1b[2J"});
+    req.csr_file = dir / "esc.csr";
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error, [](const error& e) {
+        return e.fcs_code() == errc::invalid_argument &&
+               e.cause().find("b.example\\x1b[2J") != std::string::npos &&
+               e.cause().find('\x1b') == std::string::npos;
+    });
+    BOOST_TEST(!fs::exists(dir / "out"));
+}
+
+BOOST_FIXTURE_TEST_CASE(names_given_by_the_operator_are_exactly_the_names_signed, group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    write_csr(dir / "evil.csr", "a.example", {injected}, {std::string("\x0a\x00\x00\x09", 4)});
+    switchover::issue_request req;
+    req.csr_file = dir / "evil.csr";
+    req.out_dir = dir / "out";
+    req.dns_names = {"a.example"};
+    auto r = switchover::issue(svc, req);
+    BOOST_TEST(san_entries(r.certificate) == std::vector<std::string>{"DNS:a.example"},
+               boost::test_tools::per_element());
+    BOOST_TEST(r.sans == std::vector<std::string>{"DNS:a.example"},
+               boost::test_tools::per_element());
+    // What was not signed is said.
+    BOOST_REQUIRE_EQUAL(r.notes.size(), 1u);
+    BOOST_TEST(r.notes[0].find("DNS:\"" + injected + "\"") != std::string::npos, r.notes[0]);
+    BOOST_TEST(r.notes[0].find("IP:10.0.0.9") != std::string::npos, r.notes[0]);
+    BOOST_TEST(r.notes[0].find("not signed") != std::string::npos, r.notes[0]);
+    BOOST_TEST(log.count(policy::level::info, "names DNS:a.example,") == 1u);
+    // The operator's own names are checked too, before anything is written.
+    req.out_dir = dir / "out2";
+    req.dns_names = {injected};
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error, [](const error& e) {
+        return e.fcs_code() == errc::invalid_argument &&
+               e.cause().find(injected) != std::string::npos;
+    });
+    req.dns_names = {"ok.example"};
+    req.ip_addresses = {"10.0.0.1,IP:10.0.0.2"};
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error, [](const error& e) {
+        return e.fcs_code() == errc::invalid_argument &&
+               e.cause().find("IP address \"10.0.0.1,IP:10.0.0.2\"") != std::string::npos;
+    });
+    // Confirming both ways at once, or accepting without a request, is a mistake.
+    req.ip_addresses.clear();
+    req.accept_csr_names = true;
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
+                          [](const error& e) { return e.fcs_code() == errc::invalid_argument; });
+    req.dns_names.clear();
+    req.csr_file.clear();
+    req.common_name = "x.example";
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error,
+                          [](const error& e) { return e.fcs_code() == errc::invalid_argument; });
+    BOOST_TEST(!fs::exists(dir / "out2"));
+}
+
+BOOST_FIXTURE_TEST_CASE(accepted_request_names_are_signed_exactly_and_other_kinds_never,
+                        group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    write_csr(dir / "ok.csr", "b.example", {"b.example", "*.b.example"},
+              {std::string("\x0a\x09\x08\x07", 4),
+               std::string("\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16)},
+              {"spiffe://corp/admin"});
+    switchover::issue_request req;
+    req.csr_file = dir / "ok.csr";
+    req.out_dir = dir / "out";
+    req.accept_csr_names = true;
+    auto r = switchover::issue(svc, req);
+    BOOST_TEST(san_entries(r.certificate) ==
+                   (std::vector<std::string>{"DNS:b.example", "DNS:*.b.example", "IP:0a090807",
+                                             "IP:20010db8000000000000000000000001"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(r.sans == (std::vector<std::string>{"DNS:b.example", "DNS:*.b.example",
+                                                   "IP:10.9.8.7", "IP:2001:db8::1"}),
+               boost::test_tools::per_element());
+    BOOST_REQUIRE_EQUAL(r.notes.size(), 1u);
+    BOOST_TEST(r.notes[0].find("URI:\"spiffe://corp/admin\"") != std::string::npos, r.notes[0]);
+    BOOST_TEST(r.notes[0].find("never signed") != std::string::npos, r.notes[0]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -52,6 +52,115 @@ inline std::string with_ssl_error(std::string cause) {
 /// Largest certificate, key or bundle input the backend parses (1 MiB).
 inline constexpr std::size_t max_input_size = 1u << 20;
 
+/// `s` for a message: printable ASCII as it is, every other byte (and `\` and `"`, so a quoted
+/// value cannot end early) as \xHH, at most 300 bytes shown. A name from a request can hold
+/// anything, a terminal escape included.
+inline std::string printable_name(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < s.size() && i < 300; ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out += "\\x";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    if (s.size() > 300)
+        out += "... (" + std::to_string(s.size()) + " bytes)";
+    return out;
+}
+
+/**
+ * Why `name` cannot be a dNSName of a certificate, or nullopt when it can. A host name is
+ * labels of letters, digits and hyphens (not first or last in a label), 1 to 63 characters
+ * each, 253 in all, separated by single dots, without a trailing dot; the last label is not
+ * all digits (that is an IP address). The leftmost label may be "*" (a wildcard), and only
+ * as a whole label. Internationalised names are given in their ASCII form (xn--...).
+ */
+inline std::optional<std::string> dns_name_problem(std::string_view name) {
+    if (name.empty())
+        return std::string("it is empty");
+    if (name.size() > 253)
+        return std::to_string(name.size()) + " characters is over the limit of 253";
+    for (char ch : name) {
+        auto c = static_cast<unsigned char>(ch);
+        const bool ldh = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '*';
+        if (!ldh)
+            return "it holds " +
+                   (c >= 0x21 && c < 0x7f
+                        ? "'" + std::string(1, ch) + "'"
+                        : "the byte " + printable_name(std::string_view(&ch, 1))) +
+                   "; a host name holds only letters, digits, hyphens and dots (an "
+                   "internationalised name in its xn-- form)";
+    }
+    if (name.back() == '.')
+        return std::string("it ends with a dot; give the name without it");
+    std::size_t start = 0;
+    std::string_view last;
+    for (int index = 0;; ++index) {
+        auto dot = name.find('.', start);
+        auto label = name.substr(start, dot == std::string_view::npos ? name.npos : dot - start);
+        if (label.empty())
+            return std::string("it has an empty label (a leading dot or two dots in a row)");
+        if (label.find('*') != std::string_view::npos) {
+            if (label != "*" || index != 0)
+                return std::string("a wildcard is allowed only as the whole leftmost label, as "
+                                   "in \"*.example.com\"");
+            if (dot == std::string_view::npos)
+                return std::string("a wildcard needs a domain after it, as in \"*.example.com\"");
+        }
+        if (label.size() > 63)
+            return "the label \"" + std::string(label.substr(0, 20)) + "...\" has " +
+                   std::to_string(label.size()) + " characters; at most 63";
+        if (label.front() == '-' || label.back() == '-')
+            return "the label \"" + std::string(label) + "\" " +
+                   (label.front() == '-' ? "starts" : "ends") + " with a hyphen";
+        last = label;
+        if (dot == std::string_view::npos)
+            break;
+        start = dot + 1;
+    }
+    if (std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::string("its last label is all digits; an IP address goes in as an IP "
+                           "address, not a host name");
+    return std::nullopt;
+}
+
+/// The octets (4 for IPv4, 16 for IPv6) of an address in its text form (dotted quad, or IPv6
+/// as inet_pton reads it: no zone, no prefix length), or nullopt when it is not one.
+inline std::optional<std::vector<std::uint8_t>> ip_address_octets(std::string_view text) {
+    if (text.empty() || text.size() >= INET6_ADDRSTRLEN ||
+        text.find('\0') != std::string_view::npos)
+        return std::nullopt;
+    const std::string z(text); // inet_pton reads up to a NUL
+    std::uint8_t buf[16] = {};
+    const bool v6 = z.find(':') != std::string::npos;
+    if (::inet_pton(v6 ? AF_INET6 : AF_INET, z.c_str(), buf) != 1)
+        return std::nullopt;
+    return std::vector<std::uint8_t>(buf, buf + (v6 ? 16 : 4));
+}
+
+/// Throws errc::invalid_argument naming `where` and the name when `name` is not a valid host
+/// name for a certificate (dns_name_problem says why).
+inline void check_dns_name(std::string_view name, std::string_view where) {
+    if (auto why = dns_name_problem(name))
+        throw error(errc::invalid_argument, std::string(where), "check names",
+                    "DNS name \"" + printable_name(name) + "\" is not a valid host name: " + *why);
+}
+
+/// Throws errc::invalid_argument naming `where` and the address when `ip` is not an IPv4 or
+/// IPv6 address in text form.
+inline void check_ip_address(std::string_view ip, std::string_view where) {
+    if (!ip_address_octets(ip))
+        throw error(errc::invalid_argument, std::string(where), "check names",
+                    "IP address \"" + printable_name(ip) +
+                        "\" is not an IPv4 (a.b.c.d) or IPv6 address (no zone, no prefix length)");
+}
+
 /**
  * The BoringSSL crypto backend: key generation, X.509 creation and signing, parsing by
  * content (PEM, DER, PKCS#1, SEC1, PKCS#8 plain and encrypted, legacy PEM encryption,
@@ -296,6 +405,9 @@ public:
         return version == 3 && CBS_peek_asn1_tag(&pfx, CBS_ASN1_SEQUENCE);
     }
 
+    /// The most subjectAltName entries read from a certificate request.
+    static constexpr std::size_t max_request_names = 100;
+
     /// A PKCS#10 certificate request whose self-signature has been checked.
     struct certificate_request {
         bssl::UniquePtr<EVP_PKEY> public_key;
@@ -303,6 +415,9 @@ public:
         std::string common_name;               ///< "" when the subject has none
         std::vector<std::string> dns_names;    ///< from a requested subjectAltName
         std::vector<std::string> ip_addresses; ///< from a requested subjectAltName
+        /// Other names the request asks for (URI, email, ... or an iPAddress that is not 4 or
+        /// 16 bytes), for display (values quoted, printable_name); never signed.
+        std::vector<std::string> other_names;
     };
 
     /**
@@ -364,7 +479,15 @@ public:
             if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name)
                 continue;
             bssl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
-            for (std::size_t j = 0; names && j < sk_GENERAL_NAME_num(names.get()); ++j) {
+            if (!names)
+                fail_parse(where, "load request",
+                           "the request's subjectAltName extension is not valid DER");
+            if (sk_GENERAL_NAME_num(names.get()) > max_request_names)
+                throw error(
+                    errc::too_large, std::string(where), "load request",
+                    "the request asks for " + std::to_string(sk_GENERAL_NAME_num(names.get())) +
+                        " names; at most " + std::to_string(max_request_names) + " are read");
+            for (std::size_t j = 0; j < sk_GENERAL_NAME_num(names.get()); ++j) {
                 const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), j);
                 if (gn->type == GEN_DNS) {
                     const ASN1_STRING* s = gn->d.dNSName;
@@ -379,6 +502,10 @@ public:
                         inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), buf,
                                   sizeof buf))
                         out.ip_addresses.emplace_back(buf);
+                    else
+                        out.other_names.push_back("IP:(" + std::to_string(len) + " bytes)");
+                } else {
+                    out.other_names.push_back(other_name_text(gn, true));
                 }
             }
         }
@@ -436,9 +563,10 @@ public:
             const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
             if (gn->type == GEN_DNS) {
                 const ASN1_STRING* s = gn->d.dNSName;
-                info.sans.push_back(
-                    "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                         ASN1_STRING_length(s)));
+                info.sans.push_back("DNS:" +
+                                    printable_name(std::string_view(
+                                        reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                        static_cast<std::size_t>(ASN1_STRING_length(s)))));
             } else if (gn->type == GEN_IPADD) {
                 const ASN1_STRING* s = gn->d.iPAddress;
                 char buf[INET6_ADDRSTRLEN] = {};
@@ -446,6 +574,11 @@ public:
                 if ((len == 4 || len == 16) && inet_ntop(len == 4 ? AF_INET : AF_INET6,
                                                          ASN1_STRING_get0_data(s), buf, sizeof buf))
                     info.sans.push_back(std::string("IP:") + buf);
+                else
+                    info.sans.push_back("IP:(" + std::to_string(len) + " bytes)");
+            } else {
+                // Shown too, so nothing a certificate carries hides from status or issue.
+                info.sans.push_back(other_name_text(gn));
             }
         }
         bssl::UniquePtr<BASIC_CONSTRAINTS> bc(static_cast<BASIC_CONSTRAINTS*>(
@@ -580,6 +713,32 @@ private:
         return x;
     }
 
+    /// A GeneralName other than dNSName and iPAddress, for display: "URI:...", "email:...",
+    /// "DirName:...", or its type.
+    /// `quoted` puts the value in quotes, so a value holding ", DNS:..." reads as one value.
+    static std::string other_name_text(const GENERAL_NAME* gn, bool quoted = false) {
+        auto text = [quoted](const ASN1_STRING* s) {
+            auto v = printable_name(
+                std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                 static_cast<std::size_t>(ASN1_STRING_length(s))));
+            return quoted ? "\"" + v + "\"" : v;
+        };
+        switch (gn->type) {
+        case GEN_URI:
+            return "URI:" + text(gn->d.uniformResourceIdentifier);
+        case GEN_EMAIL:
+            return "email:" + text(gn->d.rfc822Name);
+        case GEN_DIRNAME:
+            return "DirName:" + name_text(gn->d.directoryName);
+        case GEN_RID:
+            return "RID";
+        case GEN_OTHERNAME:
+            return "othername";
+        default:
+            return "GeneralName type " + std::to_string(gn->type);
+        }
+    }
+
     static std::string name_text(const X509_NAME* n) {
         bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
         if (X509_NAME_print_ex(bio.get(), n, 0, XN_FLAG_RFC2253) < 0)
@@ -590,18 +749,68 @@ private:
         return std::string(reinterpret_cast<const char*>(data), len);
     }
 
-    static void add_ext(X509* x, X509* issuer, int nid, const std::string& value) {
-        X509V3_CTX ctx;
-        X509V3_set_ctx(&ctx, issuer ? issuer : x, x, nullptr, nullptr, 0);
-        bssl::UniquePtr<X509_EXTENSION> ext(
-            X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value.c_str()));
-        if (!ext || !X509_add_ext(x, ext.get(), -1))
+    /// Adds one extension built from its structure (never from a configuration string, so no
+    /// byte of a name can turn into syntax).
+    static void add_ext(X509* x, int nid, void* value, bool critical) {
+        if (!X509_add1_ext_i2d(x, nid, value, critical ? 1 : 0, X509V3_ADD_DEFAULT))
             fail("", "create certificate",
-                 "adding extension " + std::string(OBJ_nid2sn(nid)) + "=" + value + " failed");
+                 "adding the " + std::string(OBJ_nid2sn(nid)) + " extension failed");
+    }
+
+    /// SHA-1 of the subjectPublicKey BIT STRING (RFC 5280 4.2.1.2, method 1).
+    static bssl::UniquePtr<ASN1_OCTET_STRING> key_id_of(X509* x) {
+        const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(x);
+        std::uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        bssl::UniquePtr<ASN1_OCTET_STRING> id(ASN1_OCTET_STRING_new());
+        if (!bits || !id ||
+            !EVP_Digest(ASN1_STRING_get0_data(bits),
+                        static_cast<std::size_t>(ASN1_STRING_length(bits)), md, &len, EVP_sha1(),
+                        nullptr) ||
+            !ASN1_OCTET_STRING_set(id.get(), md, static_cast<int>(len)))
+            fail("", "create certificate", "computing the key identifier failed");
+        return id;
+    }
+
+    /// The subjectAltName GeneralNames for `p`: each DNS name (checked, IA5String) and each IP
+    /// address (checked, its octets), in order, duplicates once; null when there are none.
+    static bssl::UniquePtr<GENERAL_NAMES> alt_names_of(const profile& p) {
+        bssl::UniquePtr<GENERAL_NAMES> names(GENERAL_NAMES_new());
+        if (!names)
+            fail("", "create certificate", "out of memory");
+        std::vector<std::pair<int, std::string>> seen;
+        auto add = [&](int type, const void* data, std::size_t len) {
+            std::pair<int, std::string> key{type, std::string(static_cast<const char*>(data), len)};
+            if (std::find(seen.begin(), seen.end(), key) != seen.end())
+                return;
+            seen.push_back(std::move(key));
+            bssl::UniquePtr<GENERAL_NAME> gn(GENERAL_NAME_new());
+            bssl::UniquePtr<ASN1_STRING> value(type == GEN_DNS ? ASN1_IA5STRING_new()
+                                                               : ASN1_OCTET_STRING_new());
+            if (!gn || !value || !ASN1_STRING_set(value.get(), data, static_cast<int>(len)))
+                fail("", "create certificate", "out of memory");
+            GENERAL_NAME_set0_value(gn.get(), type, value.release());
+            if (!bssl::PushToStack(names.get(), std::move(gn)))
+                fail("", "create certificate", "out of memory");
+        };
+        for (auto& d : p.dns_names) {
+            check_dns_name(d, "");
+            add(GEN_DNS, d.data(), d.size());
+        }
+        for (auto& ip : p.ip_addresses) {
+            check_ip_address(ip, "");
+            auto octets = *ip_address_octets(ip);
+            add(GEN_IPADD, octets.data(), octets.size());
+        }
+        if (sk_GENERAL_NAME_num(names.get()) == 0)
+            names.reset();
+        return names;
     }
 
     certificate sign(const certificate* issuer, const private_key& signer, EVP_PKEY* subject_key,
                      const profile& p, time_point not_before, time_point not_after) const {
+        // Every name is checked first: a refused name names itself and why.
+        auto alt_names = alt_names_of(p);
         bssl::UniquePtr<X509> x(X509_new());
         std::uint8_t serial_bytes[16];
         RAND_bytes(serial_bytes, sizeof serial_bytes);
@@ -629,29 +838,45 @@ private:
             !X509_set1_notBefore(x.get(), nb.get()) || !X509_set1_notAfter(x.get(), na.get()) ||
             !X509_set_pubkey(x.get(), subject_key))
             fail("", "create certificate", "setting the certificate fields failed");
-        X509* iss = issuer ? issuer->get() : nullptr;
         const bool rsa = EVP_PKEY_id(subject_key) == EVP_PKEY_RSA;
-        if (p.ca) {
-            add_ext(x.get(), iss, NID_basic_constraints, "critical,CA:TRUE");
-            add_ext(x.get(), iss, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
-        } else {
-            add_ext(x.get(), iss, NID_basic_constraints, "critical,CA:FALSE");
-            add_ext(x.get(), iss, NID_key_usage,
-                    rsa ? "critical,digitalSignature,keyEncipherment"
-                        : "critical,digitalSignature");
-            add_ext(x.get(), iss, NID_ext_key_usage,
-                    p.client_auth ? "serverAuth,clientAuth" : "serverAuth");
+        bssl::UniquePtr<BASIC_CONSTRAINTS> bc(BASIC_CONSTRAINTS_new());
+        bssl::UniquePtr<ASN1_BIT_STRING> usage(ASN1_BIT_STRING_new());
+        if (!bc || !usage)
+            fail("", "create certificate", "out of memory");
+        bc->ca = p.ca ? 0xff : 0;
+        // keyUsage bits (RFC 5280 4.2.1.3): 0 digitalSignature, 2 keyEncipherment,
+        // 5 keyCertSign, 6 cRLSign.
+        std::vector<int> bits = p.ca  ? std::vector<int>{0, 5, 6}
+                                : rsa ? std::vector<int>{0, 2}
+                                      : std::vector<int>{0};
+        for (int b : bits)
+            if (!ASN1_BIT_STRING_set_bit(usage.get(), b, 1))
+                fail("", "create certificate", "out of memory");
+        add_ext(x.get(), NID_basic_constraints, bc.get(), true);
+        add_ext(x.get(), NID_key_usage, usage.get(), true);
+        if (!p.ca) {
+            bssl::UniquePtr<EXTENDED_KEY_USAGE> eku(sk_ASN1_OBJECT_new_null());
+            if (!eku || !sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_server_auth)) ||
+                (p.client_auth && !sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_client_auth))))
+                fail("", "create certificate", "out of memory");
+            add_ext(x.get(), NID_ext_key_usage, eku.get(), false);
         }
-        add_ext(x.get(), iss, NID_subject_key_identifier, "hash");
-        if (issuer)
-            add_ext(x.get(), iss, NID_authority_key_identifier, "keyid:always");
-        std::string san;
-        for (auto& d : p.dns_names)
-            san += (san.empty() ? "DNS:" : ",DNS:") + d;
-        for (auto& ip : p.ip_addresses)
-            san += (san.empty() ? "IP:" : ",IP:") + ip;
-        if (!san.empty())
-            add_ext(x.get(), iss, NID_subject_alt_name, san);
+        auto ski = key_id_of(x.get());
+        add_ext(x.get(), NID_subject_key_identifier, ski.get(), false);
+        if (issuer) {
+            bssl::UniquePtr<AUTHORITY_KEYID> akid(AUTHORITY_KEYID_new());
+            if (!akid)
+                fail("", "create certificate", "out of memory");
+            const ASN1_OCTET_STRING* issuer_ski = X509_get0_subject_key_id(issuer->get());
+            akid->keyid =
+                issuer_ski ? ASN1_STRING_dup(issuer_ski) : key_id_of(issuer->get()).release();
+            if (!akid->keyid)
+                fail("", "create certificate", "out of memory");
+            add_ext(x.get(), NID_authority_key_identifier, akid.get(), false);
+        }
+        ERR_clear_error(); // X509_get0_subject_key_id may queue a decode error for a bad issuer
+        if (alt_names)
+            add_ext(x.get(), NID_subject_alt_name, alt_names.get(), false);
         const EVP_MD* md =
             EVP_PKEY_id(signer.get()) == EVP_PKEY_ED25519 ? nullptr
             : EVP_PKEY_id(signer.get()) == EVP_PKEY_EC && EVP_PKEY_bits(signer.get()) > 256
