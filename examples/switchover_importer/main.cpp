@@ -553,12 +553,12 @@ int cmd_issue(const arguments& a) {
     req.dns_names = a.all("dns");
     req.ip_addresses = a.all("ip");
     for (auto& d : req.dns_names)
-        if (auto why = fcs::crypto::dns_name_problem(d))
-            throw usage_error{"--dns \"" + fcs::crypto::printable_name(d) +
+        if (auto why = fcs::dns_name_problem(d))
+            throw usage_error{"--dns \"" + fcs::printable_name(d) +
                               "\" is not a valid host name: " + *why};
     for (auto& ip : req.ip_addresses)
-        if (!fcs::crypto::ip_address_octets(ip))
-            throw usage_error{"--ip \"" + fcs::crypto::printable_name(ip) +
+        if (!fcs::ip_address_octets(ip))
+            throw usage_error{"--ip \"" + fcs::printable_name(ip) +
                               "\" is not an IPv4 (a.b.c.d) or IPv6 address"};
     req.accept_csr_names = a.flag("accept-csr-names");
     if (req.accept_csr_names && req.csr_file.empty())

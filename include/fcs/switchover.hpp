@@ -10,6 +10,7 @@
 #include <fcs/detail/fs.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
+#include <fcs/names.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/types.hpp>
 
@@ -586,9 +587,9 @@ issue_result issue(Service& svc, const issue_request& req) {
     p.organization = svc.options().organization;
     p.common_name = req.common_name;
     for (auto& d : req.dns_names)
-        crypto::check_dns_name(d, "");
+        check_dns_name(d, "");
     for (auto& ip : req.ip_addresses)
-        crypto::check_ip_address(ip, "");
+        check_ip_address(ip, "");
     p.dns_names = req.dns_names;
     p.ip_addresses = req.ip_addresses;
     const bool names_given = !req.dns_names.empty() || !req.ip_addresses.empty();
@@ -611,7 +612,7 @@ issue_result issue(Service& svc, const issue_request& req) {
         // names only when the operator confirmed them (see issue_request).
         std::vector<std::string> asked;
         for (auto& d : csr.dns_names)
-            asked.push_back("DNS:\"" + crypto::printable_name(d) + "\"");
+            asked.push_back("DNS:\"" + printable_name(d) + "\"");
         for (auto& ip : csr.ip_addresses)
             asked.push_back("IP:" + ip);
         auto listed = [](const std::vector<std::string>& v) {
@@ -628,9 +629,9 @@ issue_result issue(Service& svc, const issue_request& req) {
                             "names (--accept-csr-names)");
         if (req.accept_csr_names) {
             for (auto& d : csr.dns_names)
-                crypto::check_dns_name(d, csr_where);
+                check_dns_name(d, csr_where);
             for (auto& ip : csr.ip_addresses)
-                crypto::check_ip_address(ip, csr_where);
+                check_ip_address(ip, csr_where);
             p.dns_names = csr.dns_names;
             p.ip_addresses = csr.ip_addresses;
         } else {
@@ -645,10 +646,10 @@ issue_result issue(Service& svc, const issue_request& req) {
             for (auto& d : csr.dns_names)
                 if (std::none_of(p.dns_names.begin(), p.dns_names.end(),
                                  [&](auto& g) { return lower(g) == lower(d); }))
-                    dropped.push_back("DNS:\"" + crypto::printable_name(d) + "\"");
+                    dropped.push_back("DNS:\"" + printable_name(d) + "\"");
             for (auto& ip : csr.ip_addresses)
                 if (std::none_of(p.ip_addresses.begin(), p.ip_addresses.end(), [&](auto& g) {
-                        return crypto::ip_address_octets(g) == crypto::ip_address_octets(ip);
+                        return ip_address_octets(g) == ip_address_octets(ip);
                     }))
                     dropped.push_back("IP:" + ip);
             if (!dropped.empty())

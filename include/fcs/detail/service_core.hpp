@@ -4,6 +4,7 @@
 #include <fcs/config.hpp>
 #include <fcs/detail/time.hpp>
 #include <fcs/error.hpp>
+#include <fcs/names.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/storage/layout.hpp>
 #include <fcs/types.hpp>
@@ -697,7 +698,14 @@ private:
                         : ca                       ? "fcs Server Group CA " + host
                                                    : host;
         if (!ca) {
-            p.dns_names = {host};
+            // A host name that is not a valid DNS name ("my_box") stays in the subject only:
+            // a certificate carries no name that fails the syntax every name is checked for.
+            if (auto why = dns_name_problem(host))
+                log_.write(policy::level::warning, "the host name \"" + printable_name(host) +
+                                                       "\" is not a valid DNS name (" + *why +
+                                                       "); the certificate does not name it");
+            else
+                p.dns_names = {host};
             if (host != "localhost")
                 p.dns_names.push_back("localhost");
             p.ip_addresses = {"127.0.0.1", "::1"};
