@@ -5,9 +5,12 @@
 // Prints "fingerprint <sha256>" of the pair in use at the end; errors go to stderr, exit 1.
 #include <fcs/fcs.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace {
 std::string slurp(const char* p) {
@@ -31,10 +34,21 @@ int main(int argc, char** argv) {
         std::cout << "archived " << report.archived.size() << "\n";
         if (cmd == "install" && argc == 5) {
             auto cert = slurp(argv[3]), key = slurp(argv[4]);
+            // FCS_CRASH_MARK_FD=N: "I" is written to fd N as install() begins and "D" once it
+            // returned, so a test that kills this process knows where the kill landed.
+            int mark = -1;
+            if (const char* m = std::getenv("FCS_CRASH_MARK_FD"))
+                mark = std::atoi(m);
+            auto say = [&](char c) {
+                if (mark >= 0)
+                    (void)!::write(mark, &c, 1);
+            };
             try {
+                say('I');
                 svc.install({reinterpret_cast<const std::uint8_t*>(cert.data()), cert.size()},
                             {reinterpret_cast<const std::uint8_t*>(key.data()), key.size()},
                             argv[3], argv[4]);
+                say('D');
             } catch (const fcs::error& e) {
                 // The pair in use must still be the old one.
                 std::cout << "fingerprint " << svc.current()->info.sha256_fingerprint << "\n";

@@ -12,7 +12,9 @@
 #include <set>
 #include <thread>
 
+#include <fcntl.h>
 #include <spawn.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 extern char** environ;
@@ -195,43 +197,93 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(random_kills)
 
+namespace {
+/// Runs `crash_driver install` for the set-up, with fd 3 as its progress pipe (see the
+/// driver). Returns the pid and the read end of the pipe.
+struct spawned {
+    pid_t pid = -1;
+    int marks = -1; ///< read end: "I" as install() begins, "D" once it returned
+};
+spawned spawn_install(const install_setup& s) {
+    std::vector<std::string> args = {driver, "install", s.dir.path().string(), s.cert.string(),
+                                     s.key.string()};
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e; ++e)
+        env_s.emplace_back(*e);
+    env_s.emplace_back("FCS_CRASH_MARK_FD=3");
+    std::vector<char*> envp;
+    for (auto& e : env_s)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int p[2];
+    BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 3);
+    spawned out;
+    BOOST_REQUIRE(posix_spawn(&out.pid, driver.c_str(), &fa, nullptr, argv.data(), envp.data()) ==
+                  0);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(p[1]);
+    out.marks = p[0];
+    return out;
+}
+
+/// Reads one mark (blocking until the driver writes it or exits); '\0' at the end.
+char next_mark(int fd) {
+    char c = 0;
+    return ::read(fd, &c, 1) == 1 ? c : '\0';
+}
+} // namespace
+
 BOOST_AUTO_TEST_CASE(install_killed_at_random_times_never_leaves_a_broken_pair) {
     auto& f = totals()["random SIGKILL during install"];
     std::mt19937 rng(12345);
-    // Measure how long one install takes, then kill inside that window.
-    install_setup probe;
-    auto t0 = std::chrono::steady_clock::now();
-    t::run(probe.install_cmd(""));
-    auto span_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
+    // Measure how long install() itself takes (from its begin mark to its end mark), then kill
+    // at a random moment of that window after the begin mark.
+    long span_us = 0;
+    for (int i = 0; i < 3; ++i) {
+        install_setup probe;
+        auto p = spawn_install(probe);
+        BOOST_REQUIRE(next_mark(p.marks) == 'I');
+        auto t0 = std::chrono::steady_clock::now();
+        BOOST_REQUIRE(next_mark(p.marks) == 'D');
+        span_us = std::max<long>(span_us, std::chrono::duration_cast<std::chrono::microseconds>(
+                                              std::chrono::steady_clock::now() - t0)
+                                              .count());
+        int st = 0;
+        ::waitpid(p.pid, &st, 0);
+        ::close(p.marks);
+    }
     const int runs = 40;
+    int mid_install = 0;
     for (int i = 0; i < runs; ++i) {
         install_setup s;
-        std::vector<std::string> args = {driver, "install", s.dir.path().string(), s.cert.string(),
-                                         s.key.string()};
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        pid_t pid;
-        BOOST_REQUIRE(posix_spawn(&pid, driver.c_str(), &fa, nullptr, argv.data(), environ) == 0);
-        posix_spawn_file_actions_destroy(&fa);
+        auto p = spawn_install(s);
+        BOOST_REQUIRE(next_mark(p.marks) == 'I'); // start() is done: install() begins now
         std::uniform_int_distribution<long> d(0, std::max<long>(1, span_us));
         std::this_thread::sleep_for(std::chrono::microseconds(d(rng)));
-        ::kill(pid, SIGKILL);
+        ::kill(p.pid, SIGKILL);
         int st = 0;
-        ::waitpid(pid, &st, 0);
+        ::waitpid(p.pid, &st, 0);
+        // Where the kill landed: no end mark means install() had not returned.
+        const bool landed_inside = next_mark(p.marks) != 'D';
+        ::close(p.marks);
         f.runs++;
-        f.killed += WIFSIGNALED(st);
+        f.killed += WIFSIGNALED(st) && landed_inside;
+        mid_install += WIFSIGNALED(st) && landed_inside;
         auto why = check_invariant(s.dir.path(), {s.old_fp, s.new_fp});
         f.bad += !why.empty();
         BOOST_TEST(why.empty(), "run " << i << ": " << why);
     }
-    BOOST_TEST(f.killed > runs / 4); // the window was real: many runs died mid-way
+    // The scenario happened: most kills landed while install() was running.
+    BOOST_TEST(mid_install > runs / 2,
+               mid_install << " of " << runs << " kills landed inside install()");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
