@@ -3,6 +3,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace {
 using namespace fcs;
 using namespace std::chrono_literals;
@@ -435,6 +439,34 @@ BOOST_FIXTURE_TEST_CASE(inspect_reports_without_creating_repairing_replaying_or_
         t::failover_service(opts, t::dir_storage(other.dir / "none"), acl::posix{}, log, clock);
     BOOST_CHECK_THROW(missing.inspect(), error);
     BOOST_TEST(!std::filesystem::exists(other.dir / "none"));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_host_name_that_is_not_a_dns_name_stays_out_of_the_sans,
+                        t::service_fixture) {
+    // The first start on a machine called "my_box": in a child with its own UTS namespace.
+    BOOST_TEST_REQUIRE(::geteuid() == 0u, "the test renames the host in a namespace: root");
+    pid_t pid = ::fork();
+    BOOST_TEST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int rc = 1;
+        if (::unshare(CLONE_NEWUTS) == 0 && ::sethostname("my_box", 6) == 0) {
+            try {
+                make().start();
+                rc = 0;
+            } catch (...) {
+                rc = 2;
+            }
+        }
+        ::_exit(rc);
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    BOOST_TEST_REQUIRE(WIFEXITED(st));
+    BOOST_TEST_REQUIRE(WEXITSTATUS(st) == 0, "start() failed on host my_box");
+    auto txt = t::run("openssl x509 -in " + cert().string() + " -noout -text");
+    BOOST_TEST(txt.output.find("CN = my_box") != std::string::npos, txt.output);
+    BOOST_TEST(txt.output.find("DNS:localhost") != std::string::npos, txt.output);
+    BOOST_TEST(txt.output.find("DNS:my_box") == std::string::npos, txt.output);
 }
 
 BOOST_AUTO_TEST_CASE(memory_storage_runs_the_same_lifecycle) {
