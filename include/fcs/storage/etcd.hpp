@@ -725,6 +725,35 @@ private:
     std::string token_;
 };
 
+/**
+ * The integer member `key` of `v` (etcd's int64 revisions and versions, sent as decimal
+ * strings), 0 when absent.
+ * @throws fcs::error(errc::parse_failed) naming `where` when the member is not an integer in the
+ *         int64 range: it is never wrapped around, nor read as 0 (a revision 0 means "absent").
+ */
+inline std::int64_t int_field(const json::value& v, std::string_view key,
+                              const std::string& where) {
+    std::int64_t out = 0;
+    switch (v.int_status_at(key, out)) {
+    case json::value::int_status::ok:
+        return out;
+    case json::value::int_status::absent:
+        return 0;
+    case json::value::int_status::out_of_range:
+        throw error(errc::parse_failed, where, "read etcd's answer",
+                    "\"" + std::string(key) + "\" is out of the 64-bit integer range");
+    default:
+        throw error(errc::parse_failed, where, "read etcd's answer",
+                    "\"" + std::string(key) + "\" is not an integer");
+    }
+}
+
+/// The store revision in an answer's header (0 when it has none).
+inline std::int64_t header_revision(const json::value& doc, const std::string& where) {
+    auto* h = doc.find("header");
+    return h ? int_field(*h, "revision", where) : 0;
+}
+
 /// A key-value pair from a range or a watch event.
 struct kv {
     std::string key;
@@ -750,9 +779,9 @@ inline std::vector<kv> kvs_of(const json::value& doc, std::size_t max_value) {
                         "the stored value is larger than " + std::to_string(max_value) + " bytes");
         k.key = std::move(*key);
         k.value = std::move(*value);
-        k.mod_revision = item.int_at("mod_revision").value_or(0);
-        k.create_revision = item.int_at("create_revision").value_or(0);
-        k.version = item.int_at("version").value_or(0);
+        k.mod_revision = int_field(item, "mod_revision", "etcd:" + k.key);
+        k.create_revision = int_field(item, "create_revision", "etcd:" + k.key);
+        k.version = int_field(item, "version", "etcd:" + k.key);
         out.push_back(std::move(k));
     }
     return out;
@@ -999,8 +1028,7 @@ private:
                                      ",\"keys_only\":true}",
                                  "watch etcd:" + key_, st_->opts.request_timeout * 2);
                 auto kvs = etcd_detail::kvs_of(doc, st_->opts.max_value_size);
-                auto rev =
-                    doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+                auto rev = etcd_detail::header_revision(doc, "etcd:" + key_);
                 note(kvs.empty() ? 0 : kvs.front().mod_revision);
                 auto index = st_->gw.preferred();
                 auto end = session(st_->gw.endpoints()[index], rev + 1);
@@ -1095,7 +1123,14 @@ private:
                     if (!k)
                         continue;
                     bool deleted = ev.string_at("type") == std::string("DELETE");
-                    note(deleted ? 0 : k->int_at("mod_revision").value_or(last_ + 1));
+                    using st = etcd_detail::json::value::int_status;
+                    std::int64_t rev = last_ + 1; // absent: a change all the same
+                    auto got = deleted ? st::ok : k->int_status_at("mod_revision", rev);
+                    if (got == st::out_of_range || got == st::not_an_integer) {
+                        failure = "a watch event's mod_revision is not a 64-bit integer";
+                        return false;
+                    }
+                    note(deleted ? 0 : rev);
                 }
             }
             return true;
@@ -1375,8 +1410,7 @@ public:
                                 "{\"compare\":[" + compares + "],\"success\":[" + success +
                                     "],\"failure\":[" + failure + "]}",
                                 "commit to " + slots);
-        std::int64_t rev =
-            doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+        std::int64_t rev = header_revision(doc, slots);
         bool won = doc.bool_at("succeeded");
         std::map<std::string, std::int64_t> seen; // failure: what each slot holds now
         std::map<std::string, bool> ours;         // failure: it holds exactly our value
