@@ -531,6 +531,14 @@ class EtcdSecureServerGroup(E2E):
             self.assertEqual(code, 2, f"{args}: {out}{err}")
             self.assertIn(expect, err)
             self.assertNotIn("node-secret", err)
+        # Authentication over plain http:// is refused by the library before anything is sent:
+        # the password and etcd's token would cross the network in clear.
+        code, out, err = self.cli("status", "--data-dir", self.data("x"), "--storage",
+                                  self.url.replace("etcds://", "etcd://"), "--kek-file", self.kek,
+                                  "--etcd-user", "fcs", "--etcd-password-file", self.password_file)
+        self.assertIn(code, (1, 2), out + err)
+        self.assertIn("etcds://", err)
+        self.assertNotIn("node-secret", err + out)
         # Refusals by etcd or by the checks on the files (exit 1), each naming the cause.
         wrong = self.secret_file("wrong.pass", "not-it\n")
         open_pw = self.secret_file("open.pass", "node-secret\n", 0o644)

@@ -527,6 +527,16 @@ public:
         if (o.user.empty() && (!o.password.empty() || !o.password_file.empty()))
             throw error(errc::invalid_argument, o.password_file.string(), "configure etcd",
                         "a password is given without a user name");
+        if (!o.user.empty())
+            for (auto& e : endpoints_)
+                if (!e.tls)
+                    // Refused before the password file is even read.
+                    throw error(errc::invalid_argument, e.url, "configure etcd",
+                                "authentication as etcd user " + o.user +
+                                    " needs TLS on every endpoint: over http:// the password "
+                                    "and the token etcd returns would cross the network "
+                                    "unencrypted; use etcds://HOST:PORT[,...]/PREFIX (https:// "
+                                    "endpoints) with etcd's CA, or no user");
         if (!o.user.empty()) {
             if (opts_.password.empty() && !o.password_file.empty())
                 opts_.password = load_password(o.password_file);
