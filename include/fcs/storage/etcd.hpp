@@ -1168,15 +1168,34 @@ private:
         };
         etcd_detail::beast::flat_buffer buf;
         http::response_parser<http::string_body> parser;
-        parser.body_limit(boost::none); // the stream is bounded per line and in time
+        // A chunked stream is bounded per line (chunk above) and in time (the session); any
+        // other answer (a Content-Length, or a body up to the end of the connection) is bounded
+        // as a whole: the limit checks a Content-Length with the header, and counts the bytes
+        // of a body read to the end. It is lifted only once the header says "chunked".
+        parser.body_limit(etcd_detail::max_watch_line);
         parser.header_limit(16 * 1024);
         parser.on_chunk_body(chunk);
         c.lowest().expires_at(now + opts_.session);
         ec = etcd_detail::await(
             ioc,
-            [&](auto h) { c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); }); },
+            [&](auto h) {
+                c.with_stream([&](auto& s) { http::async_read_header(s, buf, parser, h); });
+            },
             &stop_mutex_, &stopping_);
+        if (!ec && !parser.is_done()) {
+            if (parser.chunked())
+                parser.body_limit(boost::none);
+            ec = etcd_detail::await(
+                ioc,
+                [&](auto h) {
+                    c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); });
+                },
+                &stop_mutex_, &stopping_);
+        }
         connected_ = false;
+        if (ec == http::error::body_limit)
+            return {"the watch answer is not a chunked stream and is larger than " +
+                    std::to_string(etcd_detail::max_watch_line) + " bytes"};
         if (!failure.empty())
             return {failure};
         if (parser.is_header_done() && parser.get().result_int() != 200) {
