@@ -487,7 +487,7 @@ class EtcdSecureServerGroup(E2E):
                                            f"{self.prefix}/slots/{CERT_NAME}",
                                            user="fcs:node-secret")
         self.assertEqual(code, 0, err)
-        self.assertIn("fcs-etcd-bundle-1", out)
+        self.assertIn("fcs-etcd-bundle-2", out)
         code, out, err = self.etcd.etcdctl("get", "--prefix", "/fcs-e2e-secure/")
         self.assertNotEqual(code, 0, "etcd answered a client without a user")
         for s in (a, b):
@@ -510,7 +510,7 @@ class EtcdSecureServerGroup(E2E):
         code, out, err = self.etcd.etcdctl("get", "--print-value-only", f"{self.prefix}/slots/ServerGroup",
                                            user="fcs:node-secret")
         self.assertEqual(code, 0, err)
-        self.assertIn("fcs-etcd-bundle-1", out, "the group CA is in etcd, where etcdctl finds it")
+        self.assertIn("fcs-etcd-bundle-2", out, "the group CA is in etcd, where etcdctl finds it")
         code, out, err = run([switchover, "status", "--data-dir", self.data("x"), *args[:4],
                               "--etcd-password", "node-secret"])
         self.assertEqual(code, 2, out + err)
