@@ -1570,6 +1570,9 @@ public:
 
     const etcd_options& options() const noexcept { return st_->opts; }
 
+    /// The endpoint requests go to first: the last one that answered (for status and tests).
+    std::string preferred_endpoint() const { return st_->gw.endpoints()[st_->gw.preferred()].url; }
+
     /// Checks that etcd answers and that the KEK matches the group's (PREFIX/kek-check,
     /// created by the first node). Returns notes for the message log.
     std::vector<std::string> open(const protections&) {
