@@ -119,7 +119,7 @@ public:
         , sec_(std::move(sec)) {
         if (auto missing = etcd_missing(); !missing.empty())
             throw std::runtime_error(
-                missing + " is not installed" +
+                "not installed: " + missing +
                 (under_ci() ? " (CI=true: a missing tool fails the test)" : std::string()));
         std::vector<int> used;
         auto pick = [&] {

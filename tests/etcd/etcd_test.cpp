@@ -457,7 +457,7 @@ BOOST_FIXTURE_TEST_CASE(kek_file_that_others_can_read_is_refused, etcd_fixture) 
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(etcd_single)
+BOOST_AUTO_TEST_SUITE(etcd_single, *boost::unit_test::precondition(etcd_available))
 
 BOOST_FIXTURE_TEST_CASE(ten_nodes_started_at_once_serve_one_certificate_generated_once,
                         etcd_fixture) {
@@ -866,7 +866,7 @@ BOOST_FIXTURE_TEST_CASE(two_nodes_rotating_ticket_keys_at_once_keep_one_keyring,
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(etcd_cluster3)
+BOOST_AUTO_TEST_SUITE(etcd_cluster3, *boost::unit_test::precondition(etcd_available))
 
 BOOST_FIXTURE_TEST_CASE(killing_the_leader_during_start_up_changes_nothing, etcd_fixture) {
     etcd_cluster etcd(3, dir / "etcd");
