@@ -427,6 +427,24 @@ BOOST_FIXTURE_TEST_CASE(a_watch_answer_that_is_not_a_chunked_stream_is_bounded, 
     }
 }
 
+BOOST_FIXTURE_TEST_CASE(the_generations_file_is_checked_like_the_kek, etcd_fixture) {
+    // It guards against rollbacks: a planted or altered one is refused, never trusted.
+    const fs::path gen(kek.string() + ".generations");
+    auto o = options({"http://127.0.0.1:1"});
+    write_text(gen, "fcs-etcd-generations-1\n7 /fcs-test/slots/Default\n", 0644);
+    BOOST_CHECK_EXCEPTION(storage::etcd{o}, fcs::error, [&](const fcs::error& e) {
+        return e.fcs_code() == errc::unsafe_file && e.file() == gen.string() &&
+               has(e.what(), "too open");
+    });
+    write_text(gen, "fcs-etcd-generations-1\nseven /fcs-test/slots/Default\n", 0600);
+    BOOST_CHECK_EXCEPTION(storage::etcd{o}, fcs::error, [&](const fcs::error& e) {
+        return e.fcs_code() == errc::parse_failed && e.file() == gen.string() &&
+               has(e.what(), "remove the file to start over");
+    });
+    write_text(gen, "fcs-etcd-generations-1\n7 /fcs-test/slots/Default\n", 0600);
+    BOOST_CHECK_NO_THROW(storage::etcd{o});
+}
+
 BOOST_AUTO_TEST_CASE(parses_etcd_urls) {
     auto o = storage::etcd_options::from_url("etcd://10.0.0.1:2379,10.0.0.2:2379/group/a");
     BOOST_TEST(o.endpoints.size() == 2u);

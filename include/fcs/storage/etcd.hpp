@@ -836,6 +836,9 @@ inline void mac_field(std::string& out, std::string_view v) {
  */
 struct generations_store {
     std::filesystem::path file;
+    /// Whose file it is: a root process (an admin's `status` with sudo) gives it the owner
+    /// of this file (the KEK), so the service, running as that user, can still read it.
+    std::filesystem::path owner_like;
 
     static std::mutex& file_mutex() {
         static std::mutex m;
@@ -900,6 +903,10 @@ struct generations_store {
                         std::strerror(errno));
         std::size_t done = 0;
         bool ok = true;
+        struct stat owner {};
+        if (::geteuid() == 0 && !owner_like.empty() && ::stat(owner_like.c_str(), &owner) == 0 &&
+            ::fchown(fd, owner.st_uid, owner.st_gid) != 0)
+            ok = false;
         while (ok && done < text.size()) {
             ssize_t n = ::write(fd, text.data() + done, text.size() - done);
             if (n < 0 && errno == EINTR)
@@ -946,6 +953,7 @@ struct state {
             opts.generations_file += ".generations";
         }
         generations.file = opts.generations_file;
+        generations.owner_like = opts.kek_file;
         for (auto& [key, g] : generations.load())
             if (key.starts_with(slots_prefix()) &&
                 valid_slot_name(key.substr(slots_prefix().size())))
@@ -962,7 +970,6 @@ struct state {
     /// that keeps it across restarts.
     std::map<std::string, std::int64_t> seen;
     generations_store generations;
-    bool generations_saved = true; ///< the last save worked (open() reports when not)
 
     /// Records `g` as seen for `name`; saves the file when it raised the value. Lock held.
     void raise_seen(const std::string& name, std::int64_t g) {
@@ -972,9 +979,8 @@ struct state {
         v = g;
         try {
             generations.merge({{slot_key(name), g}});
-            generations_saved = true;
         } catch (const error&) {
-            generations_saved = false; // kept in memory; open() said the file is unusable
+            // Kept in memory: open() said when the file cannot be written.
         }
     }
 
@@ -1578,14 +1584,16 @@ public:
     std::vector<std::string> open(const protections&) {
         using namespace etcd_detail;
         std::vector<std::string> notes;
-        try {
-            std::lock_guard lock(st_->mutex);
-            st_->generations.merge({}); // can it be written?
-        } catch (const error& e) {
-            notes.push_back(std::string(e.what()) +
-                            ": the bundle generations this node accepts are kept in memory "
-                            "only, so after a restart it cannot tell an older bundle copied "
-                            "back into etcd (a rollback) from the current one");
+        {
+            // Can it be written? Checked without writing: open() also serves `status`.
+            const auto& f = st_->generations.file;
+            auto folder = f.parent_path().empty() ? std::filesystem::path(".") : f.parent_path();
+            if (::access(folder.c_str(), W_OK | X_OK) != 0 ||
+                (::access(f.c_str(), F_OK) == 0 && ::access(f.c_str(), W_OK) != 0))
+                notes.push_back(f.string() + ": cannot be written (" + std::strerror(errno) +
+                                "): the bundle generations this node accepts are kept in "
+                                "memory only, so after a restart it cannot tell an older bundle "
+                                "copied back into etcd (a rollback) from the current one");
         }
         const std::string key = st_->check_key();
         const std::string ad(check_format);
