@@ -7,7 +7,8 @@ clients no one here wrote (Python's ssl module, openssl s_client, curl) and the 
 etcd's own JSON gateway. Every process started here is stopped by its PID.
 
 When the etcd binary is missing the tests are skipped with a message saying so (ctest shows
-them as skipped); tests/etcd/ensure_etcd.sh installs it.
+them as skipped); tests/etcd/ensure_etcd.sh installs it. Under CI=true a missing etcd fails the
+tests instead: in CI a missing tool is an error, never a skip.
 
 Run by ctest (tests/e2e_server/CMakeLists.txt), which sets FCS_SERVER:
     FCS_SERVER=... /usr/bin/python3 -B test_etcd_server.py EtcdServerGroup -v
@@ -36,8 +37,24 @@ from test_failover_server import (  # noqa: E402
     s_client_fingerprint, served_fingerprint, wait_for)
 
 ETCD = shutil.which("etcd")
+ETCDCTL = shutil.which("etcdctl")
+UNDER_CI = os.environ.get("CI") == "true"
 SKIP_MESSAGE = ("SKIPPED: the etcd binary is not installed (apt-get install etcd-server, or run "
                 "tests/etcd/ensure_etcd.sh)")
+
+
+def require_etcd(*tools):
+    """Skips the class when a tool is missing (ctest matches "SKIPPED: " and shows a skip), or
+    fails it under CI=true. Printed too: ctest only sees the output, and unittest's own skip
+    line is easy to miss."""
+    missing = [t for t, path in (("etcd", ETCD), ("etcdctl", ETCDCTL)) if t in tools and not path]
+    if not missing:
+        return
+    if UNDER_CI:
+        raise AssertionError(f"{' and '.join(missing)} not installed and CI=true: a missing tool "
+                             "fails the test (tests/etcd/ensure_etcd.sh installs it)")
+    print(SKIP_MESSAGE, flush=True)
+    raise unittest.SkipTest(SKIP_MESSAGE)
 
 
 def free_port(taken):
@@ -230,12 +247,12 @@ def decoded_forms(text):
         pass
 
 
-@unittest.skipIf(ETCD is None, SKIP_MESSAGE)
 class EtcdServerGroup(E2E):
     """Servers of one group on one etcd: the same pair everywhere, replaced everywhere."""
 
     @classmethod
     def setUpClass(cls):
+        require_etcd("etcd")
         cls.etcd_root = tempfile.mkdtemp(prefix="fcs-e2e-etcd-")
         cls.etcd = Etcd(cls.etcd_root).start()
 
@@ -293,7 +310,7 @@ class EtcdServerGroup(E2E):
         self.assertEqual(len(kvs), 1, "one etcd key holds the slot")
         return kvs[0][1]
 
-    def test_group_serves_one_certificate_and_a_replacement_everywhere_within_2s(self):
+    def test_group_serves_one_certificate_and_a_replacement_everywhere(self):
         a, b = self.start_group(2)
         self.assertNotEqual(a.port, b.port)
         self.assertEqual(sum("generated now" in " ".join(s.lines) for s in (a, b)), 1,
@@ -307,7 +324,7 @@ class EtcdServerGroup(E2E):
         self.assertEqual(s_client_fingerprint(b.port), first, "openssl s_client agrees")
         # The session-ticket keys are shared through etcd too: a session from one server
         # resumes on the other (what a client sees after a failover).
-        wait_for(lambda: resumes_across(a.port, b.port) and resumes_across(b.port, a.port), timeout=5,
+        wait_for(lambda: resumes_across(a.port, b.port) and resumes_across(b.port, a.port), timeout=30,
                  what="a session to resume across the two servers")
         for s in (a, b):
             cert = json.loads(s.get("/certificate")[2])
@@ -330,9 +347,10 @@ class EtcdServerGroup(E2E):
         self.assertIn("fingerprint SHA256 " + new, out)
         self.assertIn(f"{self.prefix}/archive/{CERT_NAME}/", out)
 
-        # Both servers serve it within 2 seconds, without a restart or a signal.
+        # Both servers serve it, without a restart or a signal: waited for with a generous bound
+        # (sanitizer builds are slow); the time it took is printed (about 0.1 s unsanitized).
         pending = {a.port, b.port}
-        while pending and time.monotonic() - replaced_at < 2.0:
+        while pending and time.monotonic() - replaced_at < 30.0:
             pending = {p for p in pending if served_fingerprint(p) != new}
             if pending:
                 time.sleep(0.02)
@@ -349,7 +367,7 @@ class EtcdServerGroup(E2E):
             self.assertEqual(s.metrics()["fcs_certificate_reload_failures_total"], 0)
             self.assertNotRegex(s.messages(), r"ERROR", "no error in the message log")
             wait_for(lambda: "reload after a change in etcd: new handshakes get SHA-256 " + new in s.messages(),
-                     timeout=5, what="the reload to be logged")
+                     timeout=30, what="the reload to be logged")
         code, out, err = run(["curl", "-sS", "--fail", "--cacert", ca[0], b.url("/health")])
         self.assertEqual(code, 0, err)
         self.assertEqual(json.loads(out)["sha256_fingerprint"], new)
@@ -415,12 +433,12 @@ class EtcdServerGroup(E2E):
         self.assertEqual(served_fingerprint(a.port), a.fingerprint, "the group keeps serving")
 
 
-@unittest.skipIf(ETCD is None or shutil.which("etcdctl") is None, SKIP_MESSAGE)
 class EtcdSecureServerGroup(E2E):
     """A group on an etcd that takes TLS with client certificates and v3 password auth only."""
 
     @classmethod
     def setUpClass(cls):
+        require_etcd("etcd", "etcdctl")
         cls.etcd_root = tempfile.mkdtemp(prefix="fcs-e2e-etcds-")
         cls.pki = EtcdPki(os.path.join(cls.etcd_root, "pki"))
         cls.etcd = Etcd(cls.etcd_root, cls.pki).start()
@@ -477,7 +495,7 @@ class EtcdSecureServerGroup(E2E):
         code, out, err = self.cli("replace", *self.connection_args(), "--data-dir", self.data("admin"),
                                   "--cert", new_crt, "--key", new_key)
         self.assertEqual(code, 0, err)
-        wait_for(lambda: served_fingerprint(a.port) == new and served_fingerprint(b.port) == new, timeout=2,
+        wait_for(lambda: served_fingerprint(a.port) == new and served_fingerprint(b.port) == new, timeout=30,
                  what="both servers to serve the replacement (watch over TLS with a token)")
         code, out, err = self.cli("status", *self.connection_args(), "--json")
         self.assertEqual(code, 0, err)
@@ -487,7 +505,7 @@ class EtcdSecureServerGroup(E2E):
                                            f"{self.prefix}/slots/{CERT_NAME}",
                                            user="fcs:node-secret")
         self.assertEqual(code, 0, err)
-        self.assertIn("fcs-etcd-bundle-1", out)
+        self.assertIn("fcs-etcd-bundle-2", out)
         code, out, err = self.etcd.etcdctl("get", "--prefix", "/fcs-e2e-secure/")
         self.assertNotEqual(code, 0, "etcd answered a client without a user")
         for s in (a, b):
@@ -497,7 +515,10 @@ class EtcdSecureServerGroup(E2E):
     def test_switchover_keeps_the_group_ca_in_the_same_secure_etcd(self):
         switchover = os.environ.get("FCS_SWITCHOVER")
         if not switchover or not os.access(switchover, os.X_OK):
-            # The TSan stage builds the server only; the g++ and ASan stages build both.
+            # The TSan stage builds the server only; the g++ and ASan stages build both. Said in
+            # the words ctest's SKIP_REGULAR_EXPRESSION matches: the class is then reported
+            # skipped, not passed without this part.
+            print(f"SKIPPED: fcs-switchover is not built here ({switchover})", flush=True)
             self.skipTest(f"fcs-switchover is not built here ({switchover})")
         args = self.connection_args()
         code, out, err = run([switchover, "init", "--data-dir", self.data("active"), *args], timeout=60)
@@ -510,7 +531,7 @@ class EtcdSecureServerGroup(E2E):
         code, out, err = self.etcd.etcdctl("get", "--print-value-only", f"{self.prefix}/slots/ServerGroup",
                                            user="fcs:node-secret")
         self.assertEqual(code, 0, err)
-        self.assertIn("fcs-etcd-bundle-1", out, "the group CA is in etcd, where etcdctl finds it")
+        self.assertIn("fcs-etcd-bundle-2", out, "the group CA is in etcd, where etcdctl finds it")
         code, out, err = run([switchover, "status", "--data-dir", self.data("x"), *args[:4],
                               "--etcd-password", "node-secret"])
         self.assertEqual(code, 2, out + err)
@@ -531,6 +552,14 @@ class EtcdSecureServerGroup(E2E):
             self.assertEqual(code, 2, f"{args}: {out}{err}")
             self.assertIn(expect, err)
             self.assertNotIn("node-secret", err)
+        # Authentication over plain http:// is refused by the library before anything is sent:
+        # the password and etcd's token would cross the network in clear.
+        code, out, err = self.cli("status", "--data-dir", self.data("x"), "--storage",
+                                  self.url.replace("etcds://", "etcd://"), "--kek-file", self.kek,
+                                  "--etcd-user", "fcs", "--etcd-password-file", self.password_file)
+        self.assertIn(code, (1, 2), out + err)
+        self.assertIn("etcds://", err)
+        self.assertNotIn("node-secret", err + out)
         # Refusals by etcd or by the checks on the files (exit 1), each naming the cause.
         wrong = self.secret_file("wrong.pass", "not-it\n")
         open_pw = self.secret_file("open.pass", "node-secret\n", 0o644)

@@ -9,8 +9,12 @@
 
 #include <fcs/storage/etcd.hpp>
 
+#include <boost/test/unit_test.hpp>
+
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +26,51 @@
 #include <unistd.h>
 
 namespace fcs::test {
+
+/// True when `tool` is an executable on PATH.
+inline bool on_path(const std::string& tool) {
+    const char* path = std::getenv("PATH");
+    std::string_view rest = path ? path : "";
+    while (!rest.empty()) {
+        auto colon = rest.find(':');
+        fs::path dir(std::string(rest.substr(0, colon)));
+        rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+        if (!dir.empty() && ::access((dir / tool).c_str(), X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+/// What is missing to start etcd here (empty: nothing).
+inline std::string etcd_missing() {
+    std::string m;
+    for (const char* tool : {"etcd", "etcdctl"})
+        if (!on_path(tool))
+            m += (m.empty() ? "" : " and ") + std::string(tool);
+    return m;
+}
+
+inline bool under_ci() {
+    const char* ci = std::getenv("CI");
+    return ci && std::string_view(ci) == "true";
+}
+
+/**
+ * Precondition of the suites that start etcd. Without etcd they are skipped, and say so on
+ * stdout in the words ctest's SKIP_REGULAR_EXPRESSION looks for (tests/etcd/CMakeLists.txt),
+ * so ctest reports "Skipped", never "Passed". Under CI=true a missing tool is a failure: the
+ * precondition lets the tests run, and etcd_cluster's constructor fails them.
+ */
+inline boost::test_tools::assertion_result etcd_available(boost::unit_test::test_unit_id) {
+    auto missing = etcd_missing();
+    if (missing.empty() || under_ci())
+        return true;
+    std::cout << "SKIPPED: etcd is not installed (" << missing
+              << " not on PATH); tests/etcd/ensure_etcd.sh installs it" << std::endl;
+    boost::test_tools::assertion_result r(false);
+    r.message() << "etcd is not installed";
+    return r;
+}
 
 /// A TCP port on 127.0.0.1 that is free now (bound to port 0, read back, released).
 inline int free_port() {
@@ -68,6 +117,10 @@ public:
     etcd_cluster(int n, const fs::path& root, etcd_security sec = {})
         : root_(root)
         , sec_(std::move(sec)) {
+        if (auto missing = etcd_missing(); !missing.empty())
+            throw std::runtime_error(
+                "not installed: " + missing +
+                (under_ci() ? " (CI=true: a missing tool fails the test)" : std::string()));
         std::vector<int> used;
         auto pick = [&] {
             for (;;) {

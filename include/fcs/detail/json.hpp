@@ -6,11 +6,13 @@
 // the number of values, and every failure is a parse error (never a crash or an unbounded
 // allocation). Numbers are kept as their text (etcd sends 64-bit revisions as strings anyway).
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -40,22 +42,38 @@ struct value {
             return std::nullopt;
         return v->text;
     }
-    /// An integer member given as a JSON number or a decimal string (etcd's int64), else nullopt.
+    /// An integer member given as a JSON number or a decimal string (etcd's int64), else nullopt:
+    /// also when it is out of the int64 range (never wrapped: etcd's 19-digit revisions must
+    /// not turn into other numbers). See int_status_at() to tell "absent" from "out of range".
     std::optional<std::int64_t> int_at(std::string_view key) const {
-        auto s = string_at(key);
-        if (!s || s->empty() || s->size() > 19)
-            return std::nullopt;
         std::int64_t out = 0;
-        std::size_t i = (*s)[0] == '-' ? 1 : 0;
-        if (i == s->size())
+        if (int_status_at(key, out) != int_status::ok)
             return std::nullopt;
-        for (; i < s->size(); ++i) {
-            char c = (*s)[i];
-            if (c < '0' || c > '9')
-                return std::nullopt;
-            out = out * 10 + (c - '0');
-        }
-        return (*s)[0] == '-' ? -out : out;
+        return out;
+    }
+    enum class int_status { ok, absent, not_an_integer, out_of_range };
+    /// Reads the integer member `key` into `out_value` (only on ok).
+    int_status int_status_at(std::string_view key, std::int64_t& out_value) const {
+        auto* v = find(key);
+        if (!v || (v->kind != type::string && v->kind != type::number))
+            return int_status::absent;
+        const std::string& s = v->text;
+        // Only an optional '-' and digits: from_chars would also take a leading '+' or stop at
+        // a '.', which must not pass for an integer.
+        std::size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
+        if (i == s.size())
+            return int_status::not_an_integer;
+        for (std::size_t k = i; k < s.size(); ++k)
+            if (s[k] < '0' || s[k] > '9')
+                return int_status::not_an_integer;
+        std::int64_t out = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+        if (ec == std::errc::result_out_of_range)
+            return int_status::out_of_range;
+        if (ec != std::errc() || end != s.data() + s.size())
+            return int_status::not_an_integer;
+        out_value = out;
+        return int_status::ok;
     }
     bool bool_at(std::string_view key) const noexcept {
         auto* v = find(key);

@@ -25,6 +25,8 @@
 #include <openssl/aead.h>
 #include <openssl/base64.h>
 #include <openssl/err.h>
+#include <openssl/hkdf.h>
+#include <openssl/hmac.h>
 #include <openssl/mem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -80,6 +82,12 @@ struct etcd_options {
     std::chrono::milliseconds operation_timeout{12000};
     /// Largest stored bundle (etcd's own request limit is 1.5 MiB).
     std::size_t max_value_size = 1u << 20;
+    /// Where this node keeps the highest bundle generation it has accepted per slot, so that
+    /// after a restart it still refuses an older bundle copied back into etcd (a rollback to
+    /// an old key). Empty: the KEK file's path with ".generations" appended. The file is
+    /// written like the KEK (0600, replaced atomically); when it cannot be written the
+    /// generations are kept in memory only and open() says so.
+    std::filesystem::path generations_file;
 
     /**
      * Parses "etcd://HOST:PORT[,HOST:PORT...]/PREFIX" (http) or "etcds://..." (https).
@@ -135,7 +143,12 @@ using clock = std::chrono::steady_clock;
 
 inline constexpr std::size_t max_response = 8u << 20;   ///< a range of all slots
 inline constexpr std::size_t max_watch_line = 4u << 20; ///< one watch event (a bundle in base64)
-inline constexpr std::string_view bundle_format = "fcs-etcd-bundle-1";
+/// Version 2 authenticates the whole bundle (certificate included) with an HMAC under a key
+/// derived from the KEK, over the prefix, the slot and a generation. Version 1 sealed only the
+/// key and ticket keys: its certificate could be swapped unnoticed, so it is refused.
+inline constexpr std::string_view bundle_format = "fcs-etcd-bundle-2";
+inline constexpr std::string_view old_bundle_format = "fcs-etcd-bundle-1";
+inline constexpr std::string_view generations_format = "fcs-etcd-generations-1";
 inline constexpr std::string_view check_format = "fcs-etcd-kek-check-1";
 inline constexpr std::string_view check_text = "fcs etcd key-encryption key check";
 
@@ -527,6 +540,16 @@ public:
         if (o.user.empty() && (!o.password.empty() || !o.password_file.empty()))
             throw error(errc::invalid_argument, o.password_file.string(), "configure etcd",
                         "a password is given without a user name");
+        if (!o.user.empty())
+            for (auto& e : endpoints_)
+                if (!e.tls)
+                    // Refused before the password file is even read.
+                    throw error(errc::invalid_argument, e.url, "configure etcd",
+                                "authentication as etcd user " + o.user +
+                                    " needs TLS on every endpoint: over http:// the password "
+                                    "and the token etcd returns would cross the network "
+                                    "unencrypted; use etcds://HOST:PORT[,...]/PREFIX (https:// "
+                                    "endpoints) with etcd's CA, or no user");
         if (!o.user.empty()) {
             if (opts_.password.empty() && !o.password_file.empty())
                 opts_.password = load_password(o.password_file);
@@ -725,6 +748,35 @@ private:
     std::string token_;
 };
 
+/**
+ * The integer member `key` of `v` (etcd's int64 revisions and versions, sent as decimal
+ * strings), 0 when absent.
+ * @throws fcs::error(errc::parse_failed) naming `where` when the member is not an integer in the
+ *         int64 range: it is never wrapped around, nor read as 0 (a revision 0 means "absent").
+ */
+inline std::int64_t int_field(const json::value& v, std::string_view key,
+                              const std::string& where) {
+    std::int64_t out = 0;
+    switch (v.int_status_at(key, out)) {
+    case json::value::int_status::ok:
+        return out;
+    case json::value::int_status::absent:
+        return 0;
+    case json::value::int_status::out_of_range:
+        throw error(errc::parse_failed, where, "read etcd's answer",
+                    "\"" + std::string(key) + "\" is out of the 64-bit integer range");
+    default:
+        throw error(errc::parse_failed, where, "read etcd's answer",
+                    "\"" + std::string(key) + "\" is not an integer");
+    }
+}
+
+/// The store revision in an answer's header (0 when it has none).
+inline std::int64_t header_revision(const json::value& doc, const std::string& where) {
+    auto* h = doc.find("header");
+    return h ? int_field(*h, "revision", where) : 0;
+}
+
 /// A key-value pair from a range or a watch event.
 struct kv {
     std::string key;
@@ -750,9 +802,9 @@ inline std::vector<kv> kvs_of(const json::value& doc, std::size_t max_value) {
                         "the stored value is larger than " + std::to_string(max_value) + " bytes");
         k.key = std::move(*key);
         k.value = std::move(*value);
-        k.mod_revision = item.int_at("mod_revision").value_or(0);
-        k.create_revision = item.int_at("create_revision").value_or(0);
-        k.version = item.int_at("version").value_or(0);
+        k.mod_revision = int_field(item, "mod_revision", "etcd:" + k.key);
+        k.create_revision = int_field(item, "create_revision", "etcd:" + k.key);
+        k.version = int_field(item, "version", "etcd:" + k.key);
         out.push_back(std::move(k));
     }
     return out;
@@ -763,7 +815,121 @@ struct slot_entry {
     std::string raw;
     std::int64_t mod_revision = 0;
     std::map<part, secret_bytes> parts;
-    std::optional<error> problem; ///< the value cannot be used (decryption, format)
+    std::int64_t generation = 0;  ///< from the authenticated bundle
+    std::optional<error> problem; ///< the value cannot be used (decryption, format, rollback)
+    /// A problem a full re-import may overwrite (an old-format bundle, a rolled-back one): the
+    /// admin's way out. A bundle that fails authentication is never overwritten.
+    bool replaceable = false;
+};
+
+/// HMAC-SHA256 input: each field as an 8-byte big-endian length and its bytes.
+inline void mac_field(std::string& out, std::string_view v) {
+    for (int i = 7; i >= 0; --i)
+        out += static_cast<char>((static_cast<std::uint64_t>(v.size()) >> (8 * i)) & 0xff);
+    out += v;
+}
+
+/**
+ * The highest bundle generation accepted per etcd slot key, kept in a file (see
+ * etcd_options::generations_file). One process-wide lock serializes the read-merge-replace
+ * of the file; the merge keeps the maximum, so nodes sharing the file only raise values.
+ */
+struct generations_store {
+    std::filesystem::path file;
+    /// Whose file it is: a root process (an admin's `status` with sudo) gives it the owner
+    /// of this file (the KEK), so the service, running as that user, can still read it.
+    std::filesystem::path owner_like;
+
+    static std::mutex& file_mutex() {
+        static std::mutex m;
+        return m;
+    }
+
+    /// What the file holds (empty when it does not exist).
+    /// @throws fcs::error naming the file when it is unsafe (see read_private_file) or malformed.
+    std::map<std::string, std::int64_t> load() const {
+        std::map<std::string, std::int64_t> out;
+        secret_bytes raw;
+        try {
+            raw = read_private_file(file, "load etcd bundle generations", 1u << 20);
+        } catch (const error& e) {
+            if (e.fcs_code() == errc::not_found)
+                return out;
+            throw;
+        }
+        std::string_view text = as_text(raw);
+        auto bad = [&](const std::string& why) {
+            return error(errc::parse_failed, file.string(), "load etcd bundle generations",
+                         why + " (remove the file to start over: rollback protection then "
+                               "restarts from what etcd holds now)");
+        };
+        auto nl = text.find('\n');
+        if (text.substr(0, nl) != generations_format)
+            throw bad("not an fcs generations file");
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        while (!text.empty()) {
+            nl = text.find('\n');
+            auto line = text.substr(0, nl);
+            text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+            auto sp = line.find(' ');
+            std::int64_t g = 0;
+            auto digits = line.substr(0, sp);
+            auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), g);
+            if (sp == std::string_view::npos || ec != std::errc() ||
+                end != digits.data() + digits.size() || g <= 0 || sp + 1 == line.size())
+                throw bad("a line is not GENERATION KEY");
+            auto& v = out[std::string(line.substr(sp + 1))];
+            v = std::max(v, g);
+        }
+        return out;
+    }
+
+    /// Raises the entries to `update` (never lowers one) and replaces the file atomically.
+    /// @throws fcs::error naming the file when it cannot be read or written.
+    void merge(const std::map<std::string, std::int64_t>& update) const {
+        std::lock_guard lock(file_mutex());
+        auto all = load();
+        for (auto& [k, g] : update)
+            all[k] = std::max(all[k], g);
+        std::string text = std::string(generations_format) + "\n";
+        for (auto& [k, g] : all)
+            text += std::to_string(g) + " " + k + "\n";
+        static std::atomic<unsigned> counter{0};
+        auto tmp = file;
+        tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            throw error(errc::io_failed, tmp.string(), "save etcd bundle generations",
+                        std::strerror(errno));
+        std::size_t done = 0;
+        bool ok = true;
+        struct stat owner {};
+        if (::geteuid() == 0 && !owner_like.empty() && ::stat(owner_like.c_str(), &owner) == 0 &&
+            ::fchown(fd, owner.st_uid, owner.st_gid) != 0)
+            ok = false;
+        while (ok && done < text.size()) {
+            ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            ok = n > 0;
+            done += ok ? static_cast<std::size_t>(n) : 0;
+        }
+        int err = ok ? 0 : errno;
+        if (ok && ::fsync(fd) != 0) {
+            ok = false;
+            err = errno;
+        }
+        ::close(fd);
+        if (ok && ::rename(tmp.c_str(), file.c_str()) != 0) {
+            ok = false;
+            err = errno;
+        }
+        if (!ok) {
+            ::unlink(tmp.c_str());
+            throw error(errc::io_failed, file.string(), "save etcd bundle generations",
+                        std::strerror(err));
+        }
+    }
 };
 
 /// What a storage and its watches share.
@@ -776,13 +942,47 @@ struct state {
             opts.prefix.pop_back();
         if (opts.prefix.empty() || opts.prefix == "/")
             opts.prefix = "";
+        // A key of its own for the MAC: the KEK itself stays the AES-GCM key only.
+        static constexpr std::string_view info = "fcs-etcd-bundle-2 mac key";
+        mac_key.resize(32);
+        if (!HKDF(mac_key.data(), mac_key.size(), EVP_sha256(), kek.data(), kek.size(), nullptr, 0,
+                  reinterpret_cast<const std::uint8_t*>(info.data()), info.size()))
+            throw error(errc::crypto_failed, "", "derive the bundle MAC key", "HKDF failed");
+        if (opts.generations_file.empty()) {
+            opts.generations_file = opts.kek_file;
+            opts.generations_file += ".generations";
+        }
+        generations.file = opts.generations_file;
+        generations.owner_like = opts.kek_file;
+        for (auto& [key, g] : generations.load())
+            if (key.starts_with(slots_prefix()) &&
+                valid_slot_name(key.substr(slots_prefix().size())))
+                seen[key.substr(slots_prefix().size())] = g;
     }
     etcd_options opts;
     secret_bytes kek;
+    secret_bytes mac_key;
     gateway gw;
-    std::mutex mutex; ///< guards the snapshot
+    std::mutex mutex; ///< guards the snapshot, seen and revision_seen
     std::map<std::string, slot_entry> snapshot;
     bool have_snapshot = false;
+    /// The highest generation accepted per slot (this node's rollback guard), and the file
+    /// that keeps it across restarts.
+    std::map<std::string, std::int64_t> seen;
+    generations_store generations;
+
+    /// Records `g` as seen for `name`; saves the file when it raised the value. Lock held.
+    void raise_seen(const std::string& name, std::int64_t g) {
+        auto& v = seen[name];
+        if (g <= v)
+            return;
+        v = g;
+        try {
+            generations.merge({{slot_key(name), g}});
+        } catch (const error&) {
+            // Kept in memory: open() said when the file cannot be written.
+        }
+    }
 
     std::string slots_prefix() const { return opts.prefix + "/slots/"; }
     std::string slot_key(const std::string& name) const { return slots_prefix() + name; }
@@ -792,28 +992,65 @@ struct state {
     std::string check_key() const { return opts.prefix + "/kek-check"; }
     std::string kek_shown() const { return opts.kek_file.string(); }
 
-    static std::string ad(const std::string& name, part p) {
-        return std::string(bundle_format) + '\0' + name + '\0' + part_name(p);
+    std::string ad(const std::string& name, part p) const {
+        return std::string(bundle_format) + '\0' + opts.prefix + '\0' + name + '\0' + part_name(p);
+    }
+
+    /// The MAC of a bundle: every field it holds, the prefix and the slot, under mac_key.
+    /// `text(p)` is the stored text of part p (the certificate's base64, or a sealed part's
+    /// "alg nonce data"), nullopt when absent.
+    template <class Text>
+    std::string bundle_mac(const std::string& name, const std::string& generation,
+                           const std::string& written_by, const std::string& written_at,
+                           Text&& text) const {
+        std::string in;
+        mac_field(in, bundle_format);
+        mac_field(in, opts.prefix);
+        mac_field(in, name);
+        mac_field(in, generation);
+        mac_field(in, written_by);
+        mac_field(in, written_at);
+        for (part p : {part::certificate, part::private_key, part::ticket_keys, part::metadata}) {
+            auto t = text(p);
+            mac_field(in, part_name(p));
+            mac_field(in, t ? "1" : "0");
+            if (t)
+                for (auto& f : *t)
+                    mac_field(in, f);
+        }
+        std::uint8_t out[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        if (!HMAC(EVP_sha256(), mac_key.data(), mac_key.size(),
+                  reinterpret_cast<const std::uint8_t*>(in.data()), in.size(), out, &len))
+            throw error(errc::crypto_failed, "", "authenticate the bundle", "HMAC failed");
+        return b64(std::span<const std::uint8_t>(out, len));
     }
 
     /// The bundle value of `parts` for slot `name`: the certificate in clear, the rest sealed.
-    std::string encode_bundle(const std::string& name,
-                              const std::map<part, secret_bytes>& parts) const {
-        std::string s =
-            "{\"format\":" + json::quote(bundle_format) + ",\"slot\":" + json::quote(name);
-        s +=
-            ",\"written_by\":" + json::quote(host()) + ",\"written_at\":" + json::quote(now_text());
+    std::string encode_bundle(const std::string& name, const std::map<part, secret_bytes>& parts,
+                              std::int64_t generation) const {
+        const std::string gen = std::to_string(generation), by = host(), at = now_text();
+        std::string s = "{\"format\":" + json::quote(bundle_format) +
+                        ",\"slot\":" + json::quote(name) + ",\"generation\":" + json::quote(gen);
+        s += ",\"written_by\":" + json::quote(by) + ",\"written_at\":" + json::quote(at);
+        std::map<part, std::vector<std::string>> texts;
         for (auto& [p, data] : parts) {
             if (p == part::certificate) {
-                s += ",\"certificate\":" + json::quote(b64(data));
+                texts[p] = {b64(data)};
+                s += ",\"certificate\":" + json::quote(texts[p][0]);
             } else {
                 auto sl = seal(kek, data, ad(name, p));
+                texts[p] = {"AES-256-GCM", sl.nonce, sl.data};
                 s += ",\"" + std::string(part_name(p)) +
                      "\":{\"alg\":\"AES-256-GCM\",\"nonce\":" + json::quote(sl.nonce) +
                      ",\"data\":" + json::quote(sl.data) + "}";
             }
         }
-        return s + "}";
+        auto mac = bundle_mac(name, gen, by, at, [&](part p) {
+            auto it = texts.find(p);
+            return it == texts.end() ? std::nullopt : std::optional(it->second);
+        });
+        return s + ",\"mac\":" + json::quote(mac) + "}";
     }
 
     slot_entry decode_bundle(const std::string& name, const kv& k) const {
@@ -822,21 +1059,76 @@ struct state {
         e.mod_revision = k.mod_revision;
         const std::string where = "etcd:" + slot_key(name);
         auto doc = json::parse(k.value);
-        if (!doc || doc->string_at("format") != std::string(bundle_format) ||
-            doc->string_at("slot") != name) {
+        auto format = doc ? doc->string_at("format") : std::nullopt;
+        if (format == std::string(old_bundle_format)) {
             e.problem = error(errc::parse_failed, where, "read",
-                              "not an fcs certificate bundle for this slot");
+                              "the bundle is in the old format " + std::string(old_bundle_format) +
+                                  ", whose certificate is not authenticated (whoever can write "
+                                  "to etcd could swap it), so it is not used: import the pair "
+                                  "again (the replace command, or install()), which rewrites "
+                                  "it as " +
+                                  std::string(bundle_format));
+            e.replaceable = true;
             return e;
         }
+        if (!doc || format != std::string(bundle_format)) {
+            e.problem = error(errc::parse_failed, where, "read", "not an fcs certificate bundle");
+            return e;
+        }
+        if (doc->string_at("slot") != name) {
+            e.problem = error(errc::wrong_password, where, "read",
+                              "the bundle was written for the slot " +
+                                  doc->string_at("slot").value_or("(none)").substr(0, 64) +
+                                  ", not this one (copied from another slot)");
+            return e;
+        }
+        std::int64_t generation = 0;
+        auto gen_text = doc->string_at("generation").value_or("");
+        if (doc->int_status_at("generation", generation) != json::value::int_status::ok ||
+            generation <= 0) {
+            e.problem = error(errc::parse_failed, where, "read",
+                              "the bundle's generation is not a positive 64-bit integer");
+            return e;
+        }
+        // Authenticate everything before using anything.
+        bool malformed = false;
+        auto text = [&](part p) -> std::optional<std::vector<std::string>> {
+            auto* v = doc->find(part_name(p));
+            if (!v)
+                return std::nullopt;
+            if (p == part::certificate) {
+                if (!v->is_string())
+                    malformed = true;
+                return std::vector<std::string>{v->text};
+            }
+            return std::vector<std::string>{v->string_at("alg").value_or(""),
+                                            v->string_at("nonce").value_or(""),
+                                            v->string_at("data").value_or("")};
+        };
+        auto expected = bundle_mac(name, gen_text, doc->string_at("written_by").value_or(""),
+                                   doc->string_at("written_at").value_or(""), text);
+        auto mac = doc->string_at("mac").value_or("");
+        if (malformed || mac.size() != expected.size() ||
+            CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
+            e.problem =
+                error(errc::wrong_password, where, "authenticate the bundle",
+                      "the key-encryption key " + kek_shown() +
+                          " cannot authenticate the stored bundle (it was written with a different "
+                          "key-encryption key, or altered: a certificate swapped in, or a bundle "
+                          "copied from another slot or prefix); it is not used");
+            return e;
+        }
+        e.generation = generation;
         for (part p : {part::certificate, part::private_key, part::ticket_keys, part::metadata}) {
             auto* v = doc->find(part_name(p));
             if (!v)
                 continue;
             if (p == part::certificate) {
                 secret_bytes cert;
-                if (!v->is_string() || !unb64(v->text, cert)) {
+                if (!unb64(v->text, cert)) {
                     e.problem = error(errc::parse_failed, where, "read",
                                       "the certificate is not valid base64");
+                    e.parts.clear();
                     return e;
                 }
                 e.parts[p] = std::move(cert);
@@ -846,6 +1138,7 @@ struct state {
             if (v->string_at("alg") != std::string("AES-256-GCM")) {
                 e.problem = error(errc::unsupported_cipher, where, "read",
                                   "the key is not sealed with AES-256-GCM");
+                e.parts.clear();
                 return e;
             }
             auto plain = open_sealed(kek, sl, ad(name, p));
@@ -861,6 +1154,37 @@ struct state {
             e.parts[p] = std::move(*plain);
         }
         return e;
+    }
+
+    /// Refuses `e` when its generation is older than the one this node has accepted for
+    /// `name` (an archived bundle copied back); else records it. Lock held.
+    void check_generation(const std::string& name, slot_entry& e) {
+        if (e.problem)
+            return;
+        auto it = seen.find(name);
+        if (it != seen.end() && e.generation < it->second) {
+            e.problem = error(
+                errc::conflict, "etcd:" + slot_key(name), "read",
+                "refused a rollback: the stored bundle has generation " +
+                    std::to_string(e.generation) + ", older than generation " +
+                    std::to_string(it->second) +
+                    " this node has already used (an older bundle was copied back?); the pair "
+                    "in use is kept. Import the pair that should be served (the replace "
+                    "command); if etcd itself was rebuilt on purpose, remove " +
+                    generations.file.string() + " on each node");
+            e.parts.clear();
+            e.replaceable = true;
+            return;
+        }
+        raise_seen(name, e.generation);
+    }
+
+    /// A store revision no older than this moment: generations derive from it.
+    std::int64_t fresh_revision() {
+        auto doc = gw.call("/v3/kv/range",
+                           "{\"key\":" + json::quote(b64(check_key())) + ",\"keys_only\":true}",
+                           "read the etcd revision");
+        return header_revision(doc, "etcd:" + check_key());
     }
 
     static std::string host() {
@@ -886,6 +1210,8 @@ struct state {
             fresh[name] = decode_bundle(name, k);
         }
         std::lock_guard lock(mutex);
+        for (auto& [name, e] : fresh)
+            check_generation(name, e);
         snapshot = std::move(fresh);
         have_snapshot = true;
     }
@@ -975,6 +1301,19 @@ private:
             log(policy::level::error,
                 "etcd:" + key_ + ": reload after a change failed: " + e.what());
         }
+        // What the storage refused in the slot (a bundle that fails authentication, a
+        // rollback, an old format): said once per cause, since the reload keeps the pair in use
+        // and reports only that.
+        std::string refused;
+        {
+            std::lock_guard lock(st_->mutex);
+            auto it = st_->snapshot.find(name_);
+            if (it != st_->snapshot.end() && it->second.problem)
+                refused = it->second.problem->what();
+        }
+        if (!refused.empty() && refused != refused_said_)
+            log(policy::level::error, "not used: " + refused);
+        refused_said_ = std::move(refused);
     }
     bool stopping() {
         std::lock_guard lock(stop_mutex_);
@@ -999,8 +1338,7 @@ private:
                                      ",\"keys_only\":true}",
                                  "watch etcd:" + key_, st_->opts.request_timeout * 2);
                 auto kvs = etcd_detail::kvs_of(doc, st_->opts.max_value_size);
-                auto rev =
-                    doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+                auto rev = etcd_detail::header_revision(doc, "etcd:" + key_);
                 note(kvs.empty() ? 0 : kvs.front().mod_revision);
                 auto index = st_->gw.preferred();
                 auto end = session(st_->gw.endpoints()[index], rev + 1);
@@ -1095,7 +1433,14 @@ private:
                     if (!k)
                         continue;
                     bool deleted = ev.string_at("type") == std::string("DELETE");
-                    note(deleted ? 0 : k->int_at("mod_revision").value_or(last_ + 1));
+                    using st = etcd_detail::json::value::int_status;
+                    std::int64_t rev = last_ + 1; // absent: a change all the same
+                    auto got = deleted ? st::ok : k->int_status_at("mod_revision", rev);
+                    if (got == st::out_of_range || got == st::not_an_integer) {
+                        failure = "a watch event's mod_revision is not a 64-bit integer";
+                        return false;
+                    }
+                    note(deleted ? 0 : rev);
                 }
             }
             return true;
@@ -1123,15 +1468,34 @@ private:
         };
         etcd_detail::beast::flat_buffer buf;
         http::response_parser<http::string_body> parser;
-        parser.body_limit(boost::none); // the stream is bounded per line and in time
+        // A chunked stream is bounded per line (chunk above) and in time (the session); any
+        // other answer (a Content-Length, or a body up to the end of the connection) is bounded
+        // as a whole: the limit checks a Content-Length with the header, and counts the bytes
+        // of a body read to the end. It is lifted only once the header says "chunked".
+        parser.body_limit(etcd_detail::max_watch_line);
         parser.header_limit(16 * 1024);
         parser.on_chunk_body(chunk);
         c.lowest().expires_at(now + opts_.session);
         ec = etcd_detail::await(
             ioc,
-            [&](auto h) { c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); }); },
+            [&](auto h) {
+                c.with_stream([&](auto& s) { http::async_read_header(s, buf, parser, h); });
+            },
             &stop_mutex_, &stopping_);
+        if (!ec && !parser.is_done()) {
+            if (parser.chunked())
+                parser.body_limit(boost::none);
+            ec = etcd_detail::await(
+                ioc,
+                [&](auto h) {
+                    c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); });
+                },
+                &stop_mutex_, &stopping_);
+        }
         connected_ = false;
+        if (ec == http::error::body_limit)
+            return {"the watch answer is not a chunked stream and is larger than " +
+                    std::to_string(etcd_detail::max_watch_line) + " bytes"};
         if (!failure.empty())
             return {failure};
         if (parser.is_header_done() && parser.get().result_int() != 200) {
@@ -1152,8 +1516,9 @@ private:
     log_fn on_log_;
     etcd_watch_options opts_;
     // Watch thread only:
-    std::int64_t last_ = 0; ///< the key's last known mod_revision (0: absent)
-    bool down_ = false;     ///< the last attempt failed (an error was logged)
+    std::int64_t last_ = 0;    ///< the key's last known mod_revision (0: absent)
+    bool down_ = false;        ///< the last attempt failed (an error was logged)
+    std::string refused_said_; ///< the slot's refusal last logged
     std::chrono::milliseconds pause_ = opts_.retry_min;
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> failures_{0};
@@ -1169,13 +1534,20 @@ private:
  *
  * One etcd key per slot, PREFIX/slots/NAME, holds the whole bundle (certificate chain in
  * PEM, private key and ticket keys sealed with AES-256-GCM under the key-encryption key,
- * with the slot and part names as associated data; who wrote it and when), so a change is
- * one write. commit() is one etcd transaction that compares the slot's revision with the
- * one this storage last read: absent (create_revision 0) for a creation, mod_revision for a
- * replacement. When another node or admin changed the slot first it throws
- * fcs::error(errc::conflict) and changes nothing; FailoverCertService::start() then loads the
- * winner's pair. A replaced bundle is copied to PREFIX/archive/NAME/TAG in the same
- * transaction.
+ * with the prefix, slot and part names as associated data; who wrote it and when; a
+ * generation), so a change is one write. An HMAC-SHA256 under a key derived from the KEK
+ * covers all of it with the prefix and the slot: a certificate swapped in, or a bundle copied
+ * to another slot or prefix, is refused (errc::wrong_password). The generation is above every
+ * etcd revision at the time of the write; each node refuses a bundle older than the newest it
+ * has accepted for that slot (errc::conflict, "refused a rollback"), remembered in
+ * etcd_options::generations_file across restarts. A bundle of the old format
+ * (fcs-etcd-bundle-1, certificate not authenticated) is refused; a re-import (install(), the
+ * replace command) overwrites it, as it overwrites a rolled-back one. commit() is one etcd
+ * transaction that compares the slot's revision with the one this storage last read: absent
+ * (create_revision 0) for a creation, mod_revision for a replacement. When another node or admin
+ * changed the slot first it throws fcs::error(errc::conflict) and changes nothing;
+ * FailoverCertService::start() then loads the winner's pair. A replaced bundle is copied to
+ * PREFIX/archive/NAME/TAG in the same transaction.
  *
  * names() reads all slots at one etcd revision; read() answers from that snapshot, so a
  * certificate and its key never come from different writes.
@@ -1204,11 +1576,25 @@ public:
 
     const etcd_options& options() const noexcept { return st_->opts; }
 
+    /// The endpoint requests go to first: the last one that answered (for status and tests).
+    std::string preferred_endpoint() const { return st_->gw.endpoints()[st_->gw.preferred()].url; }
+
     /// Checks that etcd answers and that the KEK matches the group's (PREFIX/kek-check,
     /// created by the first node). Returns notes for the message log.
     std::vector<std::string> open(const protections&) {
         using namespace etcd_detail;
         std::vector<std::string> notes;
+        {
+            // Can it be written? Checked without writing: open() also serves `status`.
+            const auto& f = st_->generations.file;
+            auto folder = f.parent_path().empty() ? std::filesystem::path(".") : f.parent_path();
+            if (::access(folder.c_str(), W_OK | X_OK) != 0 ||
+                (::access(f.c_str(), F_OK) == 0 && ::access(f.c_str(), W_OK) != 0))
+                notes.push_back(f.string() + ": cannot be written (" + std::strerror(errno) +
+                                "): the bundle generations this node accepts are kept in "
+                                "memory only, so after a restart it cannot tell an older bundle "
+                                "copied back into etcd (a rollback) from the current one");
+        }
         const std::string key = st_->check_key();
         const std::string ad(check_format);
         for (int round = 0; round < 2; ++round) {
@@ -1295,6 +1681,7 @@ public:
             std::map<part, secret_bytes> parts;
             bool replaces = false;
             std::string value;
+            std::int64_t generation = 0;
         };
         bool have = false;
         {
@@ -1305,6 +1692,12 @@ public:
                    // now
             st_->refresh();
         std::lock_guard lock(st_->mutex);
+        // A re-import (certificate and key put together) may overwrite an old-format or a
+        // rolled-back bundle; nothing of it is kept, and it is archived as it is.
+        std::map<std::string, int> full_puts;
+        for (auto& put : c.puts)
+            if (put.part == part::certificate || put.part == part::private_key)
+                full_puts[put.name] |= put.part == part::certificate ? 1 : 2;
         std::map<std::string, planned> plan;
         auto slot = [&](const std::string& name) -> planned& {
             if (!valid_slot_name(name))
@@ -1313,11 +1706,13 @@ public:
             if (fresh) {
                 auto s = st_->snapshot.find(name);
                 if (s != st_->snapshot.end()) {
-                    if (s->second.problem)
+                    if (s->second.problem &&
+                        !(s->second.replaceable && full_puts[name] == 3 && c.expects.empty()))
                         throw *s->second.problem;
                     it->second.base = &s->second;
                     it->second.base_rev = s->second.mod_revision;
-                    it->second.parts = s->second.parts;
+                    it->second.parts = s->second.parts; // none when it has a problem
+                    it->second.replaces = s->second.problem.has_value();
                 }
             }
             return it->second;
@@ -1343,6 +1738,10 @@ public:
         }
         if (plan.empty())
             return;
+        // The generation of what is written: above every etcd revision up to now, so above
+        // the generation of every bundle ever stored (each was derived from a revision older
+        // than its own write), even one deleted since; and above what this node accepted.
+        const std::int64_t now_rev = st_->fresh_revision();
         std::string compares, success, failure;
         auto add = [](std::string& list, const std::string& item) {
             list += (list.empty() ? "" : ",") + item;
@@ -1353,7 +1752,11 @@ public:
             if (pl.parts.empty()) {
                 add(success, "{\"request_delete_range\":{\"key\":" + json::quote(b64(key)) + "}}");
             } else {
-                pl.value = st_->encode_bundle(name, pl.parts);
+                auto seen = st_->seen.find(name);
+                pl.generation = std::max({now_rev, pl.base ? pl.base->generation : 0,
+                                          seen == st_->seen.end() ? 0 : seen->second}) +
+                                1;
+                pl.value = st_->encode_bundle(name, pl.parts, pl.generation);
                 if (pl.value.size() > st_->opts.max_value_size)
                     throw error(errc::too_large, "etcd:" + key, "commit",
                                 "the bundle is larger than " +
@@ -1375,8 +1778,7 @@ public:
                                 "{\"compare\":[" + compares + "],\"success\":[" + success +
                                     "],\"failure\":[" + failure + "]}",
                                 "commit to " + slots);
-        std::int64_t rev =
-            doc.find("header") ? doc.find("header")->int_at("revision").value_or(0) : 0;
+        std::int64_t rev = header_revision(doc, slots);
         bool won = doc.bool_at("succeeded");
         std::map<std::string, std::int64_t> seen; // failure: what each slot holds now
         std::map<std::string, bool> ours;         // failure: it holds exactly our value
@@ -1420,7 +1822,9 @@ public:
             slot_entry e;
             e.raw = pl.value;
             e.mod_revision = rev;
+            e.generation = pl.generation;
             e.parts = std::move(pl.parts);
+            st_->raise_seen(name, pl.generation);
             st_->snapshot[name] = std::move(e);
         }
     }
