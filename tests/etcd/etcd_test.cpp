@@ -2,6 +2,7 @@
 // three-member cluster), started and stopped by the tests.
 
 #include "etcd/etcd_cluster.hpp"
+#include "support/key_leak.hpp"
 #include "support/support.hpp"
 
 #include <fcs/detail/json.hpp>
@@ -151,40 +152,6 @@ void check_one_certificate(const std::vector<std::unique_ptr<node>>& nodes,
 
 pem_pair ca_issued(const fs::path& work, const std::string& cn) {
     return openssl_ca_issued(work, cn);
-}
-
-/// The forms in which a P-256 private key's secret, its scalar, could leak: raw, hex (both
-/// cases), and base64 at each of the three alignments a longer base64 text can hold it in.
-/// (The PKCS#8 encoding starts with the same bytes for every P-256 key: they prove nothing.)
-std::vector<std::string> scalar_forms(const crypto::boringssl::private_key& key) {
-    const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key.get());
-    BOOST_TEST_REQUIRE(ec != nullptr);
-    std::uint8_t scalar[32];
-    BOOST_TEST_REQUIRE(BN_bn2bin_padded(scalar, sizeof scalar, EC_KEY_get0_private_key(ec)) == 1);
-    std::vector<std::string> forms;
-    forms.emplace_back(reinterpret_cast<const char*>(scalar), sizeof scalar);
-    static constexpr char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
-    std::string lo, up;
-    for (auto b : scalar) {
-        lo += {lower[b >> 4], lower[b & 15]};
-        up += {upper[b >> 4], upper[b & 15]};
-    }
-    forms.push_back(lo);
-    forms.push_back(up);
-    for (std::size_t skip = 0; skip < 3; ++skip) // 27 bytes: 36 characters, no padding
-        forms.push_back(
-            storage::etcd_detail::b64(std::span<const std::uint8_t>(scalar + skip, 27)));
-    OPENSSL_cleanse(scalar, sizeof scalar);
-    return forms;
-}
-
-/// True when `text`, as it is or without its line breaks (PEM wraps base64), holds a form.
-bool holds_scalar(const std::string& text, const std::vector<std::string>& forms) {
-    std::string joined = text;
-    std::erase_if(joined, [](char c) { return c == '\n' || c == '\r'; });
-    return std::any_of(forms.begin(), forms.end(), [&](const std::string& f) {
-        return text.find(f) != std::string::npos || joined.find(f) != std::string::npos;
-    });
 }
 
 /// Why the node's storage refuses its slot now ("" when it does not).
@@ -499,9 +466,9 @@ BOOST_FIXTURE_TEST_CASE(the_value_in_etcd_does_not_hold_the_private_key_in_clear
     auto cert_pem = as_text(cert_bytes);
     // The ticket keys are stored too; replace the pair once so the archive holds a bundle.
     auto pair = ca_issued(dir / "p", "new.example");
-    auto old_forms = scalar_forms(cur->key);
+    auto old_forms = key_secret::of(cur->key.get());
     n->svc->install(as_bytes(pair.cert), as_bytes(pair.key));
-    auto forms = scalar_forms(n->svc->current()->key);
+    auto forms = key_secret::of(n->svc->current()->key.get());
     auto everything = etcd.etcdctl("get '' --prefix");
     auto value = etcd.etcdctl("get " + slot_key + " --print-value-only");
     BOOST_TEST_REQUIRE(value.exit_code == 0, value.output);
@@ -511,14 +478,14 @@ BOOST_FIXTURE_TEST_CASE(the_value_in_etcd_does_not_hold_the_private_key_in_clear
     BOOST_TEST(has(everything.output, storage::etcd_detail::b64(cert_pem)));
     BOOST_TEST(has(everything.output, prefix + "/archive/"));
     // The detector finds the scalar where it is (so a miss below means something).
-    BOOST_TEST(holds_scalar(key_pem, old_forms));
-    BOOST_TEST(holds_scalar(
-        std::string(reinterpret_cast<const char*>(key_der.data()), key_der.size()), old_forms));
-    BOOST_TEST(holds_scalar(pair.key, forms));
+    BOOST_TEST(old_forms.in(key_pem));
+    BOOST_TEST(
+        old_forms.in(std::string(reinterpret_cast<const char*>(key_der.data()), key_der.size())));
+    BOOST_TEST(forms.in(pair.key));
     for (auto* text : {&value.output, &everything.output}) {
         BOOST_TEST(!has(*text, "PRIVATE KEY"));
-        BOOST_TEST(!holds_scalar(*text, forms), "the current key's scalar is stored in clear");
-        BOOST_TEST(!holds_scalar(*text, old_forms), "the archived key's scalar is in clear");
+        BOOST_TEST(!forms.in(*text), "the current key's scalar is stored in clear");
+        BOOST_TEST(!old_forms.in(*text), "the archived key's scalar is in clear");
     }
     // etcd's own JSON answers carry values in base64: decode every string and look again.
     auto json_everything = etcd.etcdctl("get '' --prefix -w json");
@@ -530,8 +497,8 @@ BOOST_FIXTURE_TEST_CASE(the_value_in_etcd_does_not_hold_the_private_key_in_clear
         auto v = storage::etcd_detail::unb64_text(kv.string_at("value").value_or(""));
         BOOST_TEST_REQUIRE(v.has_value());
         ++values;
-        BOOST_TEST(!holds_scalar(*v, forms));
-        BOOST_TEST(!holds_scalar(*v, old_forms));
+        BOOST_TEST(!forms.in(*v));
+        BOOST_TEST(!old_forms.in(*v));
     }
     BOOST_TEST(values >= 3u); // the KEK check, the slot, the archived bundle
     // and the group's nodes get the key back from it

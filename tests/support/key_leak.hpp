@@ -22,6 +22,18 @@ namespace fcs::test {
 
 class key_secret {
 public:
+    /// From a parsed EC private key.
+    static key_secret of(const EVP_PKEY* pkey) {
+        if (!pkey || EVP_PKEY_id(pkey) != EVP_PKEY_EC)
+            throw std::runtime_error("key_secret: not an EC private key");
+        const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(pkey);
+        std::vector<std::uint8_t> scalar(BN_num_bytes(EC_GROUP_get0_order(EC_KEY_get0_group(ec))));
+        BN_bn2bin_padded(scalar.data(), scalar.size(), EC_KEY_get0_private_key(ec));
+        key_secret s(scalar);
+        OPENSSL_cleanse(scalar.data(), scalar.size());
+        return s;
+    }
+
     /// From a PEM (PKCS#8, SEC1) or DER private key.
     static key_secret of(std::string_view key) {
         bssl::UniquePtr<BIO> bio(BIO_new_mem_buf(key.data(), static_cast<int>(key.size())));
@@ -33,33 +45,7 @@ public:
             CBS_init(&cbs, reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
             pkey.reset(EVP_parse_private_key(&cbs));
         }
-        if (!pkey || EVP_PKEY_id(pkey.get()) != EVP_PKEY_EC)
-            throw std::runtime_error("key_secret: not an EC private key");
-        const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(pkey.get());
-        const BIGNUM* d = EC_KEY_get0_private_key(ec);
-        std::vector<std::uint8_t> scalar(BN_num_bytes(EC_GROUP_get0_order(EC_KEY_get0_group(ec))));
-        BN_bn2bin_padded(scalar.data(), scalar.size(), d);
-        key_secret s;
-        s.forms_.emplace_back(scalar.begin(), scalar.end()); // raw
-        static constexpr char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
-        std::string lh, uh;
-        for (auto b : scalar) {
-            lh += {lower[b >> 4], lower[b & 15]};
-            uh += {upper[b >> 4], upper[b & 15]};
-        }
-        s.forms_.push_back(lh);
-        s.forms_.push_back(uh);
-        // Base64 at each alignment the scalar can have inside a larger encoded blob: 27 bytes
-        // from offset 0, 1 and 2 encode to 36 characters without padding.
-        for (std::size_t a = 0; a < 3; ++a) {
-            std::string b64(40, '\0');
-            auto n =
-                EVP_EncodeBlock(reinterpret_cast<std::uint8_t*>(b64.data()), scalar.data() + a, 27);
-            b64.resize(n);
-            s.forms_.push_back(b64);
-        }
-        OPENSSL_cleanse(scalar.data(), scalar.size());
-        return s;
+        return of(pkey.get());
     }
 
     /// The name of the form in which `text` holds the secret, or "" when it does not. Line
@@ -92,8 +78,30 @@ public:
     key_secret(const key_secret&) = default;
     key_secret(key_secret&&) = default;
 
+    /// Whether `text` holds the secret in any form.
+    bool in(std::string_view text) const { return !found_in(text).empty(); }
+
 private:
-    key_secret() = default;
+    explicit key_secret(const std::vector<std::uint8_t>& scalar) {
+        forms_.emplace_back(scalar.begin(), scalar.end()); // raw
+        static constexpr char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
+        std::string lh, uh;
+        for (auto b : scalar) {
+            lh += {lower[b >> 4], lower[b & 15]};
+            uh += {upper[b >> 4], upper[b & 15]};
+        }
+        forms_.push_back(lh);
+        forms_.push_back(uh);
+        // Base64 at each alignment the scalar can have inside a larger encoded blob: 27 bytes
+        // from offset 0, 1 and 2 encode to 36 characters without padding.
+        for (std::size_t a = 0; a < 3; ++a) {
+            std::string b64(40, '\0');
+            auto n =
+                EVP_EncodeBlock(reinterpret_cast<std::uint8_t*>(b64.data()), scalar.data() + a, 27);
+            b64.resize(n);
+            forms_.push_back(b64);
+        }
+    }
     std::vector<std::string> forms_;
 };
 
