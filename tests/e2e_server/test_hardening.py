@@ -272,9 +272,19 @@ class SecretInputs(Workspace):
         self.assertIn("imported", r.stdout)
 
 
-class DescriptorExhaustion(Workspace):
-    """A low descriptor limit: the cap is clamped to it, and when descriptors run out anyway
-    (here: inherited ones the cap does not know of) accept() backs off instead of spinning."""
+def has_ubsan_vptr_check(binary):
+    """True for a build with UBSan's vptr check (the ASan+UBSan stage)."""
+    with open(binary, "rb") as f:
+        return b"__ubsan_handle_dynamic_type_cache_miss" in f.read()
+
+
+UBSAN_SKIP = ("SKIPPED: UBSan's vptr check cannot run without free descriptors (clang 14's runtime "
+              "probes memory with pipe(), which fails with EMFILE, and reports valid objects as "
+              "invalid; non-recoverable, so not suppressible); the g++ and TSan stages run this test")
+
+
+class Flooding(Workspace):
+    """Many idle connections, then all closed: the server must be serving again."""
 
     def flood(self, s, n):
         conns = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(n)]
@@ -287,6 +297,10 @@ class DescriptorExhaustion(Workspace):
                  what="the server to close every flood connection")
         self.assertEqual(s.get("/health")[0], 200)
         self.assertIsNone(s.proc.poll())
+
+
+class DescriptorCap(Flooding):
+    """A low descriptor limit: the cap is clamped to it."""
 
     def test_the_connection_cap_is_clamped_to_the_descriptor_limit(self):
         s = self.start(None, "--max-connections", "1000",
@@ -311,7 +325,14 @@ class DescriptorExhaustion(Workspace):
         self.assertNotIn("cannot accept connections", s.messages())
         self.assert_recovers(s, conns)
 
+class DescriptorExhaustion(Flooding):
+    """Descriptors run out anyway (here: inherited ones the cap does not know of): accept()
+    backs off instead of spinning, and the server recovers."""
+
     def test_running_out_of_descriptors_backs_off_and_recovers(self):
+        if has_ubsan_vptr_check(SERVER):
+            print(UBSAN_SKIP, flush=True)
+            self.skipTest(UBSAN_SKIP)
         # 150 inherited descriptors the server does not know of: the cap (clamped to 256 - 64)
         # is out of reach, accept() fails with EMFILE first.
         filler = [os.open("/dev/null", os.O_RDONLY) for _ in range(150)]
