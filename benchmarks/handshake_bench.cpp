@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -296,8 +297,10 @@ class ratio_reporter : public benchmark::ConsoleReporter {
 public:
     void ReportRuns(const std::vector<Run>& runs) override {
         for (auto& r : runs) {
-            if (r.error_occurred)
+            if (r.error_occurred) {
+                errors_.push_back(r.benchmark_name() + ": " + r.error_message);
                 continue;
+            }
             double us =
                 r.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(r.time_unit) * 1e6;
             if (r.run_type == Run::RT_Iteration)
@@ -328,7 +331,11 @@ public:
         return m == medians_.end() ? 0 : m->second.second;
     }
 
+    /// "NAME: MESSAGE" of every run that stopped with SkipWithError (failed, not skipped).
+    const std::vector<std::string>& errors() const { return errors_; }
+
 private:
+    std::vector<std::string> errors_;
     std::map<std::string, std::vector<double>> times_;
     std::map<std::string, std::pair<double, std::size_t>> medians_;
 };
@@ -390,6 +397,12 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("path/apply", run_apply, &fcs_ctxs.front()->tls)
         ->Unit(benchmark::kNanosecond);
     benchmark::RegisterBenchmark("path/clock_pair", run_clock_pair)->Unit(benchmark::kNanosecond);
+    // The proof that a failing benchmark fails the run (ctest benchmarks.smoke_error_fails).
+    if (std::getenv("FCS_BENCH_INJECT_ERROR"))
+        benchmark::RegisterBenchmark("selftest/injected_error", [](benchmark::State& state) {
+            for (auto _ : state)
+                state.SkipWithError("injected by FCS_BENCH_INJECT_ERROR");
+        });
 
     ratio_reporter rep;
     benchmark::RunSpecifiedBenchmarks(&rep);
@@ -408,5 +421,13 @@ int main(int argc, char** argv) {
     std::printf("std::atomic<std::shared_ptr>::is_always_lock_free = %d\n",
                 int(std::atomic<fcs::tls::prepared_ptr>::is_always_lock_free));
     benchmark::Shutdown();
+    // SkipWithError (no ticket, no resumption, a failed handshake) means the figures above
+    // are missing or wrong: the run fails, so benchmarks.smoke catches it.
+    if (!rep.errors().empty()) {
+        std::fprintf(stderr, "\n%zu benchmark(s) failed:\n", rep.errors().size());
+        for (auto& e : rep.errors())
+            std::fprintf(stderr, "  %s\n", e.c_str());
+        return 1;
+    }
     return 0;
 }

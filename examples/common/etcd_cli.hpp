@@ -6,6 +6,7 @@
 
 #include <fcs/storage/etcd.hpp>
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -13,6 +14,9 @@
 #include <vector>
 
 namespace fcs::examples {
+
+/// The largest client key file accepted (a PEM RSA-4096 key is about 3.3 KB).
+inline constexpr std::size_t max_client_key_bytes = 64 * 1024;
 
 /// The option names, without their leading "--".
 inline const std::vector<std::string> etcd_connection_options = {"etcd-ca", "etcd-cert", "etcd-key",
@@ -25,7 +29,8 @@ inline const std::vector<std::string> etcd_connection_options = {"etcd-ca", "etc
     "                         the system's CAs); etcd's certificate must name the host as "        \
     "written\n"                                                                                    \
     "  --etcd-cert FILE       etcds:// only: this server's client certificate and its key (PEM,\n" \
-    "  --etcd-key FILE        not password-protected), for an etcd run with --client-cert-auth\n"  \
+    "  --etcd-key FILE        not password-protected; the key file mode 0600), for an etcd run\n"  \
+    "                         with --client-cert-auth\n"                                           \
     "  --etcd-user NAME       etcd's v3 authentication: the user (its role needs readwrite on\n"   \
     "                         PREFIX/)\n"                                                          \
     "  --etcd-password-file FILE\n"                                                                \
@@ -36,8 +41,11 @@ inline const std::vector<std::string> etcd_connection_options = {"etcd-ca", "etc
 /**
  * Applies the etcd connection options to `o`. `value(name)` returns an option's value or
  * nullopt. Returns a usage message for misuse (a TLS file without etcds://, a password without
- * a user, half a client certificate), or nullopt when all is well. The files themselves are
- * read (and checked: a too-open password file is refused) when the storage is built.
+ * a user, half a client certificate), or nullopt when all is well. The client key file is
+ * checked here like the key-encryption key (a regular file, no symbolic link, readable by its
+ * owner only, owned by this user); the password file is checked the same way when the storage
+ * is built, which reads it.
+ * @throws fcs::error naming the client key file when it fails that check.
  */
 inline std::optional<std::string>
 apply_etcd_connection(storage::etcd_options& o,
@@ -56,6 +64,9 @@ apply_etcd_connection(storage::etcd_options& o,
     if (ca)
         o.ca_file = *ca;
     if (cert) {
+        // Only the check: the storage loads the key itself. The bytes read are cleansed.
+        (void)storage::etcd_detail::read_private_file(*key, "check etcd client key",
+                                                      max_client_key_bytes);
         o.cert_file = *cert;
         o.key_file = *key;
     }

@@ -8,6 +8,8 @@
 
 #include <fcs/crypto/boringssl.hpp>
 
+#include "process_hardening.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -134,6 +136,10 @@ beast::error_code run_op(net::io_context& ioc, Start start) {
 } // namespace
 
 int main(int argc, char** argv) {
+    if (auto failed = fcs::examples::harden_process()) {
+        std::cerr << "fcs-adapter-check: " << *failed << "\n";
+        return 1;
+    }
     std::vector<std::string> args(argv + 1, argv + argc);
     std::optional<std::string> url, ca, pin;
     bool validate = true;

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include <sys/inotify.h>
+#include <sys/resource.h>
 
 namespace fcs_example {
 
@@ -226,6 +227,7 @@ public:
         , settle_timer_(control_)
         , recheck_timer_(control_)
         , ticket_timer_(control_)
+        , accept_timer_(control_)
         , inotify_(control_)
         , storage_work_(net::make_work_guard(storage_ioc_)) {
         tls_.follow(service_);
@@ -250,6 +252,7 @@ public:
             throw std::runtime_error("cannot listen on " + url_host() + ":" +
                                      std::to_string(config_.port) + ": " + ec.message());
         port_ = acceptor_.local_endpoint().port();
+        clamp_connection_cap();
         // Before the caller prints the URL: a SIGHUP or SIGTERM from then on is ours, and so
         // is a change in the folders (a script that waits for the URL and then replaces the
         // files must not race the watch set-up).
@@ -437,10 +440,39 @@ public:
         }
     }
 
+    /// Wait after accept() ran out of descriptors (or memory) before trying again.
+    static constexpr std::chrono::milliseconds accept_backoff{100};
+    /// Descriptors kept out of the connection cap: the standard streams, the listener, epoll,
+    /// inotify, the signal pipe, the message log, the files read on a reload, etcd's sockets.
+    static constexpr std::size_t reserved_descriptors = 64;
+
+    /// The connection cap in effect (--max-connections, clamped to the descriptor limit).
+    std::size_t max_connections() const noexcept { return config_.max_connections; }
+
 private:
     static SSL_CTX* share(SSL_CTX* h) {
         SSL_CTX_up_ref(h);
         return h;
+    }
+
+    /// A cap above what the descriptor limit allows would end in accept() failing (EMFILE)
+    /// instead of the orderly refusal the cap gives: each connection takes one descriptor.
+    void clamp_connection_cap() {
+        rlimit nofile{};
+        if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY)
+            return;
+        const auto limit = static_cast<std::size_t>(nofile.rlim_cur);
+        const std::size_t fits =
+            limit > reserved_descriptors + 1 ? limit - reserved_descriptors : 1;
+        if (config_.max_connections <= fits)
+            return;
+        service_.log().write(fcs::policy::level::warning,
+                             "the connection cap " + std::to_string(config_.max_connections) +
+                                 " is clamped to " + std::to_string(fits) +
+                                 ": the descriptor limit (ulimit -n) is " + std::to_string(limit) +
+                                 " and " + std::to_string(reserved_descriptors) +
+                                 " are kept for files, inotify and etcd");
+        config_.max_connections = fits;
     }
 
     std::string url_host() const {
@@ -451,23 +483,50 @@ private:
     void accept() {
         // The acceptor lives on the control strand (stop() closes it); connections get their own.
         acceptor_.async_accept(
-            net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-                if (ec == net::error::operation_aborted || !acceptor_.is_open())
-                    return;
-                if (!ec) {
-                    if (static_cast<std::size_t>(metrics_.active_connections.load(
-                            std::memory_order_relaxed)) >= config_.max_connections) {
-                        metrics_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
-                        beast::error_code ignored;
-                        socket.close(ignored);
-                    } else {
-                        beast::error_code ignored;
-                        socket.set_option(tcp::no_delay(true), ignored);
-                        std::make_shared<connection>(std::move(socket), asio_ctx_, env_)->start();
-                    }
-                }
-                accept();
+            net::make_strand(ioc_),
+            [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+    }
+
+    void on_accept(beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor_.is_open())
+            return;
+        if (ec == boost::system::errc::too_many_files_open ||
+            ec == boost::system::errc::too_many_files_open_in_system ||
+            ec == net::error::no_buffer_space || ec == net::error::no_memory) {
+            // The connection stays in the listen queue: accepting again at once would fail
+            // again at once, a busy loop. Wait for descriptors to be freed; log it once.
+            if (!accept_starved_) {
+                accept_starved_ = true;
+                service_.log().write(fcs::policy::level::error,
+                                     "cannot accept connections: " + ec.message() +
+                                         "; retrying every " +
+                                         std::to_string(accept_backoff.count()) +
+                                         " ms (raise the descriptor limit, ulimit -n, or "
+                                         "lower --max-connections)");
+            }
+            accept_timer_.expires_after(accept_backoff);
+            accept_timer_.async_wait([this](beast::error_code wait_ec) {
+                if (!wait_ec && !stopping_.load())
+                    accept();
             });
+            return;
+        }
+        if (!ec) {
+            if (accept_starved_) {
+                accept_starved_ = false;
+                service_.log().write(fcs::policy::level::info, "accepting connections again");
+            }
+            beast::error_code ignored;
+            if (static_cast<std::size_t>(metrics_.active_connections.load(
+                    std::memory_order_relaxed)) >= config_.max_connections) {
+                metrics_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+                socket.close(ignored);
+            } else {
+                socket.set_option(tcp::no_delay(true), ignored);
+                std::make_shared<connection>(std::move(socket), asio_ctx_, env_)->start();
+            }
+        }
+        accept();
     }
 
     void wait_signal() {
@@ -493,6 +552,7 @@ private:
         settle_timer_.cancel();
         recheck_timer_.cancel();
         ticket_timer_.cancel();
+        accept_timer_.cancel();
         signals_.cancel(ignored);
         drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         drain();
@@ -691,6 +751,8 @@ private:
     net::steady_timer settle_timer_;
     net::steady_timer recheck_timer_;
     net::steady_timer ticket_timer_;
+    net::steady_timer accept_timer_; ///< the retry after running out of descriptors
+    bool accept_starved_ = false;    ///< logged that accepting failed (control strand only)
     net::posix::stream_descriptor inotify_;
     int data_wd_ = -1; ///< the watch on the data folder (for a new Certificates/)
     alignas(inotify_event) std::array<char, 8192> events_{};

@@ -11,6 +11,7 @@
 #include "etcd_cli.hpp"
 #include "https_server.hpp"
 #include "json.hpp"
+#include "process_hardening.hpp"
 
 #include <fcs/fcs.hpp>
 #include <fcs/storage/etcd.hpp>
@@ -547,6 +548,10 @@ int status(const std::vector<std::string>& argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+    if (auto failed = fcs::examples::harden_process()) {
+        std::cerr << program << ": " << *failed << "\n";
+        return 1;
+    }
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && (args.front() == "--help" || args.front() == "-h")) {
         std::cout << main_help << "\n" << serve_help;

@@ -9,6 +9,7 @@
 #include <fcs/switchover.hpp>
 
 #include "etcd_cli.hpp"
+#include "process_hardening.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <openssl/mem.h>
 
 #include <termios.h>
 #include <unistd.h>
@@ -109,8 +112,8 @@ group certificate); keys as PKCS#8 (plain or encrypted), PKCS#1 RSA, SEC1 EC, le
 encrypted PEM, in PEM or DER; PKCS#12 bundles (.pfx/.p12); certificate and key in one PEM.
 
 Passwords are never taken from the command line:
-  --password-file FILE  the first line of FILE
-  --password-env VAR    the environment variable VAR
+  --password-file FILE  the first line of FILE (a regular file, mode 0600 or 0400, yours)
+  --password-env VAR    the environment variable VAR (wiped and removed once read)
   --password-stdin      one line from standard input (not echoed on a terminal)
 
 Examples:
@@ -285,14 +288,24 @@ std::optional<fcs::secret_bytes> read_password(const arguments& a) {
         throw usage_error{"give at most one of --password-file, --password-env, --password-stdin"};
     fcs::secret_bytes pw;
     if (file) {
-        pw = fcs::switchover::read_input(*file, 4096);
+        // Checked like the key-encryption key: no link, mode 0600 or 0400, this user's.
+        pw = fcs::storage::etcd_detail::read_private_file(*file, "read password", 4096);
     } else if (env) {
         const char* v = std::getenv(env->c_str());
         if (!v)
             throw fcs::error(fcs::errc::invalid_argument, "", "read password",
                              "the environment variable " + *env + " is not set");
-        pw.assign(v, v + std::strlen(v));
+        // unsetenv() only unlinks the entry: the bytes stay in the process's environment
+        // block (in /proc/PID/environ and in a core). Zero them in place first: v points into
+        // that block for a variable inherited at exec.
+        const std::size_t n = std::strlen(v);
+        if (n <= 4096)
+            pw.assign(v, v + n);
+        OPENSSL_cleanse(const_cast<char*>(v), n);
         ::unsetenv(env->c_str()); // child processes do not inherit it
+        if (n > 4096)
+            throw fcs::error(fcs::errc::too_large, "", "read password",
+                             "the environment variable " + *env + " is longer than 4096 bytes");
     } else if (from_stdin) {
         termios old{};
         bool tty = ::isatty(0) && ::tcgetattr(0, &old) == 0;
@@ -610,6 +623,10 @@ int cmd_status(const arguments& a) {
 } // namespace
 
 int main(int argc, char** argv) {
+    if (auto failed = fcs::examples::harden_process()) {
+        std::cerr << "fcs-switchover: " << *failed << "\n";
+        return exit_failed;
+    }
     if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h" ||
         std::string_view(argv[1]) == "help") {
         std::cout << general_help;

@@ -225,21 +225,31 @@ def drop_file(path, data, mode):
     os.rename(tmp, path)
 
 
-class Server:
-    """The real fcs-failover-server on a free loopback port."""
+# What ASan, UBSan, LSan and TSan print when they find something (the server may exit 0 after
+# a report: a leak at exit, a race with halt_on_error=0, UBSan's default of carrying on).
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|WARNING: ThreadSanitizer|runtime error:|LeakSanitizer|"
+                              r"ERROR: UndefinedBehaviorSanitizer")
 
-    def __init__(self, data_dir, log_dir, *extra):
+
+class Server:
+    """The real fcs-failover-server on a free loopback port. popen: extra subprocess.Popen
+    arguments (preexec_fn, pass_fds, user...)."""
+
+    def __init__(self, data_dir, log_dir, *extra, popen=None):
         self.data_dir, self.extra = data_dir, list(extra)
         self.stderr_path = os.path.join(log_dir, f"server-{time.monotonic_ns()}.stderr")
+        self.popen = dict(popen or {})
         self.proc = None
         self.lines = []
         self.port = None
         self.fingerprint = None
+        self.exit_code = None
 
-    def start(self, timeout=20):
+    def start(self, timeout=30):
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen([SERVER, "serve", "--data-dir", self.data_dir, "--port", "0", "--threads", "2",
-                                      *self.extra], stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+                                      *self.extra], stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                     **self.popen)
         ready = threading.Event()
 
         def reader():
@@ -262,20 +272,43 @@ class Server:
                 self.fingerprint = m.group(1)
         return self
 
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"the server did not stop within {timeout}s of {sig!r}")
-        self.reader.join(5)
-        self.proc.stdout.close()
-        self.stderr.close()
-        return code
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server (if it still runs) and returns its exit status; a server that does
+        not stop in time is killed and reported."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"the server did not stop within {timeout}s of {sig!r}")
+        if self.exit_code is None:
+            self.exit_code = self.proc.returncode
+            self.reader.join(5)
+            self.proc.stdout.close()
+            self.stderr.close()
+        return self.exit_code
+
+    def sanitizer_report(self):
+        """The sanitizer report lines in the server's stderr ("" when none)."""
+        err = read_file(self.stderr_path) if os.path.exists(self.stderr_path) else ""
+        return "\n".join(l for l in err.splitlines() if SANITIZER_REPORT.search(l))
+
+    def shutdown_problems(self):
+        """Why this server's run was not clean: an exit status other than 0 (a stop by SIGTERM
+        or SIGINT returns 0; a crash, an abort or a sanitizer's exit code does not) or a
+        sanitizer report on stderr. [] when clean."""
+        problems = []
+        code = self.stop()
+        if code not in (0, None):
+            problems.append(f"exit status {code}")
+        report = self.sanitizer_report()
+        if report:
+            problems.append("sanitizer report on stderr:\n" + report)
+        return problems
 
     def url(self, path=""):
         return f"https://127.0.0.1:{self.port}{path}"
@@ -294,7 +327,7 @@ class Server:
 
     def diagnostics(self):
         err = read_file(self.stderr_path) if os.path.exists(self.stderr_path) else ""
-        return ("stdout:\n" + "\n".join(self.lines) + "\nstderr:\n" + err[-4000:])
+        return ("stdout:\n" + "\n".join(self.lines) + "\nstderr:\n" + err[-8000:])
 
 
 class ClientLoop(threading.Thread):
@@ -343,18 +376,29 @@ class E2E(unittest.TestCase):
     def tearDown(self):
         outcome = getattr(self, "_outcome", None)
         failed = outcome is not None and not getattr(outcome, "success", True)
-        for s in self.servers:
-            s.stop()
-            if failed:
-                print(f"\n--- server {s.data_dir} ---\n{s.diagnostics()}\n--- messages.log ---\n{s.messages()[-4000:]}",
-                      file=sys.stderr)
-        shutil.rmtree(self.work, ignore_errors=True)
+        unclean = []
+        try:
+            for s in self.servers:
+                try:
+                    problems = s.shutdown_problems()
+                except AssertionError as e:  # did not stop
+                    problems = [str(e)]
+                if problems:
+                    unclean.append(f"server {s.data_dir}: " + "; ".join(problems))
+                if failed or problems:
+                    print(f"\n--- server {s.data_dir} ---\n{s.diagnostics()}\n--- messages.log ---\n"
+                          f"{s.messages()[-4000:]}", file=sys.stderr)
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+        # Every stop must be clean: a leak or a race found at shutdown fails the test.
+        if unclean:
+            raise AssertionError("unclean server shutdown:\n" + "\n".join(unclean))
 
     def data(self, name="data"):
         return os.path.join(self.work, name)
 
-    def start(self, data_dir=None, *extra):
-        s = Server(data_dir or self.data(), self.work, *extra)
+    def start(self, data_dir=None, *extra, popen=None):
+        s = Server(data_dir or self.data(), self.work, *extra, popen=popen)
         self.servers.append(s)
         return s.start()
 
@@ -578,43 +622,67 @@ class TlsPolicy(E2E):
         self.assertFalse(answer.startswith(b"HTTP/"), answer[:80])
 
     def test_idle_connection_is_closed_after_the_timeout(self):
+        # The server's handshake timeout is 10 s, counted from the accept, which follows t0:
+        # never earlier than that. Later is a loaded machine, not a fault: the bound only has
+        # to tell "closed by the server's timeout" from "never closed" (the client gives up
+        # after 60 s).
         s = self.server
         t0 = time.monotonic()
-        with socket.create_connection(("127.0.0.1", s.port), timeout=20) as raw:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=60) as raw:
             try:
                 self.assertEqual(raw.recv(1), b"")
             except ConnectionResetError:
                 pass
+            except socket.timeout:
+                self.fail("the server did not close an idle connection within 60 s")
         elapsed = time.monotonic() - t0
-        self.assertGreater(elapsed, 9)
-        self.assertLess(elapsed, 14)
+        self.assertGreaterEqual(elapsed, 9.9, "closed before the 10 s timeout")
+        self.assertLess(elapsed, 45)
+
+
+def server_side_connections(port):
+    """The loopback TCP connections to `port` the server has not closed yet (accepted or still
+    queued: ESTABLISHED or CLOSE_WAIT on the server's side), from /proc/net/tcp: readable by
+    any user, where /proc/PID/fd of the server (not dumpable) is root's only."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            local, state = line.split()[1], line.split()[3]
+            if int(local.split(":")[1], 16) == port and state in ("01", "08"):
+                n += 1
+    return n
 
 
 class ConnectionCap(E2E):
     def test_connections_over_the_cap_are_closed_at_once(self):
         s = self.start(None, "--max-connections", "2")
+        before = s.metrics()["fcs_connections_rejected_total"]
+        wait_for(lambda: server_side_connections(s.port) == 0, timeout=30,
+                 what="the /metrics connection to be closed")
         idle = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(2)]
-        time.sleep(0.3)
-        extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        # No sleep needed: the listen queue is first in, first out and the cap is checked in
+        # the accept handler, so the third connection meets the two idle ones.
+        extra = socket.create_connection(("127.0.0.1", s.port), timeout=30)
         t0 = time.monotonic()
         try:
             self.assertEqual(extra.recv(1), b"")
         except ConnectionResetError:
             pass
-        self.assertLess(time.monotonic() - t0, 3)
+        except socket.timeout:
+            self.fail("a connection over the cap was not closed")
+        # At once: not by the 10 s handshake timeout.
+        self.assertLess(time.monotonic() - t0, 5)
         extra.close()
         for c in idle:
             c.close()
-        values = wait_for(lambda: (lambda v: v if v["fcs_connections_rejected_total"] >= 1 else None)(
-            self._metrics_or_none(s)), what="a rejected connection in /metrics")
-        self.assertEqual(values["fcs_connections_rejected_total"], 1)
-
-    @staticmethod
-    def _metrics_or_none(s):
-        try:
-            return s.metrics()
-        except Exception:
-            return None  # the cap may still be full of closing connections
+        # Poll /metrics only once the server has closed every connection of this test: a poll
+        # while the cap is still full would be rejected, and counted, too.
+        wait_for(lambda: server_side_connections(s.port) == 0, timeout=30,
+                 what="the server to close the test's connections")
+        values = s.metrics()
+        self.assertEqual(values["fcs_connections_rejected_total"], before + 1, "exactly the one over the cap")
+        self.assertEqual(values["fcs_connections_active"], 1, "only this /metrics request")
 
 
 class AdapterCheck(E2E):
@@ -776,16 +844,25 @@ class LiveReplacement(E2E):
         new_crt, new_key = self.replacement()
         new = openssl_fingerprint(new_crt)
         loops = self.loops(s)
-        # The certificate lands before its key, as an admin copying two files would do it.
+        # The certificate lands before its key, as an admin copying two files would do it,
+        # well inside the 300 ms settle window. If this process was descheduled between the
+        # two drops for longer than that, the scenario did not happen: it is measured, and a
+        # failed reload is then expected rather than a fault.
+        t0 = time.monotonic()
         drop_file(self.cert_path(), read_file(new_crt), 0o644)
-        time.sleep(0.1)
         drop_file(self.key_path(), read_file(new_key), 0o600)
-        wait_for(lambda: served_fingerprint(s.port) == new, what="the dropped certificate to be served")
+        gap = time.monotonic() - t0
+        wait_for(lambda: served_fingerprint(s.port) == new, timeout=30, what="the dropped certificate to be served")
         self.finish(loops, s, new, old)
         values = s.metrics()
         self.assertGreaterEqual(values["fcs_certificate_reloads_total"], 1)
-        self.assertEqual(values["fcs_certificate_reload_failures_total"], 0,
-                         "the settle window waits for the key: no failed reload")
+        if gap < 0.2:
+            self.assertEqual(values["fcs_certificate_reload_failures_total"], 0,
+                             f"the key followed {gap * 1000:.0f} ms later, inside the settle window: "
+                             "no failed reload")
+        else:
+            print(f"\n  the two drops were {gap * 1000:.0f} ms apart (a loaded machine): the settle "
+                  "window was not tested this time", file=sys.stderr)
         self.assertEqual(json.loads(s.get("/certificate")[2])["sha256_fingerprint"], new)
         self.assertIn("reload after a change in Certificates/: new handshakes get SHA-256 " + new, s.messages())
 
@@ -924,15 +1001,20 @@ class Expiry(E2E):
         self.assertIn("expired", err)
 
     def test_expiry_is_rechecked_while_running(self):
+        # Valid for 25 s more: the server starts and answers "expiring" well inside that, even
+        # under a sanitizer on a loaded machine; then the test waits for the expiry itself.
         ca = make_ca(os.path.join(self.work, "ca"))
         now = time.time()
-        crt, key = make_leaf(self.work, ca, "short", not_before=now - 86400, not_after=now + 8)
+        validity = 25
+        crt, key = make_leaf(self.work, ca, "short", not_before=now - 86400, not_after=now + validity)
         self.place_pair(crt, key)
         s = self.start(None, "--recheck-interval", "1")
         self.assertRegex(s.messages(), r"WARNING Certificates/FailoverService\.crt: .*expires in 0 days")
-        self.assertEqual(json.loads(s.get("/health")[2])["state"], "expiring")
-        wait_for(lambda: re.search(r"ERROR Certificates/FailoverService\.crt: .*expired", s.messages()), timeout=15,
-                 what="the periodic re-check to log the expiry")
+        state = json.loads(s.get("/health")[2])["state"]
+        self.assertLess(time.time(), now + validity, "the set-up took longer than the certificate's validity")
+        self.assertEqual(state, "expiring")
+        wait_for(lambda: re.search(r"ERROR Certificates/FailoverService\.crt: .*expired", s.messages()),
+                 timeout=max(0, now + validity - time.time()) + 30, what="the periodic re-check to log the expiry")
         self.assertEqual(json.loads(s.get("/health")[2])["state"], "expired")
         self.assertEqual(served_fingerprint(s.port), openssl_fingerprint(crt))
 

@@ -6,6 +6,7 @@ Run by ctest with FCS_SERVER set, like test_failover_server.py (whose helpers it
 """
 
 import os
+import select
 import socket
 import statistics
 import sys
@@ -13,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_failover_server import E2E, https_get  # noqa: E402
+from test_failover_server import E2E, https_get, server_side_connections, wait_for  # noqa: E402
 
 # A TLS record header announcing a ClientHello that never arrives in full.
 PARTIAL_HELLO = bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC])
@@ -72,14 +73,26 @@ class SlowClientFlood(E2E):
     def test_a_flood_over_the_cap_is_bounded_and_the_server_recovers(self):
         s = self.start(None, "--max-connections", "64")
         flood = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(200)]
-        time.sleep(0.5)
+        # Wait for the server to have handled every one of them (kept, or closed at once over
+        # the cap), instead of betting on a sleep: 200 - 64 see their connection closed.
+        closed, deadline = set(), time.monotonic() + 30
+        while len(closed) < 200 - 64 and time.monotonic() < deadline:
+            readable, _, _ = select.select([c for c in flood if c not in closed], [], [], 0.5)
+            for c in readable:
+                try:
+                    if c.recv(64) == b"":
+                        closed.add(c)
+                except (ConnectionResetError, BrokenPipeError):
+                    closed.add(c)
+        self.assertGreaterEqual(len(closed), 200 - 64, "the connections over the cap were closed at once")
         # The process did not take one descriptor per flood connection beyond the cap.
         fds = len(os.listdir(f"/proc/{s.proc.pid}/fd"))
         self.assertLess(fds, 64 + 40, f"{fds} descriptors open")
         for c in flood:
             c.close()
-        # Once the flood is gone, a normal client is served again at once.
-        time.sleep(0.5)
+        # Once the flood is gone, a normal client is served again.
+        wait_for(lambda: server_side_connections(s.port) == 0, timeout=30,
+                 what="the server to close the flood's connections")
         self.assertEqual(len(latencies(s.port, 5)), 5)
 
 

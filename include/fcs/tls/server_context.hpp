@@ -251,8 +251,8 @@ public:
     SSL_CTX* native_handle() const noexcept { return ctx_.get(); }
 
 private:
-    /// The credential new handshakes get: a lock-free load on the handshake path
-    /// (detail::published keeps a replaced one alive for its grace period).
+    /// The credential new handshakes get: a lock-free read on the handshake path
+    /// (detail::published frees a replaced one once no handshake holds it).
     struct slot {
         detail::published<prepared_credential> credential;
         void publish(prepared_ptr p) { credential.publish(std::move(p)); }
@@ -271,9 +271,10 @@ private:
         return index;
     }
 
-    /// The certificate step of every handshake: one atomic load, references only.
+    /// The certificate step of every handshake: a lock-free read, references only (the SSL
+    /// holds its own references to the chain and key once apply() returns).
     static int on_certificate(SSL* ssl, void* arg) {
-        const prepared_credential* p = static_cast<slot*>(arg)->credential.get();
+        auto p = static_cast<slot*>(arg)->credential.read();
         if (!p)
             return 0; // nothing published yet: fail this handshake
         return p->apply(ssl) ? 1 : 0;

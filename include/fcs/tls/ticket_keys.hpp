@@ -229,7 +229,8 @@ private:
             SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
         if (!st)
             return encrypt ? -1 : 0;
-        const ticket_keyring* ring = (*st)->ring.get();
+        // Held until the cipher and HMAC contexts have copied the key (the end of this call).
+        auto ring = (*st)->ring.read();
         if (!ring || ring->empty())
             return encrypt ? -1 : 0;
         if (encrypt) {
