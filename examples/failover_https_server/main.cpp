@@ -492,21 +492,24 @@ int replace(const std::vector<std::string>& argv) {
 /// Prints the pair `service` finds in its storage; `where` names that storage for messages.
 template <class Service>
 int status_with(Service& service, const args& a, const std::string& where) {
-    service.storage().open(service.acl().rules());
-    auto r = service.reload(); // reads and chooses like start(), changes nothing stored
-    if (!service.current()) {
-        std::cerr << program << " status: " << where << ": no usable certificate: " << r.message
-                  << "\n";
+    // Read only: inspect() creates, repairs, replays and archives nothing.
+    auto r = service.inspect();
+    if (!r.status) {
+        std::cerr << program << " status: " << where << ": no usable certificate\n";
+        for (auto& f : r.findings)
+            std::cerr << program << " status: " << (f.location.empty() ? "" : f.location + ": ")
+                      << f.message << "\n";
         return 1;
     }
-    auto s = service.status();
     if (a.flags.count("--json"))
-        std::cout << fcs_example::certificate_json(s) << "\n";
+        std::cout << fcs_example::certificate_json(*r.status) << "\n";
     else
-        print_status_text(s);
-    if (r.failed)
-        std::cerr << program << " status: warning: some items in " << where
-                  << " are not usable (see the message log when the server runs)\n";
+        print_status_text(*r.status);
+    for (auto& f : r.findings)
+        if (f.level != fcs::finding::severity::info)
+            std::cerr << program << " status: "
+                      << (f.level == fcs::finding::severity::warning ? "warning: " : "error: ")
+                      << (f.location.empty() ? "" : f.location + ": ") << f.message << "\n";
     return 0;
 }
 

@@ -448,6 +448,13 @@ void print_status(const fcs::cert_status& s, bool json) {
               << "CA:          " << (s.info.is_ca ? "yes" : "no") << "\n";
 }
 
+void print_findings(const std::vector<fcs::finding>& findings) {
+    for (auto& f : findings)
+        if (f.level != fcs::finding::severity::info)
+            std::cerr << (f.level == fcs::finding::severity::warning ? "warning: " : "error: ")
+                      << (f.location.empty() ? "" : f.location + ": ") << f.message << "\n";
+}
+
 void print_findings(const fcs::start_report& r) {
     for (auto& f : r.findings)
         if (f.level != fcs::finding::severity::info)
@@ -608,14 +615,15 @@ int cmd_issue(const arguments& a) {
 
 int cmd_status(const arguments& a) {
     return with_service(a, false, [&](auto& svc) {
-        auto report = svc.start();
-        print_findings(report);
-        if (!svc.current()) {
+        // Read only: inspect() creates, repairs, replays and archives nothing.
+        auto report = svc.inspect();
+        print_findings(report.findings);
+        if (!report.status) {
             std::cerr << svc.storage().location(std::string(layout::slot), fcs::part::certificate)
                       << ": no certificate pair is installed (run init or import)\n";
             return exit_failed;
         }
-        print_status(svc.status(), a.flag("json"));
+        print_status(*report.status, a.flag("json"));
         return exit_ok;
     });
 }

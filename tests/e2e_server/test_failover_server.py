@@ -542,6 +542,42 @@ class ServeAndInspect(E2E):
         self.assertIn("--validate-endpoint-certificate", out)
 
 
+    def test_status_is_read_only(self):
+        s = self.start()
+        self.assertEqual(s.stop(), 0)
+        certs = os.path.join(self.data(), "Certificates")
+        # What start() would change: a broken second pair (archived), a pending change
+        # (finished), a stray temporary file (removed), a too-open key folder (refused).
+        with open(os.path.join(certs, "Broken.crt"), "w") as f:
+            f.write("not a certificate")
+        with open(os.path.join(certs, "Keys", "Broken.key"), "w") as f:
+            f.write("not a key")
+        os.chmod(os.path.join(certs, "Keys", "Broken.key"), 0o600)
+        with open(os.path.join(certs, ".fcs-tmp-1"), "w") as f:
+            f.write("x")
+        fd = os.open(os.path.join(certs, ".fcs-journal"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"fcs-journal 1\nR\tCertificates\t.fcs-tmp-1\tCertificates\tOther.meta\nend\n")
+        os.close(fd)
+        os.chmod(os.path.join(certs, "Keys"), 0o750)
+
+        def tree():
+            out = {}
+            for d, dirs, files in os.walk(self.data()):
+                for n in dirs + files:
+                    p = os.path.join(d, n)
+                    st = os.lstat(p)
+                    out[p] = (st.st_mode, read_file(p, "rb") if n in files else None)
+            return out
+
+        before = tree()
+        code, out, err = self.cli("status", "--data-dir", self.data(), "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["sha256_fingerprint"], s.fingerprint)
+        self.assertIn("a change was interrupted", err)
+        self.assertIn("Broken.crt", err)
+        self.assertEqual(tree(), before, "status changed the data folder")
+
+
 class TlsPolicy(E2E):
     """TLS 1.2/1.3 with ECDHE + AEAD only, X25519 first; older protocols and plain HTTP refused."""
 

@@ -654,6 +654,20 @@ def group_cli():
           "export refuses to overwrite a different pair", err)
     rc, out, err = fcs("export", "--data-dir", "r2", "--to", "out", "--force")
     check(rc == 0 and read("out/ServerGroupPrivateKey.bin") == read(f"r2/{KEY}"), "export --force replaces", err)
+    # status is read only: a pending change, a too-open folder and a stray temporary file stay
+    # as they are (start() would finish, repair and remove them); the pending change is reported.
+    d = fresh("ro")
+    write(f"{d}/{SG}/.fcs-tmp-1", b"x", 0o600)
+    write(f"{d}/{SG}/.fcs-journal",
+          f"fcs-journal 1\nR\t{SG}\t.fcs-tmp-1\t{SG}\tServerGroupMetadata.txt\nend\n".encode(), 0o600)
+    os.chmod(path(d, SG), 0o750)
+    before = snapshot(d)
+    rc, out, err = fcs("status", "--data-dir", d)
+    check(rc == 0 and "a change was interrupted" in err, "status reports a pending change", out + err)
+    check(snapshot(d) == before and os.stat(path(d, SG)).st_mode & 0o777 == 0o750,
+          "status changes no file and no mode")
+    rc, out, err = fcs("status", "--data-dir", "never-made")
+    check(rc == 1 and not os.path.exists(path("never-made")), "status makes no data folder", err)
     # The password never reaches the message log or the output.
     write("pw.txt", "Zebra-Password-42\n", 0o600)
     c, k = selfsigned("p")

@@ -573,7 +573,11 @@ public:
                 if (ec)
                     throw error(errc::io_failed, o.cert_file.string(),
                                 "load etcd client certificate", ec.message());
-                tls_->use_private_key_file(o.key_file.string(), net::ssl::context::pem, ec);
+                // Read once, checked like the KEK (regular file, 0600, owner, no link), and
+                // loaded from those bytes: no second open by path after the check.
+                auto key = read_private_file(o.key_file, "load etcd client key", 1u << 20);
+                tls_->use_private_key(net::const_buffer(key.data(), key.size()),
+                                      net::ssl::context::pem, ec);
                 if (ec)
                     throw error(errc::io_failed, o.key_file.string(), "load etcd client key",
                                 ec.message());
@@ -1581,7 +1585,14 @@ public:
 
     /// Checks that etcd answers and that the KEK matches the group's (PREFIX/kek-check,
     /// created by the first node). Returns notes for the message log.
-    std::vector<std::string> open(const protections&) {
+    std::vector<std::string> open(const protections&) { return open_checked(true); }
+
+    /// open() for a status query: checks the key-encryption key against the group's check
+    /// record when there is one, and writes nothing (no check record for a new prefix).
+    std::vector<std::string> open_read_only(const protections&) { return open_checked(false); }
+
+private:
+    std::vector<std::string> open_checked(bool may_write) {
         using namespace etcd_detail;
         std::vector<std::string> notes;
         {
@@ -1614,6 +1625,10 @@ public:
                                 "key-encryption key); use the group's key-encryption key file");
                 return notes;
             }
+            if (!may_write) {
+                notes.push_back("etcd:" + key + ": no fcs data under this prefix yet");
+                return notes;
+            }
             auto sl = seal(
                 st_->kek,
                 std::span<const std::uint8_t>(
@@ -1634,6 +1649,7 @@ public:
                     "the key-encryption key check keeps changing");
     }
 
+public:
     std::vector<std::string> names(part p) const {
         st_->refresh();
         std::lock_guard lock(st_->mutex);
