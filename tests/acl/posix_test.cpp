@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(admin_group_gets_a_posix_acl_entry_on_the_key_folders) {
     const gid_t admins = admin_gid();
     t::temp_dir dir;
     if (!file_system_has_acls(dir.path())) {
-        std::cout << "FCS-SKIP: the file system under " << dir.path() << " has no POSIX ACLs\n";
+        std::cout << "SKIPPED: the file system under " << dir.path() << " has no POSIX ACLs\n";
         return;
     }
     // getfacl is a tool no one here wrote: the entries must show there.
@@ -152,7 +152,7 @@ BOOST_FIXTURE_TEST_CASE(a_key_whose_acl_lets_another_group_read_it_is_refused_ev
                         t::service_fixture) {
     admin_gid();
     if (!file_system_has_acls(dir.path())) {
-        std::cout << "FCS-SKIP: the file system under " << dir.path() << " has no POSIX ACLs\n";
+        std::cout << "SKIPPED: the file system under " << dir.path() << " has no POSIX ACLs\n";
         return;
     }
     using svc_t = fcs::FailoverCertService<t::dir_storage, fcs::acl::posix, fcs::log::memory,

@@ -76,7 +76,11 @@ namespace fcs::policy {
  *     next open() sees either all of it or none of it; it first checks the change set's
  *     `expects` atomically with the write and throws fcs::error(errc::conflict), changing
  *     nothing, when an item no longer holds what the caller read;
- *  8. `s.repair(name, part)` gives an item its configured protection again.
+ *  8. `s.repair(name, part)` gives an item its configured protection again;
+ *  9. optional: `s.open_read_only(const protections&)` opens without changing anything
+ *     (no folder made, no mode set, no interrupted commit finished: it reports one in its
+ *     notes), for FailoverCertService::inspect(). A storage without it must have an open()
+ *     that changes nothing stored.
  * Example: fcs::storage::directory<fcs::storage::failover_layout>.
  */
 template <class S>
