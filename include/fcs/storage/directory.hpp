@@ -3,6 +3,7 @@
 
 #include <fcs/detail/fault.hpp>
 #include <fcs/detail/fs.hpp>
+#include <fcs/detail/journal.hpp>
 #include <fcs/error.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/storage/layout.hpp>
@@ -279,9 +280,7 @@ private:
         int fd_;
     };
 
-    struct rename_op {
-        std::string from_dir, from, to_dir, to;
-    };
+    using rename_op = detail::journal_rename;
 
     int root_fd() const {
         if (!root_fd_)
@@ -340,7 +339,7 @@ private:
         if (tag.empty() || tag.size() > 64 ||
             !std::all_of(tag.begin(), tag.end(),
                          [](unsigned char ch) { return std::isalnum(ch) || ch == '-'; }) ||
-            !is_archive_folder(Layout::archive_folder(tag)))
+            !detail::is_archive_folder<Layout>(Layout::archive_folder(tag)))
             throw error(errc::invalid_argument, tag, "commit",
                         "not a valid archive tag (a UTC timestamp such as 20261123T101500Z)");
     }
@@ -399,21 +398,7 @@ private:
     std::string journal_name() const { return ".fcs-journal"; }
 
     void write_journal(const std::vector<rename_op>& ops) {
-        secret_bytes text;
-        auto put = [&](std::string_view s) { text.insert(text.end(), s.begin(), s.end()); };
-        put("fcs-journal 1\n");
-        for (auto& o : ops) {
-            put("R\t");
-            put(o.from_dir);
-            put("\t");
-            put(o.from);
-            put("\t");
-            put(o.to_dir);
-            put("\t");
-            put(o.to);
-            put("\n");
-        }
-        put("end\n");
+        auto text = detail::format_journal(ops);
         std::string jdir(Layout::journal_folder);
         auto dir = detail::open_dir(root_fd(), jdir, false, 0);
         // Owned by this process's account, 0600, whoever the items are for: recovery accepts
@@ -484,104 +469,10 @@ private:
                             std::to_string(::geteuid()) +
                             ", mode 0600, 1 link); refusing to replay it, it is left in place "
                             "for an admin to inspect");
-        auto ops = parse_journal(as_text(text), shown);
+        auto ops = detail::parse_journal<Layout>(as_text(text), shown);
         apply(ops, false);
         remove_journal();
         return true;
-    }
-
-    /// The journal's renames, each checked: folders of this layout only (an archive folder
-    /// of its own tag form), plain file names, and only the moves a commit makes (within a
-    /// folder, or into the archive).
-    static std::vector<rename_op> parse_journal(std::string_view s, const std::string& shown) {
-        auto damaged = [&](const std::string& why) {
-            return error(errc::parse_failed, shown, "recover",
-                         "the commit journal is damaged or not fcs's (" + why +
-                             "); refusing to replay it, it is left in place for an admin to "
-                             "inspect");
-        };
-        if (!s.starts_with("fcs-journal 1\n") || !s.ends_with("\nend\n"))
-            throw damaged("incomplete");
-        std::vector<rename_op> ops;
-        std::size_t pos = s.find('\n') + 1;
-        while (pos < s.size()) {
-            auto nl = s.find('\n', pos);
-            auto line = s.substr(pos, nl - pos);
-            pos = nl + 1;
-            if (line == "end") {
-                if (pos != s.size())
-                    throw damaged("text after the end line");
-                break;
-            }
-            std::vector<std::string> f;
-            std::size_t lp = 0;
-            while (f.size() < 6) {
-                auto t = line.find('\t', lp);
-                f.emplace_back(
-                    line.substr(lp, t == std::string_view::npos ? line.size() - lp : t - lp));
-                if (t == std::string_view::npos)
-                    break;
-                lp = t + 1;
-            }
-            if (f.size() != 5 || f[0] != "R")
-                throw damaged("a line is not a rename");
-            for (int i : {2, 4})
-                if (!plain_file_name(f[i]))
-                    throw damaged("'" + printable(f[i]) + "' is not a plain file name");
-            for (int i : {1, 3})
-                if (!journal_folder(f[i]))
-                    throw damaged("'" + printable(f[i]) + "' is not a folder of this layout");
-            if (f[1] != f[3] && !is_archive_folder(f[3]))
-                throw damaged("a move from '" + printable(f[1]) + "' to '" + printable(f[3]) +
-                              "' is not one a commit makes");
-            ops.push_back({f[1], f[2], f[3], f[4]});
-        }
-        return ops;
-    }
-
-    static bool plain_file_name(std::string_view n) {
-        return !n.empty() && n.size() <= 255 && n != "." && n != ".." &&
-               std::none_of(n.begin(), n.end(), [](unsigned char ch) {
-                   return ch < 0x20 || ch == 0x7f || ch == '/' || ch == '\\';
-               });
-    }
-
-    /// A folder of the layout, or a per-commit archive folder whose tag is a UTC timestamp.
-    static bool journal_folder(std::string_view folder) {
-        for (auto& f : Layout::folders())
-            if (folder == f.path)
-                return true;
-        return is_archive_folder(folder);
-    }
-
-    static bool is_archive_folder(std::string_view folder) {
-        const std::string shared = Layout::archive_folder("20000101T000000Z");
-        if (shared == Layout::archive_folder("20990101T000000Z")) // one folder for all tags
-            return folder == shared;
-        const std::string prefix = Layout::archive_folder("");
-        return folder.starts_with(prefix) && timestamp_tag(folder.substr(prefix.size()));
-    }
-
-    /// "20261123T101500Z", optionally followed by "-N".
-    static bool timestamp_tag(std::string_view t) {
-        auto digits = [&](std::size_t from, std::size_t n) {
-            return t.size() >= from + n &&
-                   std::all_of(t.begin() + static_cast<long>(from),
-                               t.begin() + static_cast<long>(from + n),
-                               [](unsigned char ch) { return std::isdigit(ch); });
-        };
-        if (t.size() < 16 || !digits(0, 8) || t[8] != 'T' || !digits(9, 6) || t[15] != 'Z')
-            return false;
-        if (t.size() == 16)
-            return true;
-        return t.size() <= 24 && t[16] == '-' && digits(17, t.size() - 17);
-    }
-
-    static std::string printable(std::string_view v) {
-        std::string out;
-        for (unsigned char ch : v.substr(0, 80))
-            out += ch < 0x20 || ch >= 0x7f ? '?' : static_cast<char>(ch);
-        return out;
     }
 
     void remove_stray_temps() {
