@@ -106,6 +106,32 @@ BOOST_FIXTURE_TEST_CASE(two_servers_on_one_storage_resume_each_others_sessions,
     BOOST_TEST(!on_c.resumed);
 }
 
+BOOST_AUTO_TEST_CASE(a_keyring_round_trips_and_planted_ones_are_refused) {
+    tls::ticket_keyring ring;
+    auto now = std::chrono::system_clock::now();
+    ring.rotate(now - 13h);
+    ring.rotate(now);
+    BOOST_REQUIRE(ring.keys().size() == 2u);
+    auto bytes = ring.serialize();
+    auto back = tls::ticket_keyring::parse(bytes, "k");
+    BOOST_TEST(back.serialize() == bytes);
+    // A creation time past 9999 (a planted file: 2^63 would overflow the rotation arithmetic).
+    auto far = bytes;
+    far[7 + 1 + 80] = 0x80;
+    BOOST_CHECK_EXCEPTION(tls::ticket_keyring::parse(far, "k"), error, [](const error& e) {
+        return std::string(e.what()).find("outside 1970..9999") != std::string::npos;
+    });
+    // Two keys with one name.
+    auto twin = bytes;
+    std::copy(twin.begin() + 8, twin.begin() + 8 + 16, twin.begin() + 8 + 88);
+    BOOST_CHECK_EXCEPTION(tls::ticket_keyring::parse(twin, "k"), error, [](const error& e) {
+        return std::string(e.what()).find("same name") != std::string::npos;
+    });
+    auto cut = bytes;
+    cut.pop_back();
+    BOOST_CHECK_THROW(tls::ticket_keyring::parse(cut, "k"), error);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_ticket_key_file_others_can_read_is_refused_like_a_private_key,
                         t::service_fixture) {
     auto svc = make();

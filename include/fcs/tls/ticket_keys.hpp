@@ -16,6 +16,7 @@
 #include <openssl/cipher.h>
 #include <openssl/hmac.h>
 #include <openssl/mem.h>
+#include <openssl/bytestring.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -89,44 +90,66 @@ public:
         return changed;
     }
 
-    /// "FCSTK1\n", a count byte, then per key: name, HMAC key, AES key, created (big endian).
+    /// Latest creation time a stored key may carry (9999-12-31T23:59:59Z): keeps the
+    /// rotation arithmetic far from overflow whatever a planted file says.
+    static constexpr std::int64_t max_created = 253402300799;
+
+    /// "FCSTK1\n", a count byte, then per key: name, HMAC key, AES key, created (64-bit big
+    /// endian seconds since the epoch).
     secret_bytes serialize() const {
-        secret_bytes out(magic.begin(), magic.end());
-        out.push_back(static_cast<std::uint8_t>(keys_.size()));
-        for (auto& k : keys_) {
-            out.insert(out.end(), k.name.begin(), k.name.end());
-            out.insert(out.end(), k.hmac_key.begin(), k.hmac_key.end());
-            out.insert(out.end(), k.aes_key.begin(), k.aes_key.end());
-            for (int i = 7; i >= 0; --i)
-                out.push_back(
-                    static_cast<std::uint8_t>(static_cast<std::uint64_t>(k.created) >> (8 * i)));
-        }
+        bssl::ScopedCBB cbb;
+        std::uint8_t* data = nullptr;
+        std::size_t len = 0;
+        bool ok = CBB_init(cbb.get(), magic.size() + 1 + keys_.size() * entry_size) &&
+                  CBB_add_bytes(cbb.get(), reinterpret_cast<const std::uint8_t*>(magic.data()),
+                                magic.size()) &&
+                  CBB_add_u8(cbb.get(), static_cast<std::uint8_t>(keys_.size()));
+        for (auto& k : keys_)
+            ok = ok && CBB_add_bytes(cbb.get(), k.name.data(), k.name.size()) &&
+                 CBB_add_bytes(cbb.get(), k.hmac_key.data(), k.hmac_key.size()) &&
+                 CBB_add_bytes(cbb.get(), k.aes_key.data(), k.aes_key.size()) &&
+                 CBB_add_u64(cbb.get(), static_cast<std::uint64_t>(k.created));
+        if (!ok || !CBB_finish(cbb.get(), &data, &len))
+            throw error(errc::io_failed, "", "store ticket keys", "out of memory");
+        secret_bytes out(data, data + len);
+        OPENSSL_cleanse(data, len);
+        OPENSSL_free(data);
         return out;
     }
 
-    /// @throws fcs::error(parse_failed) naming `where` when the bytes are not a keyring.
+    /// @throws fcs::error(parse_failed) naming `where` when the bytes are not a keyring: a
+    /// wrong header or size, more than max_keys keys, a creation time outside 1970..9999, or
+    /// two keys with one name.
     static ticket_keyring parse(std::span<const std::uint8_t> in, std::string_view where) {
         auto bad = [&](const char* why) {
             return error(errc::parse_failed, std::string(where), "load ticket keys", why);
         };
-        if (in.size() < magic.size() + 1 || std::memcmp(in.data(), magic.data(), magic.size()) != 0)
+        CBS cbs, head;
+        CBS_init(&cbs, in.data(), in.size());
+        std::uint8_t n = 0;
+        if (!CBS_get_bytes(&cbs, &head, magic.size()) ||
+            !CBS_mem_equal(&head, reinterpret_cast<const std::uint8_t*>(magic.data()),
+                           magic.size()) ||
+            !CBS_get_u8(&cbs, &n))
             throw bad("not an fcs ticket keyring");
-        std::size_t n = in[magic.size()];
-        if (n > max_keys || in.size() != magic.size() + 1 + n * entry_size)
+        if (n > max_keys || CBS_len(&cbs) != std::size_t(n) * entry_size)
             throw bad("truncated or oversized ticket keyring");
         ticket_keyring r;
-        const std::uint8_t* p = in.data() + magic.size() + 1;
         for (std::size_t i = 0; i < n; ++i) {
             ticket_key k;
-            std::memcpy(k.name.data(), p, 16);
-            std::memcpy(k.hmac_key.data(), p + 16, 32);
-            std::memcpy(k.aes_key.data(), p + 48, 32);
-            std::uint64_t c = 0;
-            for (int j = 0; j < 8; ++j)
-                c = (c << 8) | p[80 + j];
-            k.created = static_cast<std::int64_t>(c);
+            std::uint64_t created = 0;
+            if (!CBS_copy_bytes(&cbs, k.name.data(), k.name.size()) ||
+                !CBS_copy_bytes(&cbs, k.hmac_key.data(), k.hmac_key.size()) ||
+                !CBS_copy_bytes(&cbs, k.aes_key.data(), k.aes_key.size()) ||
+                !CBS_get_u64(&cbs, &created))
+                throw bad("truncated ticket keyring");
+            if (created > static_cast<std::uint64_t>(max_created))
+                throw bad("a key's creation time is outside 1970..9999");
+            k.created = static_cast<std::int64_t>(created);
+            if (std::any_of(r.keys_.begin(), r.keys_.end(),
+                            [&](const ticket_key& o) { return o.name == k.name; }))
+                throw bad("two keys have the same name");
             r.keys_.push_back(k);
-            p += entry_size;
         }
         std::stable_sort(
             r.keys_.begin(), r.keys_.end(),
