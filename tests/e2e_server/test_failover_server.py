@@ -45,7 +45,9 @@ def run(cmd, timeout=30, input=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
+    """Waits for the event itself; the bound is generous (sanitizer builds are slow) and only
+    ends a test that would otherwise hang."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
