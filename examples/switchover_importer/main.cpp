@@ -616,7 +616,14 @@ int cmd_issue(const arguments& a) {
 int cmd_status(const arguments& a) {
     return with_service(a, false, [&](auto& svc) {
         // Read only: inspect() creates, repairs, replays and archives nothing.
-        auto report = svc.inspect();
+        fcs::inspect_report report;
+        try {
+            report = svc.inspect();
+        } catch (const fcs::error& e) {
+            if (e.fcs_code() != fcs::errc::not_found) // no data folder yet: no pair either
+                throw;
+            report.findings.push_back({fcs::finding::severity::info, "", e.what()});
+        }
         print_findings(report.findings);
         if (!report.status) {
             std::cerr << svc.storage().location(std::string(layout::slot), fcs::part::certificate)

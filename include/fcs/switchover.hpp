@@ -365,7 +365,7 @@ import_result import_pair(Service& svc, const import_source& src, const secret_b
         import_result r;
         say(import_step::validate, cert_where + (cert_where == key_where ? "" : " + " + key_where) +
                                        ": " + info.subject + ", issued by " + info.issuer + ", " +
-                                       crypto_t::key_description(key.get()) +
+                                       crypto_t::key_description(key) +
                                        " key matches, valid until " + Service::iso(info.not_after) +
                                        (info.is_ca ? ", CA" : ""));
         auto cur = svc.current();

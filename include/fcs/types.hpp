@@ -83,6 +83,18 @@ struct protections {
     }
 };
 
+/// What a new certificate says, for CryptoBackend::self_sign. `ca` makes a CA (CA:TRUE,
+/// keyCertSign, cRLSign); otherwise a TLS server certificate (serverAuth, plus clientAuth when
+/// asked). Every name is checked (fcs/names.hpp) before it is signed.
+struct certificate_profile {
+    std::string common_name = "localhost";
+    std::string organization;
+    std::vector<std::string> dns_names;
+    std::vector<std::string> ip_addresses;
+    bool ca = false;
+    bool client_auth = false;
+};
+
 /// What a certificate says about itself.
 struct cert_info {
     std::string subject;

@@ -107,16 +107,8 @@ public:
         bssl::UniquePtr<EVP_PKEY> k_;
     };
 
-    /// What a new certificate says. `ca` makes a CA (CA:TRUE, keyCertSign, cRLSign);
-    /// otherwise a TLS server certificate (serverAuth, plus clientAuth when asked).
-    struct profile {
-        std::string common_name = "localhost";
-        std::string organization;
-        std::vector<std::string> dns_names;
-        std::vector<std::string> ip_addresses;
-        bool ca = false;
-        bool client_auth = false;
-    };
+    /// What a new certificate says (fcs::certificate_profile).
+    using profile = certificate_profile;
 
     /// A key and its certificate chain read from one input (PKCS#12 or a combined PEM).
     struct bundle {
@@ -550,6 +542,7 @@ public:
     }
 
     /// "EC P-256", "RSA 2048", "Ed25519".
+    static std::string key_description(const private_key& k) { return key_description(k.get()); }
     static std::string key_description(EVP_PKEY* k) {
         switch (EVP_PKEY_id(k)) {
         case EVP_PKEY_RSA:

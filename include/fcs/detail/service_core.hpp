@@ -163,8 +163,8 @@ public:
                     std::string("generated a new ") +
                         (opts_.profile == profile_kind::group_ca ? "server-group CA"
                                                                  : "self-signed") +
-                        " certificate (" + Crypto::key_description(chosen->key.get()) +
-                        ", valid until " + iso(chosen->info.not_after) + "), SHA-256 " +
+                        " certificate (" + crypto_.key_description(chosen->key) + ", valid until " +
+                        iso(chosen->info.not_after) + "), SHA-256 " +
                         chosen->info.sha256_fingerprint);
             } catch (const error& e) {
                 // A shared storage (etcd) refuses the write when another node stored a pair
@@ -689,7 +689,7 @@ private:
 
     std::shared_ptr<credential_type> generate() {
         auto key = crypto_.generate_key(opts_.key);
-        typename Crypto::profile p;
+        certificate_profile p;
         auto host = host_name();
         const bool ca = opts_.profile == profile_kind::group_ca;
         p.ca = ca;

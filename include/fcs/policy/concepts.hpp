@@ -115,7 +115,8 @@ concept Acl = PolicyOf<A, kind::acl> && requires(const A& a, const file_facts& f
  * Crypto backend requirements:
  *  1. `using policy_kind = fcs::policy::kind::crypto;`
  *  2. nested types `certificate` and `private_key` (copyable handles, RAII inside);
- *  3. `generate_key(key_type)`, `self_sign(key, profile, not_before, not_after)`;
+ *  3. `generate_key(key_type)`, `self_sign(key, certificate_profile, not_before, not_after)`,
+ *     `key_description(key)` ("EC P-256": for messages, never key material);
  *  4. `parse_certificates(bytes, location)` (PEM or DER, a chain is fine) and
  *     `parse_private_key(bytes, password or nullptr, location)` (throws fcs::error naming the
  *     location: errc::key_encrypted for a protected key and no password);
@@ -126,13 +127,13 @@ template <class C>
 concept CryptoBackend = PolicyOf<C, kind::crypto> && requires {
     typename C::certificate;
     typename C::private_key;
-    typename C::profile;
 } && requires(const C& c, const typename C::certificate& cert, const typename C::private_key& key,
-              const typename C::profile& prof, std::span<const std::uint8_t> in,
+              const certificate_profile& prof, std::span<const std::uint8_t> in,
               const secret_bytes* password, std::string_view where, key_type kt, time_point t,
               encoding e) {
     { c.generate_key(kt) } -> std::same_as<typename C::private_key>;
     { c.self_sign(key, prof, t, t) } -> std::same_as<typename C::certificate>;
+    { c.key_description(key) } -> std::same_as<std::string>;
     { c.parse_certificates(in, where) } -> std::same_as<std::vector<typename C::certificate>>;
     { c.parse_private_key(in, password, where) } -> std::same_as<typename C::private_key>;
     { c.matches(cert, key) } -> std::same_as<bool>;
