@@ -117,7 +117,7 @@ private:
 
 /// "2026-11-23T10:15:00Z"
 inline std::string iso8601(fcs::time_point t) {
-    return fcs::detail::iso8601(t);
+    return fcs::iso8601(t);
 }
 
 inline std::int64_t unix_seconds(fcs::time_point t) {

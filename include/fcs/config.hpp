@@ -20,10 +20,8 @@
 //  clock    fcs::clock::system
 // The storage policy has no default: a service must say where its certificate lives.
 
-#include <fcs/acl/posix.hpp>
-#include <fcs/crypto/boringssl.hpp>
-#include <fcs/log/sinks.hpp>
-#include <fcs/policy/concepts.hpp>
+// Only names here: the default policies' headers are included where the pack is resolved
+// (fcs/failover_cert_service.hpp), so code that needs the macros pulls in no policy.
 
 #ifndef FCS_DEFAULT_CERT_NAME
 #define FCS_DEFAULT_CERT_NAME "FailoverService"
@@ -35,11 +33,25 @@
 #define FCS_DEFAULT_WARN_DAYS 30
 #endif
 
-namespace fcs::config {
+namespace fcs {
+namespace acl {
+class posix;
+}
+namespace crypto {
+class boringssl;
+}
+namespace log {
+class stderr_sink;
+}
+namespace clock {
+struct system;
+}
+namespace config {
 using default_acl = acl::posix;
 using default_crypto = crypto::boringssl;
 using default_log = log::stderr_sink;
 using default_clock = clock::system;
-} // namespace fcs::config
+} // namespace config
+} // namespace fcs
 
 #endif // FCS_CONFIG_HPP

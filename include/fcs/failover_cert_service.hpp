@@ -1,8 +1,14 @@
 #ifndef FCS_FAILOVER_CERT_SERVICE_HPP
 #define FCS_FAILOVER_CERT_SERVICE_HPP
 
+// The default policies (fcs/config.hpp), for the kinds a pack does not name.
+#include <fcs/acl/posix.hpp>
 #include <fcs/config.hpp>
+#include <fcs/crypto/boringssl.hpp>
+#include <fcs/log/sinks.hpp>
+
 #include <fcs/detail/service_core.hpp>
+#include <fcs/service_types.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/policy/kind.hpp>
 
@@ -78,7 +84,26 @@ using service_base = std::conditional_t<
  *               fcs::log::file("/var/lib/app/Logs/messages.log"));
  *   auto report = svc.start();   // generates, validates, archives, logs expiry
  * @endcode
- * @throws fcs::error from start(), install(): the message names the file, step and cause.
+ *
+ * Members (options and results: fcs/service_types.hpp and fcs/types.hpp):
+ *  - `start_report start()`: opens the storage (makes its folders, finishes an interrupted
+ *    change), validates what is stored, archives what is unusable, generates a pair when none
+ *    is left (service_options::generate_when_missing), publishes it, logs the expiry finding.
+ *  - `inspect_report inspect()`: what start() would use and do, read only: creates, repairs,
+ *    replays, archives and logs nothing (status commands, monitoring).
+ *  - `cert_status status() const`, `current()` (the credential in use, shared), `recheck()`
+ *    (logs the expiry finding again).
+ *  - `cert_status install(cert, key, cert_where, key_where)`: the admin's replacement,
+ *    validated, the current pair backed up, committed as one step, published;
+ *    `install_parsed(chain, key, ...)` for an already parsed pair.
+ *  - `reload_result reload()`: re-reads the storage and publishes a better pair; changes no
+ *    file.
+ *  - `on_change(f)`: called with each newly published credential.
+ *  - `read_item(part)` / `replace_item(part, expected, data)`: an item kept next to the pair
+ *    (session-ticket keys), with the key's access check on read and compare-and-swap on write.
+ *  - `options()`, `storage()`, `acl()`, `crypto()`, `log()`, `clock()`: the parts.
+ * @throws fcs::error from start(), install(), inspect(): the message names the file, step and
+ *         cause.
  */
 template <class... Policies>
 class FailoverCertService : public detail::service_base<Policies...> {

@@ -9,8 +9,10 @@
 #include <fcs/error.hpp>
 #include <fcs/failover_cert_service.hpp>
 #include <fcs/log/sinks.hpp>
+#include <fcs/names.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/policy/kind.hpp>
+#include <fcs/service_types.hpp>
 #include <fcs/storage/directory.hpp>
 #include <fcs/storage/layout.hpp>
 #include <fcs/storage/memory.hpp>

@@ -1,10 +1,10 @@
 #ifndef FCS_DETAIL_SERVICE_CORE_HPP
 #define FCS_DETAIL_SERVICE_CORE_HPP
 
-#include <fcs/config.hpp>
 #include <fcs/detail/time.hpp>
 #include <fcs/error.hpp>
 #include <fcs/names.hpp>
+#include <fcs/service_types.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/storage/layout.hpp>
 #include <fcs/types.hpp>
@@ -24,49 +24,6 @@
 #include <unistd.h>
 
 namespace fcs {
-
-/// What a generated certificate is.
-enum class profile_kind {
-    server,  ///< self-signed TLS server certificate (failover)
-    group_ca ///< server-group CA certificate (switchover pairs), signs child certificates
-};
-
-/// Run-time options of a FailoverCertService.
-struct service_options {
-    std::string name = FCS_DEFAULT_CERT_NAME; ///< base name of a generated pair
-    profile_kind profile = profile_kind::server;
-    key_type key = key_type::ec_p256;
-    std::string common_name; ///< default: the host name
-    std::string organization = "fcs";
-    std::vector<std::string> dns_names;    ///< added to the host name and "localhost"
-    std::vector<std::string> ip_addresses; ///< added to 127.0.0.1 and ::1
-    int validity_years = FCS_DEFAULT_VALIDITY_YEARS;
-    std::chrono::seconds warn_before = std::chrono::days(FCS_DEFAULT_WARN_DAYS);
-    /// A key file that is too open is refused (like OpenSSH); with this, its mode is set to
-    /// the ACL's and a warning is logged instead.
-    bool repair_permissions = false;
-    /// When nothing usable is stored, start() generates a pair (the default); with false it
-    /// publishes nothing and current() stays null until install_parsed() (the switchover
-    /// importer on a backup server must not generate a CA only to back it up at once).
-    bool generate_when_missing = true;
-};
-
-/// The pair in use: parsed and prepared once, shared read-only with every reader.
-template <class Crypto>
-struct credential {
-    std::string name;
-    std::vector<typename Crypto::certificate> chain; ///< leaf first
-    typename Crypto::private_key key;
-    cert_info info;
-    enum origin origin = origin::generated;
-};
-
-/// What reload() found.
-struct reload_result {
-    bool changed = false; ///< a different pair is now in use
-    bool failed = false;  ///< something on disk is invalid; the pair in use was kept
-    std::string message;
-};
 
 namespace detail {
 
@@ -350,6 +307,7 @@ public:
         inspect_report out;
         start_report scratch;
         auto rules = acl_.rules();
+        rules.repair_folders = opts_.repair_permissions; // as open_storage() gives them
         std::vector<std::string> notes;
         if constexpr (requires { storage_.open_read_only(rules); })
             notes = storage_.open_read_only(rules);
