@@ -1,3 +1,4 @@
+#include "support/san.hpp"
 #include "support/support.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -16,41 +17,6 @@ backend::certificate make_cert(const backend& c, const backend::private_key& k, 
     p.ca = ca;
     auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     return c.self_sign(k, p, now, now + 24h * 365);
-}
-
-/// Every GeneralName of the certificate's subjectAltName, read with BoringSSL directly (not
-/// through describe(), which shows only some types): "DNS:x", "IP:" + octets in hex,
-/// "URI:x", "email:x", or "type N".
-std::vector<std::string> san_entries(X509* x) {
-    std::vector<std::string> out;
-    bssl::UniquePtr<GENERAL_NAMES> names(
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
-    for (std::size_t i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
-        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
-        auto text = [](const ASN1_STRING* s) {
-            return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                               static_cast<std::size_t>(ASN1_STRING_length(s)));
-        };
-        if (gn->type == GEN_DNS) {
-            out.push_back("DNS:" + text(gn->d.dNSName));
-        } else if (gn->type == GEN_IPADD) {
-            std::string hex;
-            for (char ch : text(gn->d.iPAddress)) {
-                static constexpr char digits[] = "0123456789abcdef";
-                hex += digits[static_cast<unsigned char>(ch) >> 4];
-                hex += digits[static_cast<unsigned char>(ch) & 15];
-            }
-            out.push_back("IP:" + hex);
-        } else if (gn->type == GEN_URI) {
-            out.push_back("URI:" + text(gn->d.uniformResourceIdentifier));
-        } else if (gn->type == GEN_EMAIL) {
-            out.push_back("email:" + text(gn->d.rfc822Name));
-        } else {
-            out.push_back("type " + std::to_string(gn->type));
-        }
-    }
-    ERR_clear_error();
-    return out;
 }
 
 template <class F>
@@ -301,7 +267,7 @@ BOOST_AUTO_TEST_CASE(a_name_with_commas_is_refused_not_spliced_into_more_names) 
         auto cert = c.self_sign(k, p, now, now + 24h);
         BOOST_ERROR("signed a certificate with SANs " + [&] {
             std::string all;
-            for (auto& e : san_entries(cert.get()))
+            for (auto& e : t::san_entries(cert.get()))
                 all += (all.empty() ? "" : ", ") + e;
             return all;
         }());
@@ -323,7 +289,7 @@ BOOST_AUTO_TEST_CASE(subject_alt_names_hold_exactly_the_names_and_address_octets
     p.ip_addresses = {"10.0.0.1", "2001:db8::1", "::ffff:192.0.2.7"};
     auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     auto cert = c.self_sign(k, p, now, now + 24h);
-    auto got = san_entries(cert.get());
+    auto got = t::san_entries(cert.get());
     std::vector<std::string> want = {"DNS:a.example",
                                      "DNS:*.b-2.example",
                                      "DNS:XN--BCHER-KVA.example",
@@ -397,7 +363,7 @@ BOOST_AUTO_TEST_CASE(refuses_host_names_and_addresses_that_are_not_valid_syntax)
     p.common_name = "x";
     p.dns_names = {label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b')};
     BOOST_TEST(p.dns_names[0].size() == 253u);
-    BOOST_TEST(san_entries(c.self_sign(k, p, now, now + 24h).get()).size() == 1u);
+    BOOST_TEST(t::san_entries(c.self_sign(k, p, now, now + 24h).get()).size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,7 @@
 
 #include <fcs/switchover.hpp> // first: the header is self-contained
 
+#include "support/san.hpp"
 #include "support/support.hpp"
 
 #include <map>
@@ -90,33 +91,7 @@ std::vector<std::string> san_entries(const fs::path& pem) {
     crypto::boringssl c;
     auto text = read_text(pem);
     auto chain = c.parse_certificates(as_bytes(text), pem.string());
-    std::vector<std::string> out;
-    bssl::UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(
-        X509_get_ext_d2i(chain.front().get(), NID_subject_alt_name, nullptr, nullptr)));
-    for (std::size_t i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
-        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
-        auto str = [](const ASN1_STRING* s) {
-            return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                               static_cast<std::size_t>(ASN1_STRING_length(s)));
-        };
-        if (gn->type == GEN_DNS) {
-            out.push_back("DNS:" + str(gn->d.dNSName));
-        } else if (gn->type == GEN_IPADD) {
-            std::string hex;
-            for (unsigned char ch : str(gn->d.iPAddress)) {
-                static constexpr char digits[] = "0123456789abcdef";
-                hex += digits[ch >> 4];
-                hex += digits[ch & 15];
-            }
-            out.push_back("IP:" + hex);
-        } else if (gn->type == GEN_URI) {
-            out.push_back("URI:" + str(gn->d.uniformResourceIdentifier));
-        } else {
-            out.push_back("type " + std::to_string(gn->type));
-        }
-    }
-    ERR_clear_error();
-    return out;
+    return fcs::test::san_entries(chain.front().get());
 }
 
 const std::string injected = "a.example,URI:spiffe://corp/admin,IP:10.0.0.1";
