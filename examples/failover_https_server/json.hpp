@@ -5,7 +5,7 @@
 // arrays. Strings are escaped and made valid UTF-8 (invalid bytes become U+FFFD), so a
 // certificate field with odd bytes cannot break the document.
 
-#include <fcs/detail/time.hpp>
+#include <fcs/service_types.hpp>
 #include <fcs/types.hpp>
 
 #include <chrono>
