@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -102,17 +103,29 @@ BOOST_AUTO_TEST_CASE(readers_racing_publishes_never_see_a_freed_object) {
                 reads.fetch_add(1);
             }
         });
+    // The race must happen: publish only once the readers run, and keep publishing until
+    // they have read many times meanwhile (a busy 2-core machine may schedule them late).
+    // Bounded in time; the checks below say whether the overlap was reached.
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (reads.load() < 3 * 100 && std::chrono::steady_clock::now() < limit)
+        std::this_thread::yield();
+    const long reads_before = reads.load();
     std::vector<std::shared_ptr<std::atomic<bool>>> flags;
-    for (int i = 1; i <= 2000; ++i) {
+    auto more = [&](int i) {
+        return i <= 2000 || (i <= 200000 && reads.load() - reads_before < 2000 &&
+                             std::chrono::steady_clock::now() < limit);
+    };
+    for (int i = 1; more(i); ++i) {
         auto m = make(i);
         flags.push_back(m.destroyed);
         p.publish(std::move(m.object));
     }
+    const long reads_during = reads.load() - reads_before;
     stop.store(true);
     for (auto& t : readers)
         t.join();
     BOOST_TEST(bad.load() == 0);
-    BOOST_TEST(reads.load() > 0);
+    BOOST_TEST(reads_during >= 2000, reads_during << " reads while publishing");
     BOOST_TEST(p.reclaim() == 0u, "every retired object is freed once the readers are gone");
     for (std::size_t i = 0; i + 1 < flags.size(); ++i)
         BOOST_TEST_REQUIRE(flags[i]->load());
