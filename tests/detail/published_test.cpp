@@ -111,14 +111,28 @@ BOOST_AUTO_TEST_CASE(readers_racing_publishes_never_see_a_freed_object) {
         std::this_thread::yield();
     const long reads_before = reads.load();
     std::vector<std::shared_ptr<std::atomic<bool>>> flags;
-    auto more = [&](int i) {
-        return i <= 2000 || (i <= 200000 && reads.load() - reads_before < 2000 &&
-                             std::chrono::steady_clock::now() < limit);
+    // Publish until the readers have read 2000 times meanwhile (and at least 2000 publishes),
+    // yielding after each publish so the readers get the cores; only the time limit stops it
+    // earlier, and then the check on reads_during below fails and says so. A fixed count of
+    // publishes is not enough: a fast publisher finished 200000 of them while the readers,
+    // scheduled late, read 36 times.
+    long publishes = 0;
+    auto more = [&] {
+        return publishes < 2000 || (reads.load() - reads_before < 2000 &&
+                                    std::chrono::steady_clock::now() < limit);
     };
-    for (int i = 1; more(i); ++i) {
-        auto m = make(i);
-        flags.push_back(m.destroyed);
+    while (more()) {
+        auto m = make(static_cast<int>(++publishes));
+        if (flags.size() < 1'000'000) // bounded memory; the last one is checked separately
+            flags.push_back(m.destroyed);
+        auto last = m.destroyed;
         p.publish(std::move(m.object));
+        std::this_thread::yield();
+        if (!more()) {
+            if (flags.back() != last)
+                flags.push_back(last);
+            break;
+        }
     }
     const long reads_during = reads.load() - reads_before;
     stop.store(true);

@@ -17,7 +17,9 @@ namespace fcs::detail {
  * the slot it found published, and a second load to confirm the slot is still the published
  * one (otherwise it gives the count back and tries again: a publish happened in between). No
  * lock, no allocation (std::atomic<std::shared_ptr> is not lock-free in libstdc++: it spins
- * on a lock bit). The guard gives the count back when it goes.
+ * on a lock bit). The guard gives the count back when it goes. Lock-free, not wait-free: a
+ * reader retries while publishes keep landing between its two loads, so a publisher in a
+ * tight loop can starve readers; publishes here are reloads (seconds apart at the least).
  *
  * publish() swaps in a new slot and retires the old one; a retired object is freed as soon
  * as its slot's reader count is zero, checked by that publish, by every later publish and by
