@@ -6,7 +6,7 @@
 // work on any started FailoverCertService whose crypto backend can read PKCS#12 and CSRs
 // (fcs::crypto::boringssl); the example program fcs-switchover is a thin shell around them.
 
-#include <fcs/crypto/boringssl.hpp>
+#include <fcs/detail/formats.hpp>
 #include <fcs/detail/fs.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
@@ -142,12 +142,14 @@ template <class C>
 concept SwitchoverCrypto = policy::CryptoBackend<C> &&
     requires(const C& c, std::span<const std::uint8_t> in, const secret_bytes* pw,
              std::string_view where, const typename C::certificate& cert,
-             const typename C::private_key& key, const typename C::profile& prof, time_point t,
-             EVP_PKEY* pub) {
+             const typename C::private_key& key, const certificate_profile& prof, time_point t,
+             const typename C::public_key& pub) {
     { c.parse_pkcs12(in, pw, where) } -> std::same_as<typename C::bundle>;
     { c.parse_csr(in, where) } -> std::same_as<typename C::certificate_request>;
     { c.same_key(key, key) } -> std::same_as<bool>;
     { c.issue(cert, key, pub, prof, t, t) } -> std::same_as<typename C::certificate>;
+    { C::public_of(key) } -> std::same_as<typename C::public_key>;
+    { c.parse_csr(in, where).public_key } -> std::convertible_to<typename C::public_key>;
     { c.fingerprint(cert) } -> std::same_as<std::string>;
     { C::looks_like_pkcs12(in) } -> std::same_as<bool>;
     { C::starts_like_pkcs12(in) } -> std::same_as<bool>;
@@ -157,8 +159,9 @@ template <class Service>
 constexpr void check_service() {
     static_assert(SwitchoverCrypto<typename Service::crypto_type>,
                   "fcs::switchover: the service's crypto backend must read PKCS#12 bundles and "
-                  "certificate requests and sign certificates (parse_pkcs12, parse_csr, same_key, "
-                  "issue, fingerprint, looks_like_pkcs12, starts_like_pkcs12), as "
+                  "certificate requests and sign certificates (a public_key type, public_of, "
+                  "parse_pkcs12, parse_csr, same_key, issue, fingerprint, looks_like_pkcs12, "
+                  "starts_like_pkcs12), as "
                   "fcs::crypto::boringssl does; see fcs/switchover.hpp");
 }
 
@@ -582,7 +585,7 @@ issue_result issue(Service& svc, const issue_request& req) {
         throw error(errc::invalid_argument, "", "issue", "an output folder is required");
     auto& crypto = svc.crypto();
     issue_result r;
-    typename crypto_t::profile p;
+    certificate_profile p;
     p.client_auth = true;
     p.organization = svc.options().organization;
     p.common_name = req.common_name;
@@ -601,7 +604,7 @@ issue_result issue(Service& svc, const issue_request& req) {
                     "give the names to sign (--dns/--ip) or accept the request's names "
                     "(--accept-csr-names), not both");
     std::optional<typename crypto_t::private_key> fresh;
-    bssl::UniquePtr<EVP_PKEY> subject_key;
+    typename crypto_t::public_key subject_key;
     if (!req.csr_file.empty()) {
         const auto csr_where = req.csr_file.string();
         auto data = read_input(req.csr_file);
@@ -674,8 +677,7 @@ issue_result issue(Service& svc, const issue_request& req) {
         r.notes.push_back("validity shortened to the group certificate's end, " +
                           Service::iso(not_after));
     }
-    auto child =
-        crypto.issue(cur->chain.front(), cur->key, subject_key.get(), p, not_before, not_after);
+    auto child = crypto.issue(cur->chain.front(), cur->key, subject_key, p, not_before, not_after);
     r.info = crypto.describe(child);
     r.sans = r.info.sans;
     bool created = false;

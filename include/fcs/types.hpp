@@ -194,4 +194,9 @@ struct inspect_report {
 
 } // namespace fcs
 
+namespace fcs::crypto {
+/// Largest certificate, key or bundle input a crypto backend parses (1 MiB).
+inline constexpr std::size_t max_input_size = 1u << 20;
+} // namespace fcs::crypto
+
 #endif // FCS_TYPES_HPP

@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(ca_profile_makes_a_ca_that_openssl_verifies_children_of) {
     p.client_auth = true;
     auto now = std::chrono::system_clock::now();
     auto pub = backend::public_of(leaf_key);
-    auto leaf = c.issue(ca, ca_key, pub.get(), p, now, now + 24h);
+    auto leaf = c.issue(ca, ca_key, pub, p, now, now + 24h);
     t::write_text(dir / "ca.pem", as_text(c.encode(ca, encoding::pem)));
     t::write_text(dir / "leaf.pem", as_text(c.encode(leaf, encoding::pem)));
     auto r = t::run("openssl verify -CAfile " + (dir / "ca.pem").string() + " " +
@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(ca_profile_makes_a_ca_that_openssl_verifies_children_of) {
     BOOST_TEST(ASN1_STRING_cmp(ca_ski, leaf_aki) == 0);
     auto rsa_key = c.generate_key(key_type::rsa2048);
     auto rsa_pub = backend::public_of(rsa_key);
-    auto rsa_leaf = c.issue(ca, ca_key, rsa_pub.get(), p, now, now + 24h);
+    auto rsa_leaf = c.issue(ca, ca_key, rsa_pub, p, now, now + 24h);
     BOOST_TEST(X509_get_key_usage(rsa_leaf.get()) == (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
     // openssl reads them as the configuration strings used to write them.
     t::write_text(dir / "rsa.pem", as_text(c.encode(rsa_leaf, encoding::pem)));
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(ca_profile_makes_a_ca_that_openssl_verifies_children_of) {
                    std::string::npos,
                text.output);
     // A leaf cannot issue.
-    BOOST_TEST(code_of([&] { c.issue(leaf, leaf_key, pub.get(), p, now, now + 24h); }) ==
+    BOOST_TEST(code_of([&] { c.issue(leaf, leaf_key, pub, p, now, now + 24h); }) ==
                errc::not_a_ca);
 }
 

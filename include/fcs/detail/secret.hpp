@@ -1,16 +1,32 @@
 #ifndef FCS_DETAIL_SECRET_HPP
 #define FCS_DETAIL_SECRET_HPP
 
-#include <openssl/mem.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
 
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <string.h> // explicit_bzero (glibc 2.25, musl, the BSDs)
+#endif
+
 namespace fcs {
 namespace detail {
+/// Overwrites `n` bytes at `p` with zeros in a way the compiler may not drop (the core's
+/// OPENSSL_cleanse, with no crypto library header in the core).
+inline void cleanse(void* p, std::size_t n) noexcept {
+    if (!p || n == 0)
+        return;
+#if defined(_WIN32)
+    SecureZeroMemory(p, n);
+#else
+    explicit_bzero(p, n);
+#endif
+}
+
 /// Allocator that wipes memory before giving it back, so growth and destruction never leave
 /// copies of key bytes on the heap. `Upstream` does the allocation (tests record with it).
 template <class T, class Upstream = std::allocator<T>>
@@ -27,7 +43,7 @@ struct cleansing_allocator {
     cleansing_allocator(const cleansing_allocator<U, V>&) noexcept {}
     T* allocate(std::size_t n) { return Upstream{}.allocate(n); }
     void deallocate(T* p, std::size_t n) noexcept {
-        OPENSSL_cleanse(p, n * sizeof(T));
+        cleanse(p, n * sizeof(T));
         Upstream{}.deallocate(p, n);
     }
     template <class U, class V>

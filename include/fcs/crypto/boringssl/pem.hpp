@@ -1,10 +1,11 @@
-#ifndef FCS_DETAIL_PEM_HPP
-#define FCS_DETAIL_PEM_HPP
+#ifndef FCS_CRYPTO_BORINGSSL_PEM_HPP
+#define FCS_CRYPTO_BORINGSSL_PEM_HPP
 
 // A tolerant PEM block scanner: skips a UTF-8 byte order mark, "Bag Attributes" text and any
 // other text between blocks, accepts CRLF line ends, keeps RFC 1421 headers (Proc-Type,
 // DEK-Info) for legacy encrypted keys. Decoded bytes go into secret_bytes (they may be keys).
 
+#include <fcs/detail/formats.hpp>
 #include <fcs/detail/secret.hpp>
 
 #include <openssl/base64.h>
@@ -22,11 +23,6 @@ struct pem_block {
     std::string headers; ///< "Proc-Type: 4,ENCRYPTED\nDEK-Info: ...\n" or empty
     secret_bytes der;
 };
-
-inline bool looks_like_pem(std::span<const std::uint8_t> in) {
-    std::string_view s(reinterpret_cast<const char*>(in.data()), in.size());
-    return s.find("-----BEGIN ") != std::string_view::npos;
-}
 
 /// Scans every well-formed block. Returns nullopt when a block starts but is malformed
 /// (truncated, bad base64): the caller reports a parse error for the whole input.
@@ -110,4 +106,4 @@ inline secret_bytes pem_encode(std::string_view label, std::span<const std::uint
 
 } // namespace fcs::detail
 
-#endif // FCS_DETAIL_PEM_HPP
+#endif // FCS_CRYPTO_BORINGSSL_PEM_HPP
