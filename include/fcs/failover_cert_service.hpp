@@ -143,8 +143,19 @@ public:
         : FailoverCertService(std::move(options), std::tuple<Policies...>(std::move(policies)...)) {
     }
 
+    /// Some of the pack's policies passed, in any order (at least the storage, which has no
+    /// default); the others are default-constructed. For the short names of fcs/services.hpp:
+    /// `fcs::folder_service<> svc(opts, fcs::storage::directory<...>(root), fcs::log::file(p));`
+    template <class... Given>
+    requires(sizeof...(Given) < sizeof...(Policies) &&
+             (policy::Policy<std::remove_cvref_t<Given>> &&
+              ...)) explicit FailoverCertService(service_options options, Given&&... given)
+        : FailoverCertService(std::move(options), std::tuple<std::remove_cvref_t<Given>...>(
+                                                      std::forward<Given>(given)...)) {}
+
 private:
-    FailoverCertService(service_options options, std::tuple<Policies...> args)
+    template <class... Gs>
+    FailoverCertService(service_options options, std::tuple<Gs...> args)
         : detail::service_base<Policies...>(
               std::move(options),
               detail::take<policy::kind::storage, typename check::storage>(args),
