@@ -10,6 +10,10 @@
 //  FCS_DEFAULT_WARN_DAYS      days before notAfter when the expiry warning starts (30)
 //  FCS_ENABLE_FAULT_INJECTION compile in the named crash/failure points (tests only; see
 //                             fcs/detail/fault.hpp)
+//  FCS_SEPARATE_COMPILATION  compile the crypto backend's bodies once, in the one translation
+//                             unit that includes <fcs/src.hpp>, instead of in every unit that
+//                             uses them (the Boost.Beast/Asio pattern; CMake: link
+//                             fcs::separate). Define it for every unit of the program.
 //  FCS_BORINGSSL_ROOT         (CMake) prefix of a BoringSSL build; default: Debian's
 //                             android-libboringssl-dev
 //
@@ -22,6 +26,14 @@
 
 // Only names here: the default policies' headers are included where the pack is resolved
 // (fcs/failover_cert_service.hpp), so code that needs the macros pulls in no policy.
+
+/// How a function whose body is in an impl/*.ipp file is declared: inline in header-only use,
+/// an ordinary (external) function with FCS_SEPARATE_COMPILATION.
+#if defined(FCS_SEPARATE_COMPILATION)
+#define FCS_DECL
+#else
+#define FCS_DECL inline
+#endif
 
 #ifndef FCS_DEFAULT_CERT_NAME
 #define FCS_DEFAULT_CERT_NAME "FailoverService"

@@ -12,6 +12,7 @@
 #include <fcs/names.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/policy/kind.hpp>
+#include <fcs/services.hpp>
 #include <fcs/service_types.hpp>
 #include <fcs/storage/directory.hpp>
 #include <fcs/storage/layout.hpp>

@@ -32,6 +32,23 @@ using server_group_service = folder_service<Log, storage::server_group_layout>;
 template <class Log = log::null_sink>
 using memory_service = FailoverCertService<storage::memory, acl::none, crypto::boringssl, Log>;
 
+/// The cores of the packs above, for explicit instantiation: with FCS_SEPARATE_COMPILATION
+/// they are compiled once (in the unit that includes <fcs/src.hpp>), not in every unit that
+/// names them. X(storage, acl, crypto, log) is called once per pack.
+#define FCS_COMMON_PACKS(X)                                                                        \
+    X(::fcs::storage::directory<::fcs::storage::failover_layout>, ::fcs::acl::posix,               \
+      ::fcs::crypto::boringssl, ::fcs::log::file)                                                  \
+    X(::fcs::storage::directory<::fcs::storage::server_group_layout>, ::fcs::acl::posix,           \
+      ::fcs::crypto::boringssl, ::fcs::log::file)                                                  \
+    X(::fcs::storage::memory, ::fcs::acl::none, ::fcs::crypto::boringssl, ::fcs::log::null_sink)
+
+#if defined(FCS_SEPARATE_COMPILATION) && !defined(FCS_SOURCE)
+#define FCS_EXTERN_PACK(S, A, C, L)                                                                \
+    extern template class detail::service_core<S, A, C, L, config::default_clock>;
+FCS_COMMON_PACKS(FCS_EXTERN_PACK)
+#undef FCS_EXTERN_PACK
+#endif
+
 } // namespace fcs
 
 #endif // FCS_SERVICES_HPP

@@ -3,6 +3,7 @@
 
 // The BoringSSL backend's handles and error helpers (fcs::crypto::boringssl names them).
 
+#include <fcs/config.hpp>
 #include <fcs/error.hpp>
 #include <fcs/types.hpp>
 
@@ -21,56 +22,21 @@
 namespace fcs::crypto {
 
 /// `cause` plus " (BoringSSL's reason)" for the first error queued, and the queue cleared.
-inline std::string with_ssl_error(std::string cause) {
-    if (std::uint32_t e = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        cause += " (";
-        cause += buf;
-        cause += ")";
-    }
-    ERR_clear_error();
-    return cause;
-}
+FCS_DECL std::string with_ssl_error(std::string cause);
 
 } // namespace fcs::crypto
 
 namespace fcs::crypto::boringssl_detail {
 
-[[noreturn]] inline void fail(std::string_view where, std::string step, std::string cause) {
-    throw error(errc::crypto_failed, std::string(where), std::move(step),
-                with_ssl_error(std::move(cause)));
-}
+[[noreturn]] FCS_DECL void fail(std::string_view where, std::string step, std::string cause);
 
-[[noreturn]] inline void fail_parse(std::string_view where, std::string step, std::string cause) {
-    ERR_clear_error();
-    throw error(errc::parse_failed, std::string(where), std::move(step), std::move(cause));
-}
+[[noreturn]] FCS_DECL void fail_parse(std::string_view where, std::string step, std::string cause);
 
-inline void check_size(std::span<const std::uint8_t> in, std::string_view where) {
-    if (in.size() > max_input_size)
-        throw error(errc::too_large, std::string(where), "read",
-                    "larger than 1 MiB; not a certificate or key");
-}
+FCS_DECL void check_size(std::span<const std::uint8_t> in, std::string_view where);
 
-inline bssl::UniquePtr<X509> der_to_x509(std::span<const std::uint8_t> der) {
-    const std::uint8_t* p = der.data();
-    bssl::UniquePtr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-    if (x && p != der.data() + der.size())
-        x.reset(); // trailing garbage
-    ERR_clear_error();
-    return x;
-}
+FCS_DECL bssl::UniquePtr<X509> der_to_x509(std::span<const std::uint8_t> der);
 
-inline time_point to_time_point(const ASN1_TIME* t) {
-    bssl::UniquePtr<ASN1_TIME> epoch(ASN1_TIME_set(nullptr, 0));
-    int days = 0, secs = 0;
-    if (!t || !epoch || !ASN1_TIME_diff(&days, &secs, epoch.get(), t)) {
-        ERR_clear_error();
-        return time_point{};
-    }
-    return time_point{} + std::chrono::seconds(std::int64_t(days) * 86400 + secs);
-}
+FCS_DECL time_point to_time_point(const ASN1_TIME* t);
 
 /// A shared, immutable BoringSSL object: copies take a reference (bssl::UpRef), the last one
 /// frees it. `Tag` keeps handles of one C type apart (a private key is not a public key).
@@ -110,5 +76,9 @@ struct bundle {
 };
 
 } // namespace fcs::crypto::boringssl_detail
+
+#if !defined(FCS_SEPARATE_COMPILATION) || defined(FCS_SOURCE)
+#include <fcs/crypto/boringssl/impl/handles.ipp>
+#endif
 
 #endif // FCS_CRYPTO_BORINGSSL_HANDLES_HPP
