@@ -44,8 +44,14 @@ inline CLI::Validator bounded(std::string name) {
         "", "bounded");
 }
 
+inline std::string with_value(std::string message, const std::string& v) {
+    if (auto at = message.find("%v"); at != std::string::npos)
+        message.replace(at, 2, v);
+    return message;
+}
+
 /// A whole number from `lo` to `hi`: "NAME VALUE: expected a number from LO to HI" otherwise
-/// (or `message`, when the program words it its own way).
+/// (or `message`, when the program words it its own way; "%v" in it stands for the value).
 inline CLI::Validator number_in(std::string name, unsigned long lo, unsigned long hi,
                                 std::string message = {}) {
     return CLI::Validator(
