@@ -66,10 +66,10 @@ inline std::string etcd_connection_help() {
     etcd_connection_args unused;
     add_etcd_connection_options(tmp, unused);
     cli::help_formatter f;
-    std::vector<const CLI::Option*> opts;
+    std::string out;
     for (auto name : etcd_connection_options)
-        opts.push_back(tmp.get_option(std::string(name)));
-    return f.make_group("", false, opts);
+        out += f.make_option(tmp.get_option(std::string(name)), false);
+    return out;
 }
 
 /**

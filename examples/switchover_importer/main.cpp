@@ -66,7 +66,8 @@ key encrypted with AES-256-GCM under the 32-byte key-encryption key in FILE, whi
 0600); replaced pairs go to PREFIX/archive/. DATA holds only the message log. etcds:// is etcd
 over TLS. How to reach etcd:
 )" + fcs::examples::etcd_connection_help() +
-           R"(Example:
+           R"(
+Example:
   fcs-switchover import --data-dir /var/lib/app --storage etcd://10.0.0.5:2379/fcs \
       --kek-file /etc/fcs/kek --bundle group.pfx --password-file /root/pfx.pass
 
