@@ -8,6 +8,7 @@
 
 #include <fcs/crypto/boringssl.hpp>
 
+#include "cli.hpp"
 #include "process_hardening.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -39,7 +40,8 @@ using tcp = boost::asio::ip::tcp;
 
 constexpr const char* program = "fcs-adapter-check";
 
-const char* const help = R"(fcs-adapter-check: connect to an HTTPS endpoint the way an adapter does.
+const char* const description =
+    R"(fcs-adapter-check: connect to an HTTPS endpoint the way an adapter does.
 
 Usage:
   fcs-adapter-check --url URL [--validate-endpoint-certificate true|false] [--ca FILE] [--pin SHA256]
@@ -50,20 +52,12 @@ name the host of the URL; otherwise the check fails with the reason and exit sta
 --validate-endpoint-certificate false it connects anyway and says that it did not verify.
 --pin compares the SHA-256 fingerprint of the server's certificate (hex, colons optional) and
 fails on a difference, whatever the validation setting. Then it sends GET for the URL's path
-(default /health) and prints the answer.
+(default /health) and prints the answer. A wrong command line exits with status 2.)";
 
-Options:
-  --url URL                               https://HOST[:PORT][/PATH]
-  --validate-endpoint-certificate BOOL    true (default) or false
-  --ca FILE                               trust anchors (PEM) instead of the system store
-  --pin SHA256                            expected certificate fingerprint
-  --timeout SECONDS                       connect, handshake and request timeout (default 10)
-
-Examples:
+const char* const footer = R"(Examples:
   fcs-adapter-check --url https://failover.example:8443/health --ca failover.crt
   fcs-adapter-check --url https://127.0.0.1:8443 --validate-endpoint-certificate false \
-      --pin 3F:1A:...:9C
-)";
+      --pin 3F:1A:...:9C)";
 
 [[noreturn]] void usage(const std::string& message) {
     std::cerr << program << ": " << message << "\n(see " << program << " --help)\n";
@@ -140,54 +134,48 @@ int main(int argc, char** argv) {
         std::cerr << "fcs-adapter-check: " << *failed << "\n";
         return 1;
     }
+    namespace cli = fcs::examples::cli;
+    std::string url_text, ca_text, pin_text, validate_text = "true";
+    unsigned long timeout_s = 10;
+    CLI::App app(description, program);
+    app.formatter(std::make_shared<cli::help_formatter>());
+    app.footer(footer);
+    app.allow_extras();
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    cli::value(app, "--url", url_text, "URL", "https://HOST[:PORT][/PATH]");
+    cli::value(app, "--validate-endpoint-certificate", validate_text, "BOOL",
+               "true (default) or false")
+        ->check(CLI::Validator(
+            [](std::string& v) -> std::string {
+                if (v != "true" && v != "false")
+                    throw cli::usage_problem("--validate-endpoint-certificate " + v.substr(0, 64) +
+                                             ": expected true or false");
+                return {};
+            },
+            "", "true_or_false"));
+    cli::value(app, "--ca", ca_text, "FILE", "trust anchors (PEM) instead of the system store");
+    cli::value(app, "--pin", pin_text, "SHA256", "expected certificate fingerprint");
+    cli::value(app, "--timeout", timeout_s, "SECONDS",
+               "connect, handshake and request timeout (default 10)")
+        ->check(cli::number_in("--timeout", 1, 600, "--timeout %v: expected 1 to 600 seconds"));
     std::vector<std::string> args(argv + 1, argv + argc);
-    std::optional<std::string> url, ca, pin;
-    bool validate = true;
-    long timeout_s = 10;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        std::string opt = args[i];
-        std::optional<std::string> value;
-        if (auto eq = opt.find('='); opt.starts_with("--") && eq != std::string::npos) {
-            value = opt.substr(eq + 1);
-            opt = opt.substr(0, eq);
-        }
-        if (opt == "--help" || opt == "-h") {
-            std::cout << help;
-            return 0;
-        }
-        auto take = [&]() -> std::string {
-            if (value)
-                return *value;
-            if (i + 1 >= args.size())
-                usage(opt + " needs a value");
-            return args[++i];
-        };
-        if (opt == "--url")
-            url = take();
-        else if (opt == "--ca")
-            ca = take();
-        else if (opt == "--pin")
-            pin = take();
-        else if (opt == "--validate-endpoint-certificate") {
-            auto v = take();
-            if (v == "true")
-                validate = true;
-            else if (v == "false")
-                validate = false;
-            else
-                usage("--validate-endpoint-certificate " + v + ": expected true or false");
-        } else if (opt == "--timeout") {
-            auto v = take();
-            try {
-                timeout_s = std::stol(v);
-            } catch (...) {
-                timeout_s = 0;
-            }
-            if (timeout_s < 1 || timeout_s > 600)
-                usage("--timeout " + v + ": expected 1 to 600 seconds");
-        } else
-            usage("unknown option '" + args[i] + "'");
+    std::reverse(args.begin(), args.end()); // CLI11 takes the arguments last first
+    try {
+        app.parse(args);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        usage(cli::message_of(e));
     }
+    if (auto extra = app.remaining(); !extra.empty())
+        usage("unknown option '" + extra.front() + "'");
+    const bool validate = validate_text == "true";
+    auto given = [&](const char* name, const std::string& v) {
+        return app.count(name) > 0 ? std::optional(v) : std::nullopt;
+    };
+    auto url = given("--url", url_text), ca = given("--ca", ca_text),
+         pin = given("--pin", pin_text);
     if (!url)
         usage("--url URL is required");
     auto u = parse_url(*url);

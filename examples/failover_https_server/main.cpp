@@ -8,23 +8,25 @@
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
+#include "cli.hpp"
 #include "etcd_cli.hpp"
 #include "https_server.hpp"
 #include "json.hpp"
 #include "process_hardening.hpp"
 
 #include <fcs/fcs.hpp>
+#include <fcs/status_json.hpp>
 #include <fcs/storage/etcd.hpp>
 
-#include <charconv>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -47,8 +49,9 @@ using etcd_service_type =
     fcs::FailoverCertService<fcs::storage::etcd, fcs::acl::none, fcs::crypto::boringssl, Log>;
 
 constexpr const char* program = "fcs-failover-server";
+constexpr int exit_usage = 2; // a wrong command line
 
-const char* const main_help =
+const char* const main_description =
     R"(fcs-failover-server: a failover HTTPS REST server whose certificate is managed by fcs.
 
 Usage:
@@ -58,8 +61,9 @@ Usage:
   fcs-failover-server status [--data-dir DIR] [--json]
                                              show the certificate in use
   fcs-failover-server COMMAND --help         help on one command
+)";
 
-Examples:
+const char* const main_footer = R"(Examples:
   fcs-failover-server
   fcs-failover-server serve --data-dir /var/lib/fcs --bind 0.0.0.0 --port 443
   fcs-failover-server replace --data-dir /var/lib/fcs --cert new.crt --key new.key
@@ -67,10 +71,11 @@ Examples:
 
 Server groups: every command also takes --storage etcd://HOST:PORT[,HOST:PORT...]/PREFIX
 --kek-file FILE; the pair then lives in etcd and every server of the group serves it:
-  fcs-failover-server serve --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek
-)";
+  fcs-failover-server serve --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek)";
 
-const char* const serve_help = R"(fcs-failover-server serve: run the HTTPS server.
+const char* const serve_description = R"(fcs-failover-server serve: run the HTTPS server.
+
+Usage: fcs-failover-server [serve] [OPTIONS]
 
 On the first start a self-signed certificate (EC P-256, valid 15 years) is generated in
 DIR/Certificates/NAME.crt with its key in DIR/Certificates/Keys/NAME.key. The server prints its
@@ -79,154 +84,190 @@ picks up a certificate replaced in the folders (or with `replace`) without a res
 SIGHUP, and stops cleanly on Ctrl-C or SIGTERM. Messages go to DIR/Logs/messages.log.
 TLS session tickets are encrypted with keys kept in DIR/Certificates/Keys/NAME.tickets (a new
 key every 12 hours, re-read every minute), so servers on the same data folder or a copy of it
-resume each other's sessions after a failover.
+resume each other's sessions after a failover.)";
 
-Options:
-  --data-dir DIR         data folder (default ./fcs-data)
-  --bind ADDR            IP address to listen on (default 127.0.0.1)
-  --port N               TCP port (default 8443); 0 picks a free port and prints it
-  --threads N            I/O threads (default: the number of cores, at most 16)
-  --cert-name NAME       base name of the certificate files (default FailoverService)
-  --max-connections N    concurrent connections; more are closed at once (default 256)
-  --recheck-interval S   seconds between expiry re-checks (default 21600; at most 86400)
-  --storage URL          where the pair lives: the data folder (default), or
-                         etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS) for a server
-                         group: the pair and the ticket keys are one etcd key, PREFIX/slots/NAME;
-                         the first server of the group generates it, the others load it, and
-                         every server serves a change within a second. The data folder then
-                         holds only Logs/.
-  --kek-file FILE        with etcd: the group's 32-byte key-encryption key (mode 0600; make one
-                         with: openssl rand -base64 32 > FILE); the private key and ticket keys
-                         are encrypted with it before they leave the server
-)" FCS_ETCD_CONNECTION_HELP R"(
-Examples:
+const char* const serve_footer = R"(Examples:
   fcs-failover-server serve --data-dir ./fcs-data --port 8443
-  fcs-failover-server serve --storage etcd://10.0.0.5:2379,10.0.0.6:2379/fcs \\
+  fcs-failover-server serve --storage etcd://10.0.0.5:2379,10.0.0.6:2379/fcs \
       --kek-file /etc/fcs/kek --data-dir /var/lib/fcs --port 443
-  fcs-failover-server serve --storage etcds://etcd1.example:2379/fcs --kek-file /etc/fcs/kek \\
-      --etcd-ca /etc/fcs/etcd-ca.crt --etcd-cert /etc/fcs/node.crt --etcd-key /etc/fcs/node.key \\
+  fcs-failover-server serve --storage etcds://etcd1.example:2379/fcs --kek-file /etc/fcs/kek \
+      --etcd-ca /etc/fcs/etcd-ca.crt --etcd-cert /etc/fcs/node.crt --etcd-key /etc/fcs/node.key \
       --etcd-user fcs --etcd-password-file /etc/fcs/etcd.pass
   fcs-failover-server serve --port 0            # prints: listening on https://127.0.0.1:PORT
-  kill -HUP $(pidof fcs-failover-server)        # reload the certificate now
-)";
+  kill -HUP $(pidof fcs-failover-server)        # reload the certificate now)";
 
-const char* const replace_help = R"(fcs-failover-server replace: install a new certificate and key.
+const char* const replace_description =
+    R"(fcs-failover-server replace: install a new certificate and key.
+
+Usage: fcs-failover-server replace --cert FILE --key FILE [OPTIONS]
 
 The vendor's replacement procedure done safely: the new pair (PEM certificate or chain, PEM key
 that is not password-protected) is validated first (it parses, the key matches, the dates are
 valid), the pair in use is copied to Certificates/Archive/, and the new pair is committed as one
 step. Works whether the server is running or not: a running server picks it up by itself. On any
-failure the installed pair stays byte-identical and the exit status is non-zero.
+failure the installed pair stays byte-identical and the exit status is non-zero.)";
 
-Options:
-  --data-dir DIR     data folder (default ./fcs-data)
-  --cert FILE        the new certificate (leaf first, or a chain in any order)
-  --key FILE         its private key
-  --cert-name NAME   base name of the certificate files (default FailoverService)
-  --storage URL      etcd://HOST:PORT[,HOST:PORT...]/PREFIX: replace the group's pair in etcd
-                     (the previous one goes to PREFIX/archive/; every server of the group
-                     serves the new one within a second); --data-dir then holds only Logs/
-  --kek-file FILE    with etcd: the group's key-encryption key (mode 0600)
-)" FCS_ETCD_CONNECTION_HELP R"(
-Examples:
+const char* const replace_footer = R"(Examples:
   fcs-failover-server replace --data-dir /var/lib/fcs --cert server.crt --key server.key
-  fcs-failover-server replace --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek \\
-      --cert server.crt --key server.key
-)";
+  fcs-failover-server replace --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek \
+      --cert server.crt --key server.key)";
 
-const char* const status_help =
+const char* const status_description =
     R"(fcs-failover-server status: show the certificate in the data folder.
 
+Usage: fcs-failover-server status [--json] [OPTIONS]
+
 Reads the folder without changing it and prints subject, issuer, names, serial, dates, days
-remaining, SHA-256 fingerprint, state (valid / expiring / expired) and origin.
+remaining, SHA-256 fingerprint, key type, state (valid / expiring / expired) and origin; what
+the next start would do about the rest (an unusable file, an interrupted change) goes to stderr.
+Exit status 0 with a usable certificate, 1 without one (or when the storage cannot be read).)";
 
-Options:
-  --data-dir DIR     data folder (default ./fcs-data)
-  --json             print JSON (the same document as GET /certificate)
-  --cert-name NAME   base name of the certificate files (default FailoverService)
-  --storage URL      etcd://HOST:PORT[,HOST:PORT...]/PREFIX: show the group's pair in etcd
-  --kek-file FILE    with etcd: the group's key-encryption key (mode 0600)
-)" FCS_ETCD_CONNECTION_HELP R"(
-Examples:
+const char* const status_footer = R"(Examples:
   fcs-failover-server status --data-dir /var/lib/fcs --json
-  fcs-failover-server status --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek
-)";
+  fcs-failover-server status --storage etcd://10.0.0.5:2379/fcs --kek-file /etc/fcs/kek)";
 
-/// Parsed command line: options with values, flags, and misuse.
-struct args {
-    std::map<std::string, std::string> values;
-    std::map<std::string, bool> flags;
-    bool help = false;
+/// What the command line says (one command is parsed; each fills its part).
+struct arguments {
+    std::string command = "serve";
+    std::string data_dir = "./fcs-data";
+    std::string cert_name = fcs::service_options{}.name;
+    std::string storage, kek_file;
+    fcs::examples::etcd_connection_args etcd;
+    // serve
+    std::string bind = fcs_example::server_config{}.bind;
+    unsigned long port = 8443;
+    unsigned long threads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+    unsigned long max_connections = fcs_example::server_config{}.max_connections;
+    unsigned long recheck_interval = 21600;
+    // replace
+    std::string cert, key;
+    // status
+    bool json = false;
+    fcs::examples::cli::given_set given; ///< the options given (by their --long names)
 };
 
 [[noreturn]] void usage_error(const std::string& command, const std::string& message) {
     std::cerr << program << " " << command << ": " << message << "\n(see " << program << " "
               << command << " --help)\n";
-    std::exit(2);
+    std::exit(exit_usage);
 }
 
-args parse(const std::string& command, const std::vector<std::string>& in,
-           const std::vector<std::string>& with_value, const std::vector<std::string>& flags) {
-    args a;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        std::string opt = in[i];
-        if (opt == "--help" || opt == "-h") {
-            a.help = true;
-            continue;
-        }
-        std::optional<std::string> inline_value;
-        if (auto eq = opt.find('='); opt.starts_with("--") && eq != std::string::npos) {
-            inline_value = opt.substr(eq + 1);
-            opt = opt.substr(0, eq);
-        }
-        if (opt == "--etcd-password" || opt == "--password")
-            usage_error(command, "passwords are never taken from the command line; use "
-                                 "--etcd-password-file FILE");
-        if (std::find(with_value.begin(), with_value.end(), opt) != with_value.end()) {
-            if (!inline_value && i + 1 >= in.size())
-                usage_error(command, opt + " needs a value");
-            auto v = inline_value ? *inline_value : in[++i];
-            if (v.size() > 4096)
-                usage_error(command, opt + ": value too long");
-            a.values[opt] = v;
-        } else if (std::find(flags.begin(), flags.end(), opt) != flags.end() && !inline_value) {
-            a.flags[opt] = true;
-        } else {
-            usage_error(command, "unknown option '" + in[i] + "'");
-        }
+/// The options every command takes: where the pair lives and how to reach etcd.
+void add_storage_options(CLI::App& app, arguments& a, const char* storage_help) {
+    using fcs::examples::cli::value;
+    value(app, "--data-dir", a.data_dir, "DIR", "data folder (default ./fcs-data)");
+    value(app, "--cert-name", a.cert_name, "NAME",
+          "base name of the certificate files (default FailoverService)");
+    value(app, "--storage", a.storage, "URL", storage_help);
+    value(app, "--kek-file", a.kek_file, "FILE",
+          "with etcd: the group's 32-byte key-encryption key (mode 0600; make one\n"
+          "with: openssl rand -base64 32 > FILE); the private key and ticket keys\n"
+          "are encrypted with it before they leave the server");
+    fcs::examples::add_etcd_connection_options(app, a.etcd);
+}
+
+/// The command line: three CLI11 subcommands, `serve` the default. --help prints and exits 0;
+/// a wrong command line prints why and exits 2.
+arguments parse_command_line(std::vector<std::string> args) {
+    namespace cli = fcs::examples::cli;
+    arguments a;
+    CLI::App app(main_description, program);
+    app.formatter(std::make_shared<cli::help_formatter>());
+    app.footer(main_footer);
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.require_subcommand(1, 1);
+
+    auto* serve = app.add_subcommand("serve", serve_description);
+    serve->footer(serve_footer);
+    add_storage_options(*serve, a,
+                        "where the pair lives: the data folder (default), or\n"
+                        "etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS) for a server\n"
+                        "group: the pair and the ticket keys are one etcd key, PREFIX/slots/NAME;\n"
+                        "the first server of the group generates it, the others load it, and\n"
+                        "every server serves a change within a second. The data folder then\n"
+                        "holds only Logs/.");
+    cli::value(*serve, "--bind", a.bind, "ADDR", "IP address to listen on (default 127.0.0.1)");
+    cli::value(*serve, "--port", a.port, "N",
+               "TCP port (default 8443); 0 picks a free port and prints it")
+        ->check(cli::number_in("--port", 0, 65535));
+    cli::value(*serve, "--threads", a.threads, "N",
+               "I/O threads (default: the number of cores, at most 16)")
+        ->check(cli::number_in("--threads", 1, 64));
+    cli::value(*serve, "--max-connections", a.max_connections, "N",
+               "concurrent connections; more are closed at once (default 256)")
+        ->check(cli::number_in("--max-connections", 1, 100000));
+    cli::value(*serve, "--recheck-interval", a.recheck_interval, "S",
+               "seconds between expiry re-checks (default 21600; at most 86400)")
+        ->check(cli::number_in("--recheck-interval", 1, 86400));
+
+    auto* replace = app.add_subcommand("replace", replace_description);
+    replace->footer(replace_footer);
+    add_storage_options(*replace, a,
+                        "etcd://HOST:PORT[,HOST:PORT...]/PREFIX: replace the group's pair in etcd\n"
+                        "(the previous one goes to PREFIX/archive/; every server of the group\n"
+                        "serves the new one within a second); --data-dir then holds only Logs/");
+    cli::value(*replace, "--cert", a.cert, "FILE",
+               "the new certificate (leaf first, or a chain in any order)");
+    cli::value(*replace, "--key", a.key, "FILE", "its private key");
+
+    auto* status = app.add_subcommand("status", status_description);
+    status->footer(status_footer);
+    add_storage_options(*status, a,
+                        "etcd://HOST:PORT[,HOST:PORT...]/PREFIX: show the group's pair in etcd");
+    status->add_flag("--json", a.json,
+                     "print JSON: the status document (README.md, \"Status JSON\"), the same\n"
+                     "one GET /certificate and `fcs-switchover status --json` give");
+
+    // No command (or options first): serve. "help": the general help.
+    if (args.empty() ||
+        (args.front().starts_with("-") && args.front() != "--help" && args.front() != "-h"))
+        args.insert(args.begin(), "serve");
+    if (args.front() == "--help" || args.front() == "-h") {
+        std::cout << app.help() << "\n" << serve->help();
+        std::exit(0);
     }
+    if (args.front() == "help") {
+        std::cout << app.help();
+        std::exit(0);
+    }
+    a.command = args.front();
+    if (a.command != "serve" && a.command != "replace" && a.command != "status") {
+        std::cerr << program << ": unknown command '" << a.command << "'\n\n" << app.help();
+        std::exit(exit_usage);
+    }
+    // Before CLI11 sees them, so a password given anyway is never echoed in a message.
+    if (cli::password_argument(args, {"--password", "--etcd-password"}))
+        usage_error(a.command, "passwords are never taken from the command line; use "
+                               "--etcd-password-file FILE, --etcd-password-env VAR or "
+                               "--etcd-password-stdin");
+    for (auto* sub : {serve, replace, status})
+        sub->allow_extras();
+    std::reverse(args.begin(), args.end()); // CLI11 takes the arguments last first
+    try {
+        app.parse(args);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help(); // the command's help (CLI11 hands it to the parsed command)
+        std::exit(0);
+    } catch (const CLI::ParseError& e) {
+        usage_error(a.command, cli::message_of(e));
+    }
+    auto* parsed = app.get_subcommand(a.command);
+    a.given = cli::given_options(*parsed);
+    if (auto extra = parsed->remaining(); !extra.empty())
+        usage_error(a.command, "unknown option '" + extra.front() + "'");
+    if (!fcs::storage::valid_slot_name(a.cert_name))
+        usage_error(a.command, "--cert-name '" + a.cert_name + "': not a valid file base name");
     return a;
 }
 
-std::string value_or(const args& a, const std::string& key, std::string fallback) {
-    auto it = a.values.find(key);
-    return it == a.values.end() ? fallback : it->second;
-}
-
-unsigned long number(const std::string& command, const args& a, const std::string& key,
-                     unsigned long fallback, unsigned long lo, unsigned long hi) {
-    auto it = a.values.find(key);
-    if (it == a.values.end())
-        return fallback;
-    unsigned long v = 0;
-    auto& s = it->second;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi)
-        usage_error(command, key + " " + s + ": expected a number from " + std::to_string(lo) +
-                                 " to " + std::to_string(hi));
-    return v;
-}
-
-fcs::service_options service_options_from(const std::string& command, const args& a) {
+fcs::service_options service_options_from(const arguments& a) {
     fcs::service_options o;
-    o.name = value_or(a, "--cert-name", o.name);
-    if (!fcs::storage::valid_slot_name(o.name))
-        usage_error(command, "--cert-name '" + o.name + "': not a valid file base name");
+    o.name = a.cert_name;
     return o;
 }
 
-fs::path data_dir_of(const args& a) {
-    return fs::absolute(value_or(a, "--data-dir", "./fcs-data"));
+fs::path data_dir_of(const arguments& a) {
+    return fs::absolute(a.data_dir);
 }
 
 fcs::log::file message_log(const fs::path& data, bool echo) {
@@ -235,15 +276,14 @@ fcs::log::file message_log(const fs::path& data, bool echo) {
 
 /// --storage etcd://... with its --kek-file, or nullopt for the data folder. Misuse (a
 /// --kek-file without etcd, etcd without a --kek-file, a URL that does not parse) exits.
-std::optional<fcs::storage::etcd_options> etcd_options_from(const std::string& command,
-                                                            const args& a) {
-    auto url = value_or(a, "--storage", "");
-    const bool kek = a.values.count("--kek-file") > 0;
+std::optional<fcs::storage::etcd_options> etcd_options_from(const arguments& a) {
+    const std::string& command = a.command;
+    const auto& url = a.storage;
+    const bool kek = a.given.contains("--kek-file");
     if (url.empty() || url == "dir" || url == "directory") {
         if (kek)
             usage_error(command, "--kek-file is for --storage etcd://...");
-        if (auto misuse = fcs::examples::etcd_connection_without_etcd(
-                [&](std::string_view name) { return a.values.count("--" + std::string(name)); }))
+        if (auto misuse = fcs::examples::etcd_connection_without_etcd(a.given))
             usage_error(command, *misuse);
         return std::nullopt;
     }
@@ -261,11 +301,8 @@ std::optional<fcs::storage::etcd_options> etcd_options_from(const std::string& c
     } catch (const fcs::error& e) {
         usage_error(command, std::string("--storage: ") + e.what());
     }
-    o.kek_file = value_or(a, "--kek-file", "");
-    if (auto misuse = fcs::examples::apply_etcd_connection(o, [&](std::string_view name) {
-            auto it = a.values.find("--" + std::string(name));
-            return it == a.values.end() ? std::nullopt : std::optional(it->second);
-        }))
+    o.kek_file = a.kek_file;
+    if (auto misuse = fcs::examples::apply_etcd_connection(o, a.etcd, a.given))
         usage_error(command, *misuse);
     return o;
 }
@@ -327,7 +364,8 @@ void print_status_text(const fcs::cert_status& s) {
               << s.days_remaining << " days remaining)\n"
               << "state         " << fcs::to_string(s.state) << "\n"
               << "origin        " << fcs::to_string(s.origin) << "\n"
-              << "fingerprint   SHA256 " << s.info.sha256_fingerprint << "\n";
+              << "fingerprint   SHA256 " << s.info.sha256_fingerprint << "\n"
+              << "key type      " << s.info.key_type << "\n";
 }
 
 /**
@@ -380,32 +418,21 @@ int serve_with(Make make, const fcs_example::server_config& cfg, const std::stri
     }
 }
 
-int serve(const std::vector<std::string>& argv) {
-    auto a =
-        parse("serve", argv,
-              {"--data-dir", "--bind", "--port", "--threads", "--cert-name", "--max-connections",
-               "--recheck-interval", "--storage", "--kek-file", "--etcd-ca", "--etcd-cert",
-               "--etcd-key", "--etcd-user", "--etcd-password-file"},
-              {});
-    if (a.help) {
-        std::cout << serve_help;
-        return 0;
-    }
+int serve(const arguments& a) {
     fcs_example::server_config cfg;
     cfg.data_dir = data_dir_of(a);
-    cfg.bind = value_or(a, "--bind", cfg.bind);
+    cfg.bind = a.bind;
     boost::system::error_code bind_ec;
     (void)boost::asio::ip::make_address(cfg.bind, bind_ec);
     if (bind_ec) // checked before start(), which may generate a certificate
         usage_error("serve", "--bind " + cfg.bind + ": not an IP address");
-    cfg.port = static_cast<unsigned short>(number("serve", a, "--port", 8443, 0, 65535));
-    unsigned cores = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
-    cfg.threads = static_cast<unsigned>(number("serve", a, "--threads", cores, 1, 64));
-    cfg.max_connections = number("serve", a, "--max-connections", cfg.max_connections, 1, 100000);
-    cfg.recheck_interval =
-        std::chrono::seconds(number("serve", a, "--recheck-interval", 21600, 1, 86400));
-    auto opts = service_options_from("serve", a);
-    auto eo = etcd_options_from("serve", a);
+    // The ranges are checked by the parser (cli::number_in).
+    cfg.port = static_cast<unsigned short>(a.port);
+    cfg.threads = static_cast<unsigned>(a.threads);
+    cfg.max_connections = a.max_connections;
+    cfg.recheck_interval = std::chrono::seconds(a.recheck_interval);
+    auto opts = service_options_from(a);
+    auto eo = etcd_options_from(a);
 
     if (eo) {
         using service_t = etcd_service_type<fcs::log::file>;
@@ -415,8 +442,8 @@ int serve(const std::vector<std::string>& argv) {
                                  fcs::crypto::boringssl{}, message_log(cfg.data_dir, true));
             },
             cfg,
-            "etcd storage " + a.values["--storage"] + " (messages in " +
-                (cfg.data_dir / "Logs").string() + "/)");
+            "etcd storage " + a.storage + " (messages in " + (cfg.data_dir / "Logs").string() +
+                "/)");
     }
     using service_t = service_type<fcs::log::file>;
     return serve_with(
@@ -427,22 +454,14 @@ int serve(const std::vector<std::string>& argv) {
         cfg, "data folder " + cfg.data_dir.string());
 }
 
-int replace(const std::vector<std::string>& argv) {
-    auto a =
-        parse("replace", argv,
-              {"--data-dir", "--cert", "--key", "--cert-name", "--storage", "--kek-file",
-               "--etcd-ca", "--etcd-cert", "--etcd-key", "--etcd-user", "--etcd-password-file"},
-              {});
-    if (a.help) {
-        std::cout << replace_help;
-        return 0;
-    }
-    if (!a.values.count("--cert") || !a.values.count("--key"))
+int replace(const arguments& a) {
+    if (a.cert.empty() || a.key.empty())
         usage_error("replace", "both --cert FILE and --key FILE are required");
     auto data = data_dir_of(a);
-    auto opts = service_options_from("replace", a);
-    auto eo = etcd_options_from("replace", a);
-    auto cert_path = a.values["--cert"], key_path = a.values["--key"];
+    auto opts = service_options_from(a);
+    auto eo = etcd_options_from(a);
+    const auto& cert_path = a.cert;
+    const auto& key_path = a.key;
     try {
         auto cert = read_input(cert_path);
         auto key = read_input(key_path);
@@ -490,8 +509,9 @@ int replace(const std::vector<std::string>& argv) {
 }
 
 /// Prints the pair `service` finds in its storage; `where` names that storage for messages.
+/// Exit status 0 with a usable pair, 1 without one.
 template <class Service>
-int status_with(Service& service, const args& a, const std::string& where) {
+int status_with(Service& service, const arguments& a, const std::string& where) {
     // Read only: inspect() creates, repairs, replays and archives nothing.
     auto r = service.inspect();
     if (!r.status) {
@@ -501,8 +521,8 @@ int status_with(Service& service, const args& a, const std::string& where) {
                       << f.message << "\n";
         return 1;
     }
-    if (a.flags.count("--json"))
-        std::cout << fcs_example::certificate_json(*r.status) << "\n";
+    if (a.json)
+        std::cout << fcs::status_json_text(fcs::status_json(*r.status, r.findings), 2) << "\n";
     else
         print_status_text(*r.status);
     for (auto& f : r.findings)
@@ -513,23 +533,15 @@ int status_with(Service& service, const args& a, const std::string& where) {
     return 0;
 }
 
-int status(const std::vector<std::string>& argv) {
-    auto a = parse("status", argv,
-                   {"--data-dir", "--cert-name", "--storage", "--kek-file", "--etcd-ca",
-                    "--etcd-cert", "--etcd-key", "--etcd-user", "--etcd-password-file"},
-                   {"--json"});
-    if (a.help) {
-        std::cout << status_help;
-        return 0;
-    }
-    auto opts = service_options_from("status", a);
+int status(const arguments& a) {
+    auto opts = service_options_from(a);
     try {
         // The null log: a status query writes nothing to the message log.
-        if (auto eo = etcd_options_from("status", a)) {
+        if (auto eo = etcd_options_from(a)) {
             etcd_service_type<fcs::log::null_sink> service(
                 opts, fcs::storage::etcd(*eo), fcs::acl::none{}, fcs::crypto::boringssl{},
                 fcs::log::null_sink{});
-            return status_with(service, a, a.values["--storage"]);
+            return status_with(service, a, a.storage);
         }
         auto data = data_dir_of(a);
         std::error_code ec;
@@ -555,31 +567,17 @@ int main(int argc, char** argv) {
         std::cerr << program << ": " << *failed << "\n";
         return 1;
     }
-    std::vector<std::string> args(argv + 1, argv + argc);
-    if (!args.empty() && (args.front() == "--help" || args.front() == "-h")) {
-        std::cout << main_help << "\n" << serve_help;
-        return 0;
-    }
     std::string command = "serve";
-    if (!args.empty() && !args.front().starts_with("-")) {
-        command = args.front();
-        args.erase(args.begin());
-    }
     try {
-        if (command == "serve")
-            return serve(args);
+        auto a = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+        command = a.command;
         if (command == "replace")
-            return replace(args);
+            return replace(a);
         if (command == "status")
-            return status(args);
-        if (command == "help") {
-            std::cout << main_help;
-            return 0;
-        }
+            return status(a);
+        return serve(a);
     } catch (const std::exception& e) {
         std::cerr << program << " " << command << ": " << e.what() << "\n";
         return 1;
     }
-    std::cerr << program << ": unknown command '" << command << "'\n\n" << main_help;
-    return 2;
 }

@@ -5,12 +5,16 @@
 #include <utility> // before Boost (fcs/storage/etcd.hpp): Boost 1.74 Asio with g++ 12 in C++20
 
 #include <fcs/fcs.hpp>
+#include <fcs/status_json.hpp>
 #include <fcs/storage/etcd.hpp>
 #include <fcs/switchover.hpp>
 
+#include "cli.hpp"
 #include "etcd_cli.hpp"
+#include "password_input.hpp"
 #include "process_hardening.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,12 +23,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
-
-#include <openssl/mem.h>
-
-#include <termios.h>
-#include <unistd.h>
 
 namespace {
 
@@ -38,7 +38,7 @@ constexpr int exit_ok = 0;
 constexpr int exit_failed = 1; // refused input, failure, or (verify) the pair differs
 constexpr int exit_usage = 2;
 
-const char* const general_help = R"(usage: fcs-switchover COMMAND [OPTIONS]
+const char* const general_description = R"(usage: fcs-switchover COMMAND [OPTIONS]
 
 The identical server-group certificate on both servers of a switchover pair.
 
@@ -50,9 +50,10 @@ Commands:
   issue    let the server-group CA sign a child certificate for a subsystem
   status   show the pair in use
 
-Run "fcs-switchover COMMAND --help" for the options and examples of a command.
+Run "fcs-switchover COMMAND --help" for the options and examples of a command.)";
 
-Files (DATA = --data-dir):
+std::string general_footer() {
+    return R"(Files (DATA = --data-dir):
   DATA/Certificates/ServerGroup/ServerGroupCertificate.cer   DER certificate, 0644
   DATA/Certificates/ServerGroup/ServerGroupPrivateKey.bin    DER PKCS#8 key, 0600 (folder 0700)
   DATA/Certificates/ServerGroup/Backup/<UTC timestamp>/      replaced pairs, never overwritten
@@ -64,38 +65,38 @@ The pair then lives in etcd at PREFIX/slots/ServerGroup (one key: certificate, a
 key encrypted with AES-256-GCM under the 32-byte key-encryption key in FILE, which must be
 0600); replaced pairs go to PREFIX/archive/. DATA holds only the message log. etcds:// is etcd
 over TLS. How to reach etcd:
-)" FCS_ETCD_CONNECTION_HELP R"(Example:
+)" + fcs::examples::etcd_connection_help() +
+           R"(
+Example:
   fcs-switchover import --data-dir /var/lib/app --storage etcd://10.0.0.5:2379/fcs \
       --kek-file /etc/fcs/kek --bundle group.pfx --password-file /root/pfx.pass
 
 Exit status: 0 success; 1 failure, refused input or (verify) a different pair, with the file
-and the cause on stderr and the installed pair unchanged; 2 wrong command line.
-)";
+and the cause on stderr and the installed pair unchanged; 2 wrong command line.)";
+}
 
-const std::map<std::string, std::string, std::less<>> command_help = {
+/// Each command's help: {description (usage lines and what it does), footer (examples)}.
+struct command_text {
+    const char* name;
+    const char* description;
+    const char* footer;
+};
+
+const command_text commands[] = {
     {"init", R"(usage: fcs-switchover init --data-dir DIR [--key-type TYPE] [--cn NAME]
 
 Generates the server-group CA certificate (CA:TRUE, keyCertSign, cRLSign, valid 15 years) and
 its key when no valid pair exists. With a valid pair already there it says so and changes
-nothing.
-
-Options:
-  --data-dir DIR   the data folder (created if missing)
-  --key-type TYPE  ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096
-  --cn NAME        common name of the CA (default "fcs Server Group CA <host name>")
-
-Example:
-  fcs-switchover init --data-dir /var/lib/app --key-type ec-p384
-)"},
+nothing.)",
+     R"(Example:
+  fcs-switchover init --data-dir /var/lib/app --key-type ec-p384)"},
     {"export", R"(usage: fcs-switchover export --data-dir DIR --to DIR2 [--force]
 
 Copies the installed pair into DIR2 for transfer: the folder is created 0700, the certificate
 0644, the key 0600. Prints the SHA-256 fingerprint to compare on the other side. A different
-pair already in DIR2 is only replaced with --force.
-
-Example:
-  fcs-switchover export --data-dir /var/lib/app --to /media/usb/servergroup
-)"},
+pair already in DIR2 is only replaced with --force.)",
+     R"(Example:
+  fcs-switchover export --data-dir /var/lib/app --to /media/usb/servergroup)"},
     {"import",
      R"(usage: fcs-switchover import --data-dir DIR (--cert FILE --key FILE | --bundle FILE)
                              [--format auto|pem|der|pkcs12]
@@ -111,27 +112,21 @@ Accepted: PEM or DER certificates (a chain is fine: the certificate whose key ma
 group certificate); keys as PKCS#8 (plain or encrypted), PKCS#1 RSA, SEC1 EC, legacy
 encrypted PEM, in PEM or DER; PKCS#12 bundles (.pfx/.p12); certificate and key in one PEM.
 
-Passwords are never taken from the command line:
-  --password-file FILE  the first line of FILE (a regular file, mode 0600 or 0400, yours)
-  --password-env VAR    the environment variable VAR (wiped and removed once read)
-  --password-stdin      one line from standard input (not echoed on a terminal)
-
-Examples:
+Passwords are never taken from the command line: --password-file FILE, --password-env VAR or
+--password-stdin (below).)",
+     R"(Examples:
   fcs-switchover import --data-dir /var/lib/app \
       --cert /media/usb/servergroup/ServerGroupCertificate.cer \
       --key /media/usb/servergroup/ServerGroupPrivateKey.bin
   fcs-switchover import --data-dir /var/lib/app --bundle group.pfx --password-file /root/pfx.pass
-  printf '%s\n' "$PW" | fcs-switchover import --data-dir /var/lib/app --bundle group.p12 --password-stdin
-)"},
+  printf '%s\n' "$PW" | fcs-switchover import --data-dir /var/lib/app --bundle group.p12 --password-stdin)"},
     {"verify", R"(usage: fcs-switchover verify --data-dir DIR --peer DIR2
 
 Compares the installed pair with the peer's: DIR2 is the peer's data folder or an exported
 copy. Exit 0 and "identical" when the certificate and the private key are the same on both
-sides; exit 1 and what differs otherwise.
-
-Example:
-  fcs-switchover verify --data-dir /var/lib/app --peer /mnt/active/var/lib/app
-)"},
+sides; exit 1 and what differs otherwise.)",
+     R"(Example:
+  fcs-switchover verify --data-dir /var/lib/app --peer /mnt/active/var/lib/app)"},
     {"issue", R"(usage: fcs-switchover issue --data-dir DIR --cn NAME [--dns NAME]... [--ip ADDR]...
                             [--days N] [--key-type TYPE] --out DIR2
        fcs-switchover issue --data-dir DIR --csr FILE
@@ -150,50 +145,45 @@ its DNS and IP names are ever taken, and only when you confirm them:
   --dns/--ip given      exactly these names are signed; names the request also asks for
                         are not signed (each is printed as a note)
   --accept-csr-names    the request's DNS and IP names are signed (each checked as above)
-Without either, a request that asks for names is refused and its names are printed.
-
-Options:
-  --days N         validity in days (default 365, at most the group certificate's end)
-  --key-type TYPE  ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096
-
-Examples:
+Without either, a request that asks for names is refused and its names are printed.)",
+     R"(Examples:
   fcs-switchover issue --data-dir /var/lib/app --cn reports.example --dns reports.example \
       --ip 10.0.0.7 --out /tmp/reports
   fcs-switchover issue --data-dir /var/lib/app --csr reports.csr --dns reports.example \
       --out /tmp/reports
   fcs-switchover issue --data-dir /var/lib/app --csr reports.csr --accept-csr-names \
-      --out /tmp/reports
-)"},
+      --out /tmp/reports)"},
     {"status", R"(usage: fcs-switchover status --data-dir DIR [--json]
 
 Shows the pair in use: subject, issuer, SANs, serial, validity, days left, SHA-256
-fingerprint, state, origin, CA or not.
-
-Example:
-  fcs-switchover status --data-dir /var/lib/app --json
-)"},
+fingerprint, key type, state, origin, CA or not; what the next start would do about the rest
+goes to stderr. Reads only: creates, repairs and archives nothing. Exit status 0 with a pair,
+1 without one.)",
+     R"(Example:
+  fcs-switchover status --data-dir /var/lib/app --json)"},
 };
 
 struct usage_error {
     std::string message;
 };
 
-/// Parsed command line: options with values (repeatable ones keep every value) and flags.
+/// What the command line says, filled by CLI11. Options with one value are in `values` (by
+/// name without "--"), repeatable ones in `lists`; `given` says which options were given.
 struct arguments {
     std::string command;
-    std::map<std::string, std::vector<std::string>, std::less<>> values;
-    std::vector<std::string> flags;
+    std::map<std::string, std::string, std::less<>> values;
+    std::map<std::string, std::vector<std::string>, std::less<>> lists;
+    bool force = false, accept_csr_names = false, json = false;
+    fcs::examples::password_source password{"", {}, {}, false};
+    fcs::examples::etcd_connection_args etcd;
+    fcs::examples::cli::given_set given;
 
-    bool flag(std::string_view f) const {
-        return std::find(flags.begin(), flags.end(), f) != flags.end();
-    }
+    bool flag(std::string_view f) const { return given.contains("--" + std::string(f)); }
     std::optional<std::string> one(std::string_view name) const {
         auto it = values.find(name);
-        if (it == values.end())
+        if (it == values.end() || !flag(name))
             return std::nullopt;
-        if (it->second.size() > 1)
-            throw usage_error{"--" + std::string(name) + " is given more than once"};
-        return it->second.front();
+        return it->second;
     }
     std::string required(std::string_view name) const {
         auto v = one(name);
@@ -202,145 +192,131 @@ struct arguments {
         return *v;
     }
     std::vector<std::string> all(std::string_view name) const {
-        auto it = values.find(name);
-        return it == values.end() ? std::vector<std::string>{} : it->second;
+        auto it = lists.find(name);
+        return it == lists.end() ? std::vector<std::string>{} : it->second;
     }
 };
 
-/// Options every command takes: where the pair lives, and how to reach etcd.
-std::vector<std::string> with_storage(std::vector<std::string> own) {
-    for (auto o : {"data-dir", "storage", "kek-file"})
-        own.push_back(o);
-    own.insert(own.end(), fcs::examples::etcd_connection_options.begin(),
-               fcs::examples::etcd_connection_options.end());
-    return own;
+/// Adds `--name VALUE` (one value) to `cmd`, bound to a.values[name].
+CLI::Option* one_value(CLI::App& cmd, arguments& a, const std::string& name, std::string type,
+                       std::string help) {
+    return fcs::examples::cli::value(cmd, "--" + name, a.values[name], std::move(type),
+                                     std::move(help));
 }
 
-const std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>,
-               std::less<>>
-    grammar = {
-        // command: {options with a value, flags}
-        {"init", {with_storage({"key-type", "cn"}), {}}},
-        {"export", {with_storage({"to"}), {"force"}}},
-        {"import",
-         {with_storage({"cert", "key", "bundle", "format", "password-file", "password-env"}),
-          {"password-stdin"}}},
-        {"verify", {with_storage({"peer"}), {}}},
-        {"issue",
-         {with_storage({"cn", "dns", "ip", "days", "key-type", "csr", "out"}),
-          {"accept-csr-names"}}},
-        {"status", {with_storage({}), {"json"}}},
-};
+/// The options every command takes: where the pair lives, and how to reach etcd.
+void add_storage_options(CLI::App& cmd, arguments& a) {
+    one_value(cmd, a, "data-dir", "DIR", "the data folder");
+    one_value(cmd, a, "storage", "URL",
+              "etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS): the pair\n"
+              "lives in etcd; DIR then holds only the message log");
+    one_value(cmd, a, "kek-file", "FILE", "with etcd: the group's key-encryption key (mode 0600)");
+    fcs::examples::add_etcd_connection_options(cmd, a.etcd);
+}
 
-arguments parse(int argc, char** argv) {
+const char* const key_type_help = "ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096";
+
+/// Each command's own options.
+void add_command_options(CLI::App& cmd, arguments& a) {
+    namespace cli = fcs::examples::cli;
+    const std::string& c = cmd.get_name();
+    if (c == "init") {
+        one_value(cmd, a, "key-type", "TYPE", key_type_help);
+        one_value(cmd, a, "cn", "NAME",
+                  "common name of the CA (default \"fcs Server Group CA <host name>\")");
+    } else if (c == "export") {
+        one_value(cmd, a, "to", "DIR2", "where to copy the pair (created 0700)");
+        cmd.add_flag("--force", a.force, "replace a different pair already in DIR2");
+    } else if (c == "import") {
+        one_value(cmd, a, "cert", "FILE", "the certificate (or chain)");
+        one_value(cmd, a, "key", "FILE", "its private key");
+        one_value(cmd, a, "bundle", "FILE", "certificate and key in one file (PKCS#12 or PEM)");
+        one_value(cmd, a, "format", "FORMAT", "auto (default: by content), pem, der or pkcs12");
+        fcs::examples::add_password_options(cmd, a.password, "the key's or bundle's password",
+                                            "Password (never taken from the command line)");
+    } else if (c == "verify") {
+        one_value(cmd, a, "peer", "DIR2", "the peer's data folder or an exported copy");
+    } else if (c == "issue") {
+        one_value(cmd, a, "cn", "NAME", "the child's common name");
+        for (auto [name, type, help] :
+             {std::tuple{"dns", "NAME", "a DNS name to sign (repeatable)"},
+              std::tuple{"ip", "ADDR", "an IPv4 or IPv6 address to sign (repeatable)"}})
+            cmd.add_option(std::string("--") + name, a.lists[name], help)
+                ->type_name(type)
+                ->check(cli::bounded(std::string("--") + name))
+                ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        one_value(cmd, a, "days", "N",
+                  "validity in days (default 365, at most the group\n"
+                  "certificate's end)")
+            ->check(cli::number_in("--days", 1, 3650, "--days must be a number from 1 to 3650"));
+        one_value(cmd, a, "key-type", "TYPE", key_type_help);
+        one_value(cmd, a, "csr", "FILE", "sign for the key of this request (PEM or DER)");
+        cmd.add_flag("--accept-csr-names", a.accept_csr_names,
+                     "sign the request's DNS and IP names (each checked)");
+        one_value(cmd, a, "out", "DIR2", "where the child's files go (never overwritten)");
+    } else if (c == "status") {
+        cmd.add_flag("--json", a.json,
+                     "print JSON: the status document (README.md, \"Status JSON\"), the\n"
+                     "same one `fcs-failover-server status --json` gives");
+    }
+}
+
+/// Parses `argv` with CLI11 (one subcommand per command). --help prints the command's help;
+/// a wrong command line throws usage_error.
+std::optional<arguments> parse(int argc, char** argv) {
+    namespace cli = fcs::examples::cli;
     arguments a;
     a.command = argv[1];
-    auto g = grammar.find(a.command);
-    if (g == grammar.end())
-        throw usage_error{"unknown command \"" + a.command + "\""};
-    auto& [with_value, flags] = g->second;
-    for (int i = 2; i < argc; ++i) {
-        std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            a.flags.push_back("help");
-            continue;
-        }
-        if (!arg.starts_with("--"))
-            throw usage_error{"unexpected argument \"" + arg + "\""};
-        std::string name = arg.substr(2), value;
-        bool has_value = false;
-        if (auto eq = name.find('='); eq != std::string::npos) {
-            value = name.substr(eq + 1);
-            name = name.substr(0, eq);
-            has_value = true;
-        }
-        if (name == "etcd-password")
-            throw usage_error{"passwords are never taken from the command line; use "
-                              "--etcd-password-file FILE"};
-        if (name == "password")
-            throw usage_error{
-                "passwords are never taken from the command line; use --password-file, "
-                "--password-env or --password-stdin"};
-        if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
-            if (has_value)
-                throw usage_error{"--" + name + " takes no value"};
-            a.flags.push_back(name);
-        } else if (std::find(with_value.begin(), with_value.end(), name) != with_value.end()) {
-            if (!has_value) {
-                if (i + 1 >= argc)
-                    throw usage_error{"--" + name + " needs a value"};
-                value = argv[++i];
-            }
-            a.values[name].push_back(value);
-        } else {
-            throw usage_error{"unknown option --" + name + " for " + a.command};
-        }
+    std::vector<std::string> args(argv + 1, argv + argc);
+    CLI::App app(general_description, "fcs-switchover");
+    app.formatter(std::make_shared<cli::help_formatter>());
+    app.require_subcommand(1, 1);
+    CLI::App* chosen = nullptr;
+    for (auto& c : commands) {
+        auto* cmd = app.add_subcommand(c.name, c.description);
+        cmd->footer(c.footer);
+        cmd->allow_extras();
+        add_storage_options(*cmd, a);
+        add_command_options(*cmd, a);
+        if (a.command == c.name)
+            chosen = cmd;
     }
+    if (!chosen)
+        throw usage_error{"unknown command \"" + a.command + "\""};
+    // Before CLI11 sees them, so a password given anyway is never echoed in a message.
+    if (auto p = cli::password_argument(args, {"--password", "--etcd-password"}))
+        throw usage_error{*p == "--password"
+                              ? "passwords are never taken from the command line; use "
+                                "--password-file, --password-env or --password-stdin"
+                              : "passwords are never taken from the command line; use "
+                                "--etcd-password-file FILE"};
+    std::reverse(args.begin(), args.end()); // CLI11 takes the arguments last first
+    try {
+        app.parse(args);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << chosen->help();
+        return std::nullopt;
+    } catch (const CLI::ParseError& e) {
+        throw usage_error{cli::message_of(e)};
+    }
+    if (auto extra = chosen->remaining(); !extra.empty()) {
+        auto& x = extra.front();
+        if (!x.starts_with("--"))
+            throw usage_error{"unexpected argument \"" + x + "\""};
+        throw usage_error{"unknown option " + x.substr(0, x.find('=')) + " for " + a.command};
+    }
+    a.given = cli::given_options(*chosen);
+    if (auto two = fcs::examples::password_source_problem(a.password))
+        throw usage_error{*two};
+    if (a.password.from_stdin && a.etcd.password.from_stdin)
+        throw usage_error{"standard input gives one password: use --etcd-password-file or "
+                          "--etcd-password-env for etcd's"};
     return a;
 }
 
 /// Reads the password as the command line says; nullopt when none is configured.
 std::optional<fcs::secret_bytes> read_password(const arguments& a) {
-    auto file = a.one("password-file");
-    auto env = a.one("password-env");
-    bool from_stdin = a.flag("password-stdin");
-    if ((file ? 1 : 0) + (env ? 1 : 0) + (from_stdin ? 1 : 0) > 1)
-        throw usage_error{"give at most one of --password-file, --password-env, --password-stdin"};
-    fcs::secret_bytes pw;
-    if (file) {
-        // Checked like the key-encryption key: no link, mode 0600 or 0400, this user's.
-        pw = fcs::storage::etcd_detail::read_private_file(*file, "read password", 4096);
-    } else if (env) {
-        const char* v = std::getenv(env->c_str());
-        if (!v)
-            throw fcs::error(fcs::errc::invalid_argument, "", "read password",
-                             "the environment variable " + *env + " is not set");
-        // unsetenv() only unlinks the entry: the bytes stay in the process's environment
-        // block (in /proc/PID/environ and in a core). Zero them in place first: v points into
-        // that block for a variable inherited at exec.
-        const std::size_t n = std::strlen(v);
-        if (n <= 4096)
-            pw.assign(v, v + n);
-        OPENSSL_cleanse(const_cast<char*>(v), n);
-        ::unsetenv(env->c_str()); // child processes do not inherit it
-        if (n > 4096)
-            throw fcs::error(fcs::errc::too_large, "", "read password",
-                             "the environment variable " + *env + " is longer than 4096 bytes");
-    } else if (from_stdin) {
-        termios old{};
-        bool tty = ::isatty(0) && ::tcgetattr(0, &old) == 0;
-        if (tty) {
-            std::fputs("Password: ", stderr);
-            termios quiet = old;
-            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-            ::tcsetattr(0, TCSAFLUSH, &quiet);
-        }
-        char c;
-        while (pw.size() <= 4096) {
-            ssize_t n = ::read(0, &c, 1);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0 || c == '\n')
-                break;
-            pw.push_back(static_cast<std::uint8_t>(c));
-        }
-        c = 0;
-        if (tty) {
-            ::tcsetattr(0, TCSAFLUSH, &old);
-            std::fputs("\n", stderr);
-        }
-        if (pw.size() > 4096)
-            throw fcs::error(fcs::errc::too_large, "standard input", "read password",
-                             "longer than 4096 bytes");
-    } else {
-        return std::nullopt;
-    }
-    // One line: a trailing newline (and CR) is not part of the password.
-    auto nl = std::find(pw.begin(), pw.end(), '\n');
-    pw.erase(nl, pw.end());
-    if (!pw.empty() && pw.back() == '\r')
-        pw.pop_back();
-    return pw;
+    return fcs::examples::read_password(a.password, "read password");
 }
 
 fcs::key_type key_type_of(const arguments& a) {
@@ -374,8 +350,7 @@ int with_service(const arguments& a, bool generate, F&& f) {
     if (!url || *url == "dir" || *url == "directory") {
         if (a.one("kek-file"))
             throw usage_error{"--kek-file is for --storage etcd://..."};
-        if (auto misuse = fcs::examples::etcd_connection_without_etcd(
-                [&](std::string_view name) { return a.one(name).has_value(); }))
+        if (auto misuse = fcs::examples::etcd_connection_without_etcd(a.given))
             throw usage_error{*misuse};
         service svc(service_options_of(a, generate), storage_type(data), fcs::acl::posix{}, log);
         return f(svc);
@@ -385,52 +360,13 @@ int with_service(const arguments& a, bool generate, F&& f) {
             "--storage must be etcd://HOST:PORT[,HOST:PORT...]/PREFIX (or etcds:// for TLS)"};
     auto o = fcs::storage::etcd_options::from_url(*url);
     o.kek_file = a.required("kek-file");
-    if (auto misuse = fcs::examples::apply_etcd_connection(
-            o, [&](std::string_view name) { return a.one(name); }))
+    if (auto misuse = fcs::examples::apply_etcd_connection(o, a.etcd, a.given))
         throw usage_error{*misuse};
     etcd_service svc(service_options_of(a, generate), fcs::storage::etcd(o), fcs::acl::none{}, log);
     return f(svc);
 }
 
-std::string json_escape(std::string_view s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
-void print_status(const fcs::cert_status& s, bool json) {
-    if (json) {
-        std::string sans;
-        for (auto& n : s.info.sans)
-            sans += (sans.empty() ? "\"" : ", \"") + json_escape(n) + "\"";
-        std::cout << "{\n"
-                  << "  \"certificate\": \"" << json_escape(s.certificate_location) << "\",\n"
-                  << "  \"key\": \"" << json_escape(s.key_location) << "\",\n"
-                  << "  \"subject\": \"" << json_escape(s.info.subject) << "\",\n"
-                  << "  \"issuer\": \"" << json_escape(s.info.issuer) << "\",\n"
-                  << "  \"sans\": [" << sans << "],\n"
-                  << "  \"serial\": \"" << s.info.serial << "\",\n"
-                  << "  \"not_before\": \"" << service::iso(s.info.not_before) << "\",\n"
-                  << "  \"not_after\": \"" << service::iso(s.info.not_after) << "\",\n"
-                  << "  \"days_remaining\": " << s.days_remaining << ",\n"
-                  << "  \"sha256_fingerprint\": \"" << s.info.sha256_fingerprint << "\",\n"
-                  << "  \"state\": \"" << fcs::to_string(s.state) << "\",\n"
-                  << "  \"origin\": \"" << fcs::to_string(s.origin) << "\",\n"
-                  << "  \"is_ca\": " << (s.info.is_ca ? "true" : "false") << "\n"
-                  << "}\n";
-        return;
-    }
+void print_status(const fcs::cert_status& s) {
     std::string sans;
     for (auto& n : s.info.sans)
         sans += (sans.empty() ? "" : ", ") + n;
@@ -445,6 +381,7 @@ void print_status(const fcs::cert_status& s, bool json) {
               << "SHA-256:     " << s.info.sha256_fingerprint << "\n"
               << "state:       " << fcs::to_string(s.state) << "\n"
               << "origin:      " << fcs::to_string(s.origin) << "\n"
+              << "key type:    " << s.info.key_type << "\n"
               << "CA:          " << (s.info.is_ca ? "yes" : "no") << "\n";
 }
 
@@ -586,13 +523,8 @@ int cmd_issue(const arguments& a) {
     if (req.accept_csr_names && (!req.dns_names.empty() || !req.ip_addresses.empty()))
         throw usage_error{"give the names to sign (--dns/--ip) or --accept-csr-names, not both"};
     req.key = key_type_of(a);
-    if (auto d = a.one("days")) {
-        char* end = nullptr;
-        long v = std::strtol(d->c_str(), &end, 10);
-        if (d->empty() || *end || v < 1 || v > 3650)
-            throw usage_error{"--days must be a number from 1 to 3650"};
-        req.days = static_cast<int>(v);
-    }
+    if (auto d = a.one("days")) // 1 to 3650: checked by the parser (cli::number_in)
+        req.days = std::stoi(*d);
     return with_service(a, false, [&](auto& svc) {
         print_findings(svc.start());
         auto r = fcs::switchover::issue(svc, req);
@@ -630,7 +562,11 @@ int cmd_status(const arguments& a) {
                       << ": no certificate pair is installed (run init or import)\n";
             return exit_failed;
         }
-        print_status(*report.status, a.flag("json"));
+        if (a.json)
+            std::cout << fcs::status_json_text(fcs::status_json(*report.status, report.findings), 2)
+                      << "\n";
+        else
+            print_status(*report.status);
         return exit_ok;
     });
 }
@@ -644,16 +580,15 @@ int main(int argc, char** argv) {
     }
     if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h" ||
         std::string_view(argv[1]) == "help") {
-        std::cout << general_help;
+        std::cout << general_description << "\n\n" << general_footer() << "\n";
         return argc < 2 ? exit_usage : exit_ok;
     }
     std::string command = argv[1];
     try {
-        auto a = parse(argc, argv);
-        if (a.flag("help")) {
-            std::cout << command_help.at(a.command);
+        auto parsed = parse(argc, argv);
+        if (!parsed) // --help: printed
             return exit_ok;
-        }
+        const auto& a = *parsed;
         if (a.command == "init")
             return cmd_init(a);
         if (a.command == "export")
@@ -667,9 +602,10 @@ int main(int argc, char** argv) {
         return cmd_status(a);
     } catch (const usage_error& e) {
         std::cerr << "fcs-switchover " << command << ": " << e.message << "\n";
-        auto it = command_help.find(command);
-        std::cerr << (it != command_help.end() ? "Run \"fcs-switchover " + command + " --help\".\n"
-                                               : std::string("Run \"fcs-switchover --help\".\n"));
+        const bool known = std::any_of(std::begin(commands), std::end(commands),
+                                       [&](auto& c) { return command == c.name; });
+        std::cerr << (known ? "Run \"fcs-switchover " + command + " --help\".\n"
+                            : std::string("Run \"fcs-switchover --help\".\n"));
         return exit_usage;
     } catch (const fcs::error& e) {
         // "FILE: CAUSE (STEP)": the file and the cause first, for the operator.

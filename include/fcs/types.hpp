@@ -104,6 +104,7 @@ struct cert_info {
     time_point not_before;
     time_point not_after;
     std::string sha256_fingerprint; ///< upper-case hex, colon separated
+    std::string key_type;           ///< the public key: "EC P-256", "RSA 2048", "Ed25519"
     bool self_signed = false;
     bool is_ca = false;
 };

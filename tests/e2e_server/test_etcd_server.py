@@ -500,6 +500,26 @@ class EtcdSecureServerGroup(E2E):
         code, out, err = self.cli("status", *self.connection_args(), "--json")
         self.assertEqual(code, 0, err)
         self.assertEqual(json.loads(out)["sha256_fingerprint"], new)
+        # The etcd password through the programs' one password input: from the environment and
+        # from standard input too (never from the command line).
+        by_file = self.connection_args()
+        base = by_file[:by_file.index("--etcd-password-file")] + by_file[by_file.index("--etcd-password-file") + 2:]
+        p = subprocess.run([SERVER, "status", *base, "--etcd-password-env", "FCS_E2E_ETCD_PW", "--json"],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, FCS_E2E_ETCD_PW="node-secret"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["sha256_fingerprint"], new)
+        code, out, err = run([SERVER, "status", *base, "--etcd-password-stdin", "--json"], timeout=60,
+                             input="node-secret\n")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["sha256_fingerprint"], new)
+        code, out, err = run([SERVER, "status", *base, "--etcd-password-stdin"], timeout=60, input="not-it\n")
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("etcd refused the user name or password", err)
+        self.assertNotIn("not-it", out + err)
+        code, out, err = run([SERVER, "status", *base, "--etcd-password-env", "A", "--etcd-password-stdin"])
+        self.assertEqual(code, 2, out + err)
+        self.assertIn("at most one", err)
         # etcdctl, as the group's user over TLS, sees the same slot; without a user it sees nothing.
         code, out, err = self.etcd.etcdctl("get", "--print-value-only",
                                            f"{self.prefix}/slots/{CERT_NAME}",

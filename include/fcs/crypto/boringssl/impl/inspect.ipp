@@ -127,6 +127,9 @@ FCS_DECL cert_info describe(const certificate& cert) {
         info.serial = hex ? hex.get() : "";
     }
     info.sha256_fingerprint = fingerprint(cert);
+    if (bssl::UniquePtr<EVP_PKEY> pub(X509_get_pubkey(x)); pub)
+        info.key_type = key_description(pub.get());
+    ERR_clear_error();
     bssl::UniquePtr<GENERAL_NAMES> names(
         static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
     for (std::size_t i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
