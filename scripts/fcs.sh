@@ -15,6 +15,7 @@ jobs=${FCS_JOBS:-$(nproc)}
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   android-libboringssl-dev libboost-test-dev libboost-dev librange-v3-dev libacl1-dev
+  nlohmann-json3-dev
   libbenchmark-dev
   # real peers used by the tests
   openssl curl python3 python3-cryptography gnutls-bin default-jre-headless acl

@@ -104,13 +104,12 @@ private:
         const std::string key = st_->check_key();
         const std::string ad(check_format);
         for (int round = 0; round < 2; ++round) {
-            auto doc = st_->gw.call("/v3/kv/range", "{\"key\":" + json::quote(b64(key)) + "}",
-                                    "open etcd:" + key);
+            auto doc = st_->gw.call("/v3/kv/range", range_request(key), "open etcd:" + key);
             auto kvs = kvs_of(doc, st_->opts.max_value_size);
             if (!kvs.empty()) {
-                auto check = json::parse(kvs.front().value);
-                sealed sl{check ? check->string_at("nonce").value_or("") : "",
-                          check ? check->string_at("data").value_or("") : ""};
+                auto check = parse(kvs.front().value, st_->opts.max_value_size);
+                sealed sl{check ? string_at(*check, "nonce").value_or("") : "",
+                          check ? string_at(*check, "data").value_or("") : ""};
                 auto plain = open_sealed(st_->kek, sl, ad);
                 if (!plain || as_text(*plain) != check_text)
                     throw error(errc::wrong_password, st_->kek_shown(),
@@ -129,14 +128,12 @@ private:
                 std::span<const std::uint8_t>(
                     reinterpret_cast<const std::uint8_t*>(check_text.data()), check_text.size()),
                 ad);
-            std::string value = "{\"format\":" + json::quote(check_format) +
-                                ",\"nonce\":" + json::quote(sl.nonce) +
-                                ",\"data\":" + json::quote(sl.data) + "}";
-            auto r = st_->gw.call("/v3/kv/txn",
-                                  "{\"compare\":[" + compare_json(key, 0) + "],\"success\":[" +
-                                      put_json(key, value) + "]}",
-                                  "create etcd:" + key);
-            if (r.bool_at("succeeded"))
+            const json value = {{"format", check_format}, {"nonce", sl.nonce}, {"data", sl.data}};
+            const json txn = {
+                {"compare", json::array({compare_json(key, 0)})},
+                {"success", json::array({put_json(key, dump(value, "create etcd:" + key))})}};
+            auto r = st_->gw.call("/v3/kv/txn", txn, "create etcd:" + key);
+            if (bool_at(r, "succeeded"))
                 return notes; // the first node of the group
             // Another node created it at the same moment: check against theirs.
         }
@@ -253,15 +250,13 @@ public:
         // the generation of every bundle ever stored (each was derived from a revision older
         // than its own write), even one deleted since; and above what this node accepted.
         const std::int64_t now_rev = st_->fresh_revision();
-        std::string compares, success, failure;
-        auto add = [](std::string& list, const std::string& item) {
-            list += (list.empty() ? "" : ",") + item;
-        };
+        json compares = json::array(), success = json::array(), failure = json::array();
+        auto add = [](json& list, json item) { list.push_back(std::move(item)); };
         for (auto& [name, pl] : plan) {
             const std::string key = st_->slot_key(name);
             add(compares, compare_json(key, pl.base_rev));
             if (pl.parts.empty()) {
-                add(success, "{\"request_delete_range\":{\"key\":" + json::quote(b64(key)) + "}}");
+                add(success, delete_json(key));
             } else {
                 auto seen = st_->seen.find(name);
                 pl.generation = std::max({now_rev, pl.base ? pl.base->generation : 0,
@@ -280,25 +275,25 @@ public:
                     std::to_string(pl.base_rev);
                 add(success, put_json(st_->archive_key(name, tag), pl.base->raw));
             }
-            add(failure, "{\"request_range\":{\"key\":" + json::quote(b64(key)) + "}}");
+            add(failure, get_json(key));
         }
         std::string slots; // what the message names: the slot, or each of them
         for (auto& [name, pl] : plan)
             slots += (slots.empty() ? "etcd:" : ", etcd:") + st_->slot_key(name);
-        auto doc = st_->gw.call("/v3/kv/txn",
-                                "{\"compare\":[" + compares + "],\"success\":[" + success +
-                                    "],\"failure\":[" + failure + "]}",
-                                "commit to " + slots);
+        const json txn = {{"compare", std::move(compares)},
+                          {"success", std::move(success)},
+                          {"failure", std::move(failure)}};
+        auto doc = st_->gw.call("/v3/kv/txn", txn, "commit to " + slots);
         std::int64_t rev = header_revision(doc, slots);
-        bool won = doc.bool_at("succeeded");
+        bool won = bool_at(doc, "succeeded");
         std::map<std::string, std::int64_t> seen; // failure: what each slot holds now
         std::map<std::string, bool> ours;         // failure: it holds exactly our value
         if (!won) {
             // A retried request may have been applied the first time: then etcd holds exactly
             // our values (each write carries a fresh nonce, so no one else wrote the same).
-            if (auto* responses = doc.find("responses"); responses && responses->is_array())
-                for (auto& r : responses->items)
-                    if (auto* range = r.find("response_range"))
+            if (auto* responses = find(doc, "responses"); responses && responses->is_array())
+                for (auto& r : *responses)
+                    if (auto* range = find(r, "response_range"))
                         for (auto& k : kvs_of(*range, st_->opts.max_value_size)) {
                             auto name = k.key.substr(st_->slots_prefix().size());
                             seen[name] = k.mod_revision;
@@ -346,11 +341,7 @@ public:
     std::vector<std::string> archive_entries() const {
         using namespace etcd_detail;
         auto p = st_->opts.prefix + "/archive/";
-        auto doc = st_->gw.call("/v3/kv/range",
-                                "{\"key\":" + json::quote(b64(p)) +
-                                    ",\"range_end\":" + json::quote(b64(prefix_end(p))) +
-                                    ",\"keys_only\":true,\"limit\":\"10000\"}",
-                                "list " + p);
+        auto doc = st_->gw.call("/v3/kv/range", range_request(p, prefix_end(p), true), "list " + p);
         std::vector<std::string> out;
         for (auto& k : kvs_of(doc, st_->opts.max_value_size))
             out.push_back(k.key);

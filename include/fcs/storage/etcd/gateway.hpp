@@ -10,10 +10,12 @@
 #include <fcs/storage/etcd/http_client.hpp>
 #include <fcs/storage/etcd/options.hpp>
 #include <fcs/storage/etcd/secrets.hpp>
+#include <fcs/tls/client.hpp>
 
 #include <openssl/mem.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -25,6 +27,12 @@
 #include <vector>
 
 namespace fcs::storage::etcd_detail {
+
+/// Text whose memory is cleansed when it grows or is freed, and JSON made of it: the body
+/// of an authentication request, which holds the password.
+using secret_string =
+    std::basic_string<char, std::char_traits<char>, fcs::detail::cleansing_allocator<char>>;
+using secret_json = nlohmann::basic_json<std::map, std::vector, secret_string>;
 
 /// The client side of the gateway: endpoints, TLS, auth token, failover and retries.
 class gateway {
@@ -67,32 +75,17 @@ public:
                 throw error(errc::invalid_argument, "", "configure etcd",
                             "the etcd user " + o.user + " is given without a password");
         }
-        if (any_tls) {
-            tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
-            tls_->set_verify_mode(net::ssl::verify_peer);
-            beast::error_code ec;
-            if (!o.ca_file.empty())
-                tls_->load_verify_file(o.ca_file.string(), ec);
-            else
-                tls_->set_default_verify_paths(ec);
-            if (ec)
-                throw error(errc::io_failed, o.ca_file.string(), "load etcd CA certificates",
-                            ec.message());
-            if (!o.cert_file.empty()) {
-                tls_->use_certificate_chain_file(o.cert_file.string(), ec);
-                if (ec)
-                    throw error(errc::io_failed, o.cert_file.string(),
-                                "load etcd client certificate", ec.message());
-                // Read once, checked like the KEK (regular file, 0600, owner, no link), and
-                // loaded from those bytes: no second open by path after the check.
-                auto key = read_private_file(o.key_file, "load etcd client key", 1u << 20);
-                tls_->use_private_key(net::const_buffer(key.data(), key.size()),
-                                      net::ssl::context::pem, ec);
-                if (ec)
-                    throw error(errc::io_failed, o.key_file.string(), "load etcd client key",
-                                ec.message());
-            }
-        }
+        if (any_tls)
+            tls_ = std::make_unique<fcs::tls::client_context>(fcs::tls::client_options{
+                .ca_file = o.ca_file,
+                .validate_endpoint_certificate = true,
+                .ca_certificates_are_anchors = false,
+                .cert_file = o.cert_file,
+                .key_file = o.key_file,
+                .purpose = "etcd",
+            });
+        for (auto& e : endpoints_)
+            clients_.push_back(std::make_unique<http_client>(e, tls_.get()));
     }
 
     const std::vector<endpoint>& endpoints() const noexcept { return endpoints_; }
@@ -104,7 +97,7 @@ public:
     }
     std::size_t preferred() const noexcept { return preferred_.load(); }
     void prefer(std::size_t i) noexcept { preferred_.store(i % endpoints_.size()); }
-    net::ssl::context* tls() const noexcept { return tls_.get(); }
+    fcs::tls::client_context* tls() const noexcept { return tls_.get(); }
 
     std::string token() {
         std::lock_guard lock(token_mutex_);
@@ -117,8 +110,9 @@ public:
      * @throws fcs::error(errc::unavailable) when no endpoint answered; errc::io_failed when
      *         etcd refused the request; errc::parse_failed for an answer that is not JSON.
      */
-    json::value call(std::string_view path, const std::string& body, std::string_view what,
-                     std::optional<std::chrono::milliseconds> budget = std::nullopt) {
+    json call(std::string_view path, const json& request, std::string_view what,
+              std::optional<std::chrono::milliseconds> budget = std::nullopt) {
+        const std::string body = dump(request, std::string(what));
         auto deadline = clock::now() + budget.value_or(opts_.operation_timeout);
         std::string last_error = "no attempt";
         auto pause = std::chrono::milliseconds(50);
@@ -146,7 +140,7 @@ public:
                     break;
                 continue;
             }
-            auto doc = json::parse(a.body);
+            auto doc = parse(a.body);
             if (a.status == 200) {
                 if (!doc || !doc->is_object())
                     throw error(errc::parse_failed, ep.url + std::string(path), std::string(what),
@@ -154,8 +148,8 @@ public:
                 prefer(index);
                 return std::move(*doc);
             }
-            std::string message = refusal_text(a, doc);
-            auto code = doc && doc->is_object() ? doc->int_at("code").value_or(0) : 0;
+            std::string message = refusal_text(a.status, a.body, doc);
+            auto code = refusal_code(doc);
             last_error = ep.url + ": " + message;
             if (code == 16 && !opts_.user.empty() && !reauthenticated) { // token expired
                 reauthenticated = true;
@@ -178,46 +172,33 @@ public:
                     "no etcd endpoint answered in time (last error: " + last_error + ")");
     }
 
-    /// One POST to one endpoint. Throws transport_failure.
+    /// A body given as text would be sent as one JSON string: build it as json.
+    json call(std::string_view, std::string_view, std::string_view,
+              std::optional<std::chrono::milliseconds> = std::nullopt) = delete;
+
+    /// One POST to one endpoint (see http_client). Throws transport_failure.
     /// With `secret`, the body (a password) is cleansed as soon as it is sent or not sent.
     http_answer post(const endpoint& ep, std::string_view path, std::string body,
                      const std::string& token, clock::time_point deadline, bool secret = false) {
-        struct cleanse_on_exit {
-            std::string* s;
-            ~cleanse_on_exit() {
-                if (s)
-                    OPENSSL_cleanse(s->data(), s->size());
-            }
-        };
-        cleanse_on_exit body_guard{secret ? &body : nullptr};
-        net::io_context ioc;
-        connection c(ioc, tls_.get(), ep);
-        c.open(ioc, deadline);
-        auto req = make_request(ep, path, std::move(body), token);
-        cleanse_on_exit req_guard{secret ? &req.body() : nullptr};
-        c.lowest().expires_at(deadline);
-        auto ec = await(
-            ioc, [&](auto h) { c.with_stream([&](auto& s) { http::async_write(s, req, h); }); });
-        if (ec)
-            throw transport_failure{"send: " + ec.message()};
-        beast::flat_buffer buf;
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(max_response);
-        parser.header_limit(16 * 1024);
-        ec = await(ioc, [&](auto h) {
-            c.with_stream([&](auto& s) { http::async_read(s, buf, parser, h); });
-        });
-        if (ec)
-            throw transport_failure{"receive: " + ec.message()};
-        http_answer a;
-        a.status = parser.get().result_int();
-        a.body = std::move(parser.get().body());
-        beast::error_code ignored;
-        c.lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-        return a;
+        return client(ep).post(path, std::move(body), token, deadline, secret);
+    }
+
+    /// Connections opened to the endpoints so far (for tests: kept-alive requests open none).
+    std::uint64_t connections_opened() const noexcept {
+        std::uint64_t n = 0;
+        for (auto& c : clients_)
+            n += c->connections_opened();
+        return n;
     }
 
 private:
+    http_client& client(const endpoint& ep) {
+        for (auto& c : clients_)
+            if (&c->where() == &ep || c->where().url == ep.url)
+                return *c;
+        throw transport_failure{ep.url + " is not an endpoint of this gateway"};
+    }
+
     bool wait_or_give_up(std::size_t attempt, std::chrono::milliseconds& pause,
                          clock::time_point deadline) {
         // After a round over every endpoint, pause (a leader election takes about a second).
@@ -231,32 +212,42 @@ private:
     }
 
     void authenticate(const endpoint& ep, clock::time_point deadline) {
-        // One buffer, reserved for the worst case so no reallocation leaves a copy of the
-        // password behind; post() cleanses it once sent.
+        // The password lives in strings whose memory is cleansed when it grows or is freed
+        // (secret_json), and post() cleanses the one copy it sends.
         std::string body;
-        body.reserve(32 + 6 * (opts_.user.size() + opts_.password.size()));
-        body += "{\"name\":";
-        json::append_quoted(body, opts_.user);
-        body += ",\"password\":";
-        json::append_quoted(body, as_text(opts_.password));
-        body += '}';
+        {
+            const std::string_view pw = as_text(opts_.password);
+            secret_json request;
+            request["name"] = secret_string(opts_.user.begin(), opts_.user.end());
+            request["password"] = secret_string(pw.begin(), pw.end());
+            secret_string text;
+            try {
+                text = request.dump();
+            } catch (const secret_json::exception&) {
+                throw error(errc::invalid_argument, opts_.password_file.string(),
+                            "authenticate as " + opts_.user,
+                            "the user name or password is not valid UTF-8");
+            }
+            body.assign(text.begin(), text.end());
+        }
         auto a = post(ep, "/v3/auth/authenticate", std::move(body), "",
                       std::min(deadline, clock::now() + opts_.request_timeout), true);
-        auto doc = json::parse(a.body);
-        auto token = doc ? doc->string_at("token") : std::nullopt;
+        auto doc = parse(a.body);
+        auto token = token_of(doc);
         if (a.status != 200 || !token)
             throw error(errc::invalid_argument, ep.url + "/v3/auth/authenticate",
                         "authenticate as " + opts_.user,
                         (doc && doc->is_object() ? "etcd refused the user name or password: "
                                                  : "etcd refused the request: ") +
-                            refusal_text(a, doc));
+                            refusal_text(a.status, a.body, doc));
         std::lock_guard lock(token_mutex_);
         token_ = *token;
     }
 
     etcd_options opts_;
     std::vector<endpoint> endpoints_;
-    std::unique_ptr<net::ssl::context> tls_;
+    std::unique_ptr<fcs::tls::client_context> tls_;
+    std::vector<std::unique_ptr<http_client>> clients_; ///< one per endpoint, in order
     std::atomic<std::size_t> preferred_{0};
     std::mutex token_mutex_;
     std::string token_;

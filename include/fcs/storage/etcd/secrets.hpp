@@ -3,6 +3,7 @@
 
 // The etcd storage's secrets files: the key-encryption key and the etcd password (detail).
 
+#include <fcs/detail/fs.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/storage/etcd/codec.hpp>
@@ -20,57 +21,10 @@
 
 namespace fcs::storage::etcd_detail {
 
-/**
- * The bytes of `file`, a regular file only its owner may read (mode 0600 or 0400, owned by
- * this user or read by root), opened without following a symbolic link, at most `limit` bytes.
- * @throws fcs::error naming the file: errc::not_found, errc::unsafe_file (a link, not a regular
- *         file, too open, another user's), errc::too_large, errc::io_failed.
- */
+/// A secrets file's bytes (see detail::read_owner_only: regular, no link, this user's, 0600).
 inline secret_bytes read_private_file(const std::filesystem::path& file, const std::string& step,
                                       std::size_t limit) {
-    const std::string shown = file.string();
-    int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        throw error(e == ENOENT  ? errc::not_found
-                    : e == ELOOP ? errc::unsafe_file
-                                 : errc::io_failed,
-                    shown, step,
-                    e == ELOOP ? "is a symbolic link; refusing to follow it" : std::strerror(e));
-    }
-    struct closer {
-        int fd;
-        ~closer() { ::close(fd); }
-    } guard{fd};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        throw error(errc::unsafe_file, shown, step, "not a regular file");
-    if ((st.st_mode & 077) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw error(errc::unsafe_file, shown, step,
-                    std::string("permissions ") + mode +
-                        " are too open; it must be readable by its owner only (chmod 600)");
-    }
-    if (st.st_uid != ::geteuid() && ::geteuid() != 0)
-        throw error(errc::unsafe_file, shown, step, "owned by another user");
-    secret_bytes raw(limit + 1);
-    std::size_t got = 0;
-    while (got < raw.size()) {
-        ssize_t n = ::read(fd, raw.data() + got, raw.size() - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            throw error(errc::io_failed, shown, step, std::strerror(errno));
-        if (n == 0)
-            break;
-        got += static_cast<std::size_t>(n);
-    }
-    if (got > limit)
-        throw error(errc::too_large, shown, step,
-                    "larger than " + std::to_string(limit) + " bytes");
-    raw.resize(got);
-    return raw;
+    return fcs::detail::read_owner_only(file, step, limit);
 }
 
 /// The etcd password: the first line of a file only its owner may read (CR LF or LF ends it).

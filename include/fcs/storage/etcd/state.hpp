@@ -126,27 +126,33 @@ struct state {
     std::string encode_bundle(const std::string& name, const std::map<part, secret_bytes>& parts,
                               std::int64_t generation) const {
         const std::string gen = std::to_string(generation), by = host(), at = now_text();
-        std::string s = "{\"format\":" + json::quote(bundle_format) +
-                        ",\"slot\":" + json::quote(name) + ",\"generation\":" + json::quote(gen);
-        s += ",\"written_by\":" + json::quote(by) + ",\"written_at\":" + json::quote(at);
+        // In the order written (ordered_json): format first, the MAC last, for a reader.
+        nlohmann::ordered_json b = {{"format", bundle_format},
+                                    {"slot", name},
+                                    {"generation", gen},
+                                    {"written_by", by},
+                                    {"written_at", at}};
         std::map<part, std::vector<std::string>> texts;
         for (auto& [p, data] : parts) {
             if (p == part::certificate) {
                 texts[p] = {b64(data)};
-                s += ",\"certificate\":" + json::quote(texts[p][0]);
+                b["certificate"] = texts[p][0];
             } else {
                 auto sl = seal(kek, data, ad(name, p));
                 texts[p] = {"AES-256-GCM", sl.nonce, sl.data};
-                s += ",\"" + std::string(part_name(p)) +
-                     "\":{\"alg\":\"AES-256-GCM\",\"nonce\":" + json::quote(sl.nonce) +
-                     ",\"data\":" + json::quote(sl.data) + "}";
+                b[part_name(p)] = {{"alg", "AES-256-GCM"}, {"nonce", sl.nonce}, {"data", sl.data}};
             }
         }
-        auto mac = bundle_mac(name, gen, by, at, [&](part p) {
+        b["mac"] = bundle_mac(name, gen, by, at, [&](part p) {
             auto it = texts.find(p);
             return it == texts.end() ? std::nullopt : std::optional(it->second);
         });
-        return s + ",\"mac\":" + json::quote(mac) + "}";
+        try {
+            return b.dump();
+        } catch (const nlohmann::ordered_json::exception&) {
+            throw error(errc::invalid_argument, "etcd:" + slot_key(name), "write the bundle",
+                        "the slot name is not valid UTF-8");
+        }
     }
 
     slot_entry decode_bundle(const std::string& name, const kv& k) const {
@@ -154,8 +160,8 @@ struct state {
         e.raw = k.value;
         e.mod_revision = k.mod_revision;
         const std::string where = "etcd:" + slot_key(name);
-        auto doc = json::parse(k.value);
-        auto format = doc ? doc->string_at("format") : std::nullopt;
+        auto doc = parse(k.value, opts.max_value_size);
+        auto format = doc ? string_at(*doc, "format") : std::nullopt;
         if (format == std::string(old_bundle_format)) {
             e.problem = error(errc::parse_failed, where, "read",
                               "the bundle is in the old format " + std::string(old_bundle_format) +
@@ -171,16 +177,16 @@ struct state {
             e.problem = error(errc::parse_failed, where, "read", "not an fcs certificate bundle");
             return e;
         }
-        if (doc->string_at("slot") != name) {
+        if (string_at(*doc, "slot") != name) {
             e.problem = error(errc::wrong_password, where, "read",
                               "the bundle was written for the slot " +
-                                  doc->string_at("slot").value_or("(none)").substr(0, 64) +
+                                  string_at(*doc, "slot").value_or("(none)").substr(0, 64) +
                                   ", not this one (copied from another slot)");
             return e;
         }
         std::int64_t generation = 0;
-        auto gen_text = doc->string_at("generation").value_or("");
-        if (doc->int_status_at("generation", generation) != json::value::int_status::ok ||
+        auto gen_text = string_at(*doc, "generation").value_or("");
+        if (gen_text.empty() || int_status_at(*doc, "generation", generation) != int_status::ok ||
             generation <= 0) {
             e.problem = error(errc::parse_failed, where, "read",
                               "the bundle's generation is not a positive 64-bit integer");
@@ -189,21 +195,21 @@ struct state {
         // Authenticate everything before using anything.
         bool malformed = false;
         auto text = [&](part p) -> std::optional<std::vector<std::string>> {
-            auto* v = doc->find(part_name(p));
+            auto* v = find(*doc, part_name(p));
             if (!v)
                 return std::nullopt;
             if (p == part::certificate) {
                 if (!v->is_string())
                     malformed = true;
-                return std::vector<std::string>{v->text};
+                return std::vector<std::string>{v->is_string() ? v->get<std::string>() : ""};
             }
-            return std::vector<std::string>{v->string_at("alg").value_or(""),
-                                            v->string_at("nonce").value_or(""),
-                                            v->string_at("data").value_or("")};
+            return std::vector<std::string>{string_at(*v, "alg").value_or(""),
+                                            string_at(*v, "nonce").value_or(""),
+                                            string_at(*v, "data").value_or("")};
         };
-        auto expected = bundle_mac(name, gen_text, doc->string_at("written_by").value_or(""),
-                                   doc->string_at("written_at").value_or(""), text);
-        auto mac = doc->string_at("mac").value_or("");
+        auto expected = bundle_mac(name, gen_text, string_at(*doc, "written_by").value_or(""),
+                                   string_at(*doc, "written_at").value_or(""), text);
+        auto mac = string_at(*doc, "mac").value_or("");
         if (malformed || mac.size() != expected.size() ||
             CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
             e.problem =
@@ -216,12 +222,12 @@ struct state {
         }
         e.generation = generation;
         for (part p : {part::certificate, part::private_key, part::ticket_keys, part::metadata}) {
-            auto* v = doc->find(part_name(p));
+            auto* v = find(*doc, part_name(p));
             if (!v)
                 continue;
             if (p == part::certificate) {
                 secret_bytes cert;
-                if (!unb64(v->text, cert)) {
+                if (!unb64(v->get_ref<const std::string&>(), cert)) {
                     e.problem = error(errc::parse_failed, where, "read",
                                       "the certificate is not valid base64");
                     e.parts.clear();
@@ -230,8 +236,8 @@ struct state {
                 e.parts[p] = std::move(cert);
                 continue;
             }
-            sealed sl{v->string_at("nonce").value_or(""), v->string_at("data").value_or("")};
-            if (v->string_at("alg") != std::string("AES-256-GCM")) {
+            sealed sl{string_at(*v, "nonce").value_or(""), string_at(*v, "data").value_or("")};
+            if (string_at(*v, "alg") != std::string("AES-256-GCM")) {
                 e.problem = error(errc::unsupported_cipher, where, "read",
                                   "the key is not sealed with AES-256-GCM");
                 e.parts.clear();
@@ -277,9 +283,8 @@ struct state {
 
     /// A store revision no older than this moment: generations derive from it.
     std::int64_t fresh_revision() {
-        auto doc = gw.call("/v3/kv/range",
-                           "{\"key\":" + json::quote(b64(check_key())) + ",\"keys_only\":true}",
-                           "read the etcd revision");
+        auto doc =
+            gw.call("/v3/kv/range", range_request(check_key(), {}, true), "read the etcd revision");
         return header_revision(doc, "etcd:" + check_key());
     }
 
@@ -287,17 +292,19 @@ struct state {
         char buf[256] = {};
         if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0])
             return "localhost";
-        return buf;
+        // Printable ASCII only: it is stored in JSON (UTF-8) and authenticated as stored.
+        std::string out = buf;
+        for (char& c : out)
+            if (c < 0x21 || c > 0x7e)
+                c = '?';
+        return out;
     }
     static std::string now_text() { return detail::iso8601(std::chrono::system_clock::now()); }
 
     /// Reads every slot at one revision and replaces the snapshot.
     void refresh() {
         auto p = slots_prefix();
-        auto doc = gw.call("/v3/kv/range",
-                           "{\"key\":" + json::quote(b64(p)) + ",\"range_end\":" +
-                               json::quote(b64(prefix_end(p))) + ",\"limit\":\"10000\"}",
-                           "read " + p);
+        auto doc = gw.call("/v3/kv/range", range_request(p, prefix_end(p)), "read " + p);
         std::map<std::string, slot_entry> fresh;
         for (auto& k : kvs_of(doc, opts.max_value_size)) {
             std::string name = k.key.substr(p.size());

@@ -120,11 +120,8 @@ private:
             std::string why;
             try {
                 // Catch up first: a change while the stream was closed is not missed.
-                auto doc =
-                    st_->gw.call("/v3/kv/range",
-                                 "{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
-                                     ",\"keys_only\":true}",
-                                 "watch etcd:" + key_, st_->opts.request_timeout * 2);
+                auto doc = st_->gw.call("/v3/kv/range", etcd_detail::range_request(key_, {}, true),
+                                        "watch etcd:" + key_, st_->opts.request_timeout * 2);
                 auto kvs = etcd_detail::kvs_of(doc, st_->opts.max_value_size);
                 auto rev = etcd_detail::header_revision(doc, "etcd:" + key_);
                 note(kvs.empty() ? 0 : kvs.front().mod_revision);
@@ -177,9 +174,10 @@ private:
         auto now = etcd_detail::clock::now();
         etcd_detail::connection c(ioc, st_->gw.tls(), ep);
         c.open(ioc, now + st_->opts.request_timeout, &stop_mutex_, &stopping_);
-        auto body =
-            "{\"create_request\":{\"key\":" + etcd_detail::json::quote(etcd_detail::b64(key_)) +
-            ",\"start_revision\":\"" + std::to_string(start_rev) + "\"}}";
+        const etcd_detail::json create = {
+            {"create_request",
+             {{"key", etcd_detail::b64(key_)}, {"start_revision", std::to_string(start_rev)}}}};
+        auto body = etcd_detail::dump(create, "watch etcd:" + key_);
         auto req = etcd_detail::make_request(ep, "/v3/watch", body, st_->gw.token());
         c.lowest().expires_at(now + st_->opts.request_timeout);
         auto ec = etcd_detail::await(
@@ -190,19 +188,8 @@ private:
         std::string line, failure;
         bool created = false;
         auto on_line = [&](std::string_view text) {
-            auto doc = etcd_detail::json::parse(text);
-            if (!doc) {
-                failure = "the watch stream sent something that is not JSON";
-                return false;
-            }
-            if (auto* err = doc->find("error")) {
-                failure = "etcd ended the watch: " + err->string_at("message").value_or("error");
-                return false;
-            }
-            auto* result = doc->find("result");
-            if (!result)
-                return true;
-            if (result->bool_at("created")) {
+            auto got = etcd_detail::read_watch_line(text);
+            if (got.created) {
                 created = true;
                 connected_ = true;
                 pause_ = opts_.retry_min;
@@ -210,27 +197,12 @@ private:
                     log(policy::level::info, "etcd:" + key_ + ": watching again (" + ep.url + ")");
                 down_ = false;
             }
-            if (result->bool_at("canceled")) {
-                failure = "etcd canceled the watch: " +
-                          result->string_at("cancel_reason").value_or("compacted");
+            if (!got.failure.empty()) {
+                failure = std::move(got.failure);
                 return false;
             }
-            if (auto* events = result->find("events"); events && events->is_array()) {
-                for (auto& ev : events->items) {
-                    auto* k = ev.find("kv");
-                    if (!k)
-                        continue;
-                    bool deleted = ev.string_at("type") == std::string("DELETE");
-                    using st = etcd_detail::json::value::int_status;
-                    std::int64_t rev = last_ + 1; // absent: a change all the same
-                    auto got = deleted ? st::ok : k->int_status_at("mod_revision", rev);
-                    if (got == st::out_of_range || got == st::not_an_integer) {
-                        failure = "a watch event's mod_revision is not a 64-bit integer";
-                        return false;
-                    }
-                    note(deleted ? 0 : rev);
-                }
-            }
+            for (auto& rev : got.changes)
+                note(rev.value_or(last_ + 1)); // no revision: a change all the same
             return true;
         };
         std::function<std::size_t(std::uint64_t, etcd_detail::beast::string_view,
@@ -287,9 +259,9 @@ private:
         if (!failure.empty())
             return {failure};
         if (parser.is_header_done() && parser.get().result_int() != 200) {
-            auto doc = etcd_detail::json::parse(parser.get().body());
+            auto doc = etcd_detail::parse(parser.get().body());
             return {"HTTP " + std::to_string(parser.get().result_int()) + ": " +
-                    (doc ? doc->string_at("message").value_or("") : std::string())};
+                    (doc ? etcd_detail::string_at(*doc, "message").value_or("") : std::string())};
         }
         if (ec == etcd_detail::beast::error::timeout && created)
             return {}; // the session's time is up: reopen
