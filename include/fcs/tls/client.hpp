@@ -53,7 +53,9 @@ struct client_options {
  *
  * Example:
  * @code
- *   fcs::tls::client_context tls({.ca_file = "/etc/fcs/ca.pem", .purpose = "etcd"});
+ *   fcs::tls::client_options o;
+ *   o.ca_file = "/etc/fcs/ca.pem";
+ *   fcs::tls::client_context tls(o);
  *   boost::beast::ssl_stream<boost::beast::tcp_stream> s(ioc, tls.asio());
  *   tls.prepare(s.native_handle(), "etcd1.example");
  * @endcode

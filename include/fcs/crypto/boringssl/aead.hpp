@@ -28,7 +28,7 @@ struct aes256gcm_box {
     std::vector<std::uint8_t> data;
 };
 
-namespace detail {
+namespace aead_detail {
 inline void aes256gcm_init(bssl::ScopedEVP_AEAD_CTX& ctx, std::span<const std::uint8_t> key,
                            const char* step) {
     if (key.size() != aes256gcm_box::key_size)
@@ -42,7 +42,7 @@ inline void aes256gcm_init(bssl::ScopedEVP_AEAD_CTX& ctx, std::span<const std::u
 inline std::span<const std::uint8_t> text_bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-} // namespace detail
+} // namespace aead_detail
 
 /**
  * Seals `plain` under the 32-byte `key` with a fresh random nonce; `ad` (associated data) is
@@ -53,13 +53,13 @@ inline std::span<const std::uint8_t> text_bytes(std::string_view s) {
 inline aes256gcm_box aes256gcm_seal(std::span<const std::uint8_t> key,
                                     std::span<const std::uint8_t> plain, std::string_view ad) {
     bssl::ScopedEVP_AEAD_CTX ctx;
-    detail::aes256gcm_init(ctx, key, "encrypt");
+    aead_detail::aes256gcm_init(ctx, key, "encrypt");
     aes256gcm_box box;
     if (!RAND_bytes(box.nonce.data(), box.nonce.size()))
         throw error(errc::crypto_failed, "", "encrypt", "no random bytes for the nonce");
     box.data.resize(plain.size() + EVP_AEAD_max_overhead(EVP_aead_aes_256_gcm()));
     std::size_t n = 0;
-    auto a = detail::text_bytes(ad);
+    auto a = aead_detail::text_bytes(ad);
     if (!EVP_AEAD_CTX_seal(ctx.get(), box.data.data(), &n, box.data.size(), box.nonce.data(),
                            box.nonce.size(), plain.data(), plain.size(), a.data(), a.size())) {
         ERR_clear_error();
@@ -78,12 +78,12 @@ inline bool aes256gcm_open(std::span<const std::uint8_t> key, std::span<const st
                            std::span<const std::uint8_t> data, std::string_view ad,
                            secret_bytes& out_plain) {
     bssl::ScopedEVP_AEAD_CTX ctx;
-    detail::aes256gcm_init(ctx, key, "decrypt");
+    aead_detail::aes256gcm_init(ctx, key, "decrypt");
     if (nonce.size() != aes256gcm_box::nonce_size)
         return false;
     secret_bytes plain(data.size());
     std::size_t n = 0;
-    auto a = detail::text_bytes(ad);
+    auto a = aead_detail::text_bytes(ad);
     if (!EVP_AEAD_CTX_open(ctx.get(), plain.data(), &n, plain.size(), nonce.data(), nonce.size(),
                            data.data(), data.size(), a.data(), a.size())) {
         ERR_clear_error();
