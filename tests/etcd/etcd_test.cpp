@@ -391,6 +391,13 @@ BOOST_AUTO_TEST_CASE(reads_gateway_answers_and_refuses_bad_input) {
     BOOST_TEST(ed::parse(shallow).has_value());
     // Brackets inside strings do not count as nesting.
     BOOST_TEST(ed::parse("[\"" + deep + "\"]").has_value());
+    // Many tiny values: refused before they are parsed.
+    std::string many = "[0";
+    for (std::size_t i = 0; i < ed::max_values; ++i)
+        many += ",0";
+    BOOST_TEST(!ed::parse(many + "]").has_value());
+    many.resize(many.size() - 2);
+    BOOST_TEST(ed::parse(many + "]").has_value());
     // Larger than the bound: refused before it is read.
     BOOST_TEST(!ed::parse(std::string(65, ' ') + "1", 64).has_value());
     for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "\"\\ud800\"", "\"\\x\"", "01x",

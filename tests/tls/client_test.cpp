@@ -73,10 +73,12 @@ BOOST_AUTO_TEST_CASE(a_connection_names_its_host_by_sni_only_for_names) {
     bssl::UniquePtr<SSL> by_ip(SSL_new(c.asio().native_handle()));
     c.prepare(by_ip.get(), "127.0.0.1"); // RFC 6066: no IP addresses in SNI
     BOOST_TEST(SSL_get_servername(by_ip.get(), TLSEXT_NAMETYPE_host_name) == nullptr);
-    BOOST_CHECK_EXCEPTION(
-        c.prepare(by_ip.get(), std::string("bad\0name", 8)), fcs::error, [](const fcs::error& e) {
-            return e.fcs_code() == errc::invalid_argument && has(e.what(), ": connect: cannot");
-        });
+    BOOST_CHECK_EXCEPTION(c.prepare(by_ip.get(), std::string("bad\0name", 8)), fcs::error,
+                          [](const fcs::error& e) {
+                              // The file is the host as given (what() stops at its NUL).
+                              return e.fcs_code() == errc::invalid_argument &&
+                                     e.file() == std::string("bad\0name", 8);
+                          });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

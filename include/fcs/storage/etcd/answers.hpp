@@ -32,16 +32,20 @@ using json = nlohmann::json;
 inline constexpr std::size_t max_response = 8u << 20;   ///< a range of all slots
 inline constexpr std::size_t max_watch_line = 4u << 20; ///< one watch event (a bundle in base64)
 inline constexpr std::size_t max_depth = 32;            ///< etcd's answers nest 5 deep
+/// Values in one answer (a range of 10000 slots holds about 70000): bounds the memory a small
+/// input of many tiny values (`[0,0,0,...]`) would take once parsed.
+inline constexpr std::size_t max_values = 200000;
 
 /**
- * `text` as JSON, or nullopt: larger than `limit`, nested deeper than max_depth, or not JSON
- * (nlohmann's strict reader: RFC 8259, valid UTF-8, no comments, nothing after the value).
- * The nesting is checked before parsing, so a deep input costs no allocation.
+ * `text` as JSON, or nullopt: larger than `limit`, nested deeper than max_depth, more than
+ * max_values values, or not JSON (nlohmann's strict reader: RFC 8259, valid UTF-8, no
+ * comments, nothing after the value). Nesting and count are checked before parsing, so such an
+ * input costs no allocation.
  */
 inline std::optional<json> parse(std::string_view text, std::size_t limit = max_response) {
     if (text.size() > limit)
         return std::nullopt;
-    std::size_t depth = 0;
+    std::size_t depth = 0, values = 1;
     bool in_string = false, escaped = false;
     for (char c : text) {
         if (in_string) {
@@ -58,6 +62,8 @@ inline std::optional<json> parse(std::string_view text, std::size_t limit = max_
                 return std::nullopt;
         } else if ((c == ']' || c == '}') && depth > 0) {
             --depth;
+        } else if (c == ',' && ++values > max_values) {
+            return std::nullopt;
         }
     }
     auto doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
