@@ -7,6 +7,7 @@
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
 #include <fcs/crypto/boringssl.hpp>
+#include <fcs/tls/client.hpp>
 
 #include "cli.hpp"
 #include "process_hardening.hpp"
@@ -187,58 +188,32 @@ int main(int argc, char** argv) {
                   ": expected a SHA-256 fingerprint (64 hex digits, colons optional)");
     }
 
-    // A plain TLS_method context: the client needs X.509 verification.
-    SSL_CTX* raw = SSL_CTX_new(TLS_method());
-    if (!raw)
-        fail("cannot create a TLS context");
-    ssl::context ctx(raw);
-    SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
-    std::string trusted_by;
-    if (validate) {
-        if (ca) {
-            std::error_code ec;
-            if (!std::filesystem::is_regular_file(*ca, ec))
-                fail("--ca " + *ca + ": not a readable file");
-            if (!SSL_CTX_load_verify_locations(raw, ca->c_str(), nullptr)) {
-                ERR_clear_error();
-                fail("--ca " + *ca + ": no PEM certificate could be loaded from it");
-            }
-            trusted_by = *ca;
-        } else {
-            const char* bundle = "/etc/ssl/certs/ca-certificates.crt";
-            const char* dir = "/etc/ssl/certs";
-            std::error_code ec;
-            bool have_bundle = std::filesystem::is_regular_file(bundle, ec);
-            if (!SSL_CTX_load_verify_locations(raw, have_bundle ? bundle : nullptr, dir)) {
-                ERR_clear_error();
-                fail(std::string("cannot load the system trust store (") + bundle + ", " + dir +
-                     ")");
-            }
-            trusted_by = "the system trust store (/etc/ssl/certs)";
-        }
-        SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
-    } else {
-        SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nullptr);
+    // The one client-TLS set-up of fcs (fcs/tls/client.hpp): the trust store, the host check
+    // and ValidateEndpointCertificate, as the vendor's adapters do it.
+    std::optional<fcs::tls::client_context> tls;
+    try {
+        tls.emplace(fcs::tls::client_options{
+            .ca_file = ca ? std::filesystem::path(*ca) : std::filesystem::path(),
+            .validate_endpoint_certificate = validate,
+            // Like a Java trust store: every certificate in --ca is an anchor, so a server's own
+            // self-signed certificate (no keyCertSign, so not a "CA") can be trusted directly.
+            .ca_certificates_are_anchors = true,
+            .cert_file = {},
+            .key_file = {},
+            .purpose = {},
+        });
+    } catch (const fcs::error& e) {
+        fail(std::string(ca ? "--ca " : "") + e.what());
     }
+    const std::string& trusted_by = tls->trusted_by();
 
     net::io_context ioc;
-    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, tls->asio());
     SSL* ssl_handle = stream.native_handle();
-    boost::system::error_code addr_ec;
-    (void)net::ip::make_address(u.host, addr_ec);
-    const bool is_ip = !addr_ec;
-    if (!is_ip)
-        SSL_set_tlsext_host_name(ssl_handle, u.host.c_str());
-    if (validate) {
-        X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
-        int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, u.host.c_str())
-                       : X509_VERIFY_PARAM_set1_host(param, u.host.c_str(), u.host.size());
-        if (!ok)
-            fail("cannot set the expected name " + u.host);
-        // Like a Java trust store: every certificate in --ca is an anchor, so a server's own
-        // self-signed certificate (no keyCertSign, so not a "CA") can be trusted directly.
-        if (ca)
-            X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+    try {
+        tls->prepare(ssl_handle, u.host);
+    } catch (const fcs::error& e) {
+        fail(e.what());
     }
 
     auto timeout = std::chrono::seconds(timeout_s);

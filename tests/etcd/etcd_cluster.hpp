@@ -329,8 +329,8 @@ private:
             for (;;) {
                 try {
                     // A linearizable read (with the root user's token once auth is on).
-                    gw.call("/v3/kv/range", "{\"key\":\"eA==\"}", "health check",
-                            std::chrono::seconds(1));
+                    gw.call("/v3/kv/range", storage::etcd_detail::json{{"key", "eA=="}},
+                            "health check", std::chrono::seconds(1));
                     break;
                 } catch (const fcs::error& e) {
                     last = e.what();

@@ -5,7 +5,6 @@
 #include "support/key_leak.hpp"
 #include "support/support.hpp"
 
-#include <fcs/detail/json.hpp>
 #include <fcs/fcs.hpp>
 #include <fcs/storage/etcd.hpp>
 #include <fcs/tls/ticket_keys.hpp>
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <poll.h>
 
 namespace {
 
@@ -28,6 +28,7 @@ using namespace fcs::test;
 using namespace std::chrono_literals;
 using etcd_service = FailoverCertService<storage::etcd, acl::none, log::memory>;
 using steady = std::chrono::steady_clock;
+namespace ed = fcs::storage::etcd_detail;
 const std::string prefix = "/fcs-test";
 const std::string slot_key = prefix + "/slots/" FCS_DEFAULT_CERT_NAME;
 
@@ -122,13 +123,15 @@ std::optional<std::chrono::milliseconds> wait_until(Pred pred, std::chrono::mill
 std::pair<std::int64_t, std::int64_t> slot_version(const etcd_cluster& etcd) {
     auto r = etcd.etcdctl("get " + slot_key + " -w json");
     BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
-    auto doc = detail::json::parse(r.output);
+    auto doc = ed::parse(r.output);
     BOOST_TEST_REQUIRE(doc.has_value(), r.output);
-    auto* kvs = doc->find("kvs");
-    if (!kvs || kvs->items.empty())
+    auto* kvs = ed::find(*doc, "kvs");
+    if (!kvs || !kvs->is_array() || kvs->empty())
         return {0, 0};
-    return {kvs->items.front().int_at("version").value_or(-1),
-            kvs->items.front().int_at("mod_revision").value_or(-1)};
+    std::int64_t version = -1, mod_revision = -1;
+    (void)ed::int_status_at(kvs->front(), "version", version);
+    (void)ed::int_status_at(kvs->front(), "mod_revision", mod_revision);
+    return {version, mod_revision};
 }
 
 void check_one_certificate(const std::vector<std::unique_ptr<node>>& nodes,
@@ -268,23 +271,138 @@ private:
     std::thread thread_;
 };
 
+/// A TCP relay in front of an etcd member that counts the connections it accepts, and can
+/// close every open one (what etcd, or a load balancer, does to idle connections).
+class counting_proxy {
+public:
+    explicit counting_proxy(const std::string& upstream_url)
+        : upstream_port_(std::stoi(upstream_url.substr(upstream_url.rfind(':') + 1))) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(fd_, 16) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+            throw std::runtime_error("proxy: cannot listen");
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { relay(); });
+    }
+    ~counting_proxy() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::size_t accepted() const { return accepted_.load(); }
+    /// Closes every relayed connection (both sides) and returns once they are closed.
+    void close_all() {
+        close_requested_ = true;
+        while (close_requested_)
+            std::this_thread::sleep_for(5ms);
+    }
+
+private:
+    void relay() {
+        std::vector<std::pair<int, int>> pairs; // client side, etcd side
+        auto close_pair = [](std::pair<int, int>& p) {
+            ::close(p.first);
+            ::close(p.second);
+            p = {-1, -1};
+        };
+        while (!stop_) {
+            if (close_requested_) {
+                for (auto& p : pairs)
+                    if (p.first >= 0)
+                        close_pair(p);
+                close_requested_ = false;
+            }
+            std::erase_if(pairs, [](auto& p) { return p.first < 0; });
+            std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+            for (auto& [c, u] : pairs) {
+                fds.push_back({c, POLLIN, 0});
+                fds.push_back({u, POLLIN, 0});
+            }
+            if (::poll(fds.data(), fds.size(), 20) <= 0)
+                continue;
+            if (fds[0].revents & POLLIN) {
+                int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+                int u = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                sockaddr_in a{};
+                a.sin_family = AF_INET;
+                a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                a.sin_port = htons(static_cast<std::uint16_t>(upstream_port_));
+                if (c >= 0 && u >= 0 &&
+                    ::connect(u, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+                    accepted_.fetch_add(1);
+                    pairs.emplace_back(c, u);
+                } else {
+                    ::close(c);
+                    ::close(u);
+                }
+            }
+            for (std::size_t i = 0; i < pairs.size(); ++i)
+                for (int side = 0; side < 2; ++side) {
+                    auto& f = fds[1 + 2 * i + side];
+                    if (!(f.revents & (POLLIN | POLLHUP | POLLERR)) || pairs[i].first < 0)
+                        continue;
+                    char buf[16384];
+                    auto n = ::recv(f.fd, buf, sizeof buf, 0);
+                    int to = side == 0 ? pairs[i].second : pairs[i].first;
+                    if (n <= 0 || ::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n)
+                        close_pair(pairs[i]);
+                }
+        }
+        for (auto& p : pairs)
+            if (p.first >= 0)
+                close_pair(p);
+    }
+
+    int upstream_port_;
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false}, close_requested_{false};
+    std::atomic<std::size_t> accepted_{0};
+    std::thread thread_;
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(etcd_json)
 
 BOOST_AUTO_TEST_CASE(reads_gateway_answers_and_refuses_bad_input) {
-    auto doc = detail::json::parse(
+    auto doc = ed::parse(
         R"({"header":{"revision":"12"},"kvs":[{"key":"Zm9v","mod_revision":"7","version":3,"value":"YmFy"}],"s":"a\u00e9\ud83d\ude00\n"})");
     BOOST_TEST_REQUIRE(doc.has_value());
-    BOOST_TEST(doc->find("header")->int_at("revision").value() == 12);
-    BOOST_TEST(doc->find("kvs")->items.at(0).int_at("version").value() == 3);
-    BOOST_TEST(*doc->string_at("s") == "a\xc3\xa9\xf0\x9f\x98\x80\n");
+    BOOST_TEST(ed::header_revision(*doc, "x") == 12);
+    auto kvs = ed::kvs_of(*doc, 1024);
+    BOOST_TEST_REQUIRE(kvs.size() == 1u);
+    BOOST_TEST(kvs[0].key == "foo");
+    BOOST_TEST(kvs[0].value == "bar");
+    BOOST_TEST(kvs[0].version == 3);
+    BOOST_TEST(kvs[0].mod_revision == 7);
+    BOOST_TEST(*ed::string_at(*doc, "s") == "a\xc3\xa9\xf0\x9f\x98\x80\n");
     std::string deep(40, '[');
     deep += std::string(40, ']');
-    BOOST_TEST(!detail::json::parse(deep).has_value()); // deeper than 32
-    for (const char* bad :
-         {"", "{", "{\"a\":}", "[1,]", "\"\\ud800\"", "\"\\x\"", "01x", "{\"a\":1}x", "\"a\nb\""})
-        BOOST_TEST(!detail::json::parse(bad).has_value(), bad);
+    BOOST_TEST(!ed::parse(deep).has_value()); // deeper than 32
+    std::string shallow(32, '[');
+    shallow += std::string(32, ']');
+    BOOST_TEST(ed::parse(shallow).has_value());
+    // Brackets inside strings do not count as nesting.
+    BOOST_TEST(ed::parse("[\"" + deep + "\"]").has_value());
+    // Many tiny values: refused before they are parsed.
+    std::string many = "[0";
+    for (std::size_t i = 0; i < ed::max_values; ++i)
+        many += ",0";
+    BOOST_TEST(!ed::parse(many + "]").has_value());
+    many.resize(many.size() - 2);
+    BOOST_TEST(ed::parse(many + "]").has_value());
+    // Larger than the bound: refused before it is read.
+    BOOST_TEST(!ed::parse(std::string(65, ' ') + "1", 64).has_value());
+    for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "\"\\ud800\"", "\"\\x\"", "01x",
+                            "{\"a\":1}x", "\"a\nb\"", "\"\xff\"", "/* c */ 1"})
+        BOOST_TEST(!ed::parse(bad).has_value(), bad);
     // Mutations of a valid answer never crash and never read out of bounds (run under ASan).
     std::string base =
         R"({"result":{"events":[{"kv":{"key":"Zm9v","mod_revision":"4"}}],"created":true}})";
@@ -294,32 +412,84 @@ BOOST_AUTO_TEST_CASE(reads_gateway_answers_and_refuses_bad_input) {
         for (int k = 0; k < 3; ++k)
             m[rng() % m.size()] = static_cast<char>(rng() % 256);
         m.resize(rng() % (m.size() + 1));
-        (void)detail::json::parse(m);
+        (void)ed::read_watch_line(m);
     }
-    BOOST_TEST(detail::json::quote("a\"b\\\x01") == "\"a\\\"b\\\\\\u0001\"");
+    // Requests are written by nlohmann::json: quotes and control characters escaped.
+    BOOST_TEST(ed::dump(ed::json("a\"b\\\x01"), "t") == "\"a\\\"b\\\\\\u0001\"");
+    BOOST_CHECK_EXCEPTION(ed::dump(ed::json("\xff"), "write a request"), fcs::error,
+                          [](const fcs::error& e) {
+                              return e.fcs_code() == errc::invalid_argument &&
+                                     has(e.what(), "write a request") && has(e.what(), "UTF-8");
+                          });
+}
+
+BOOST_AUTO_TEST_CASE(reads_watch_lines) {
+    auto line = ed::read_watch_line(
+        R"({"result":{"header":{"revision":"9"},"created":true,"events":[)"
+        R"({"kv":{"key":"Zm9v","mod_revision":"8"}},{"type":"DELETE","kv":{"key":"Zm9v"}},)"
+        R"({"kv":{"key":"Zm9v"}},{"other":1}]}})");
+    BOOST_TEST(line.failure.empty(), line.failure);
+    BOOST_TEST(line.created);
+    BOOST_TEST_REQUIRE(line.changes.size() == 3u);
+    BOOST_TEST(line.changes[0].value_or(-1) == 8);
+    BOOST_TEST(line.changes[1].value_or(-1) == 0); // deleted
+    BOOST_TEST(!line.changes[2].has_value());      // no revision: a change all the same
+    auto canceled = ed::read_watch_line(
+        R"({"result":{"canceled":true,"cancel_reason":"mvcc: required revision has been compacted"}})");
+    BOOST_TEST(has(canceled.failure, "etcd canceled the watch: mvcc"), canceled.failure);
+    auto ended = ed::read_watch_line(R"({"error":{"grpc_code":14,"message":"no leader"}})");
+    BOOST_TEST(ended.failure == "etcd ended the watch: no leader");
+    BOOST_TEST(has(ed::read_watch_line("{\"result\":").failure, "not JSON"));
+    auto wrapped = ed::read_watch_line(
+        R"({"result":{"events":[{"kv":{"mod_revision":"9223372036854775808"}}]}})");
+    BOOST_TEST(has(wrapped.failure, "not a 64-bit integer"), wrapped.failure);
+    BOOST_TEST(wrapped.changes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(reads_authentication_answers_and_refusals) {
+    BOOST_TEST(ed::token_of(ed::parse(R"({"header":{},"token":"abc.1"})")).value_or("") == "abc.1");
+    BOOST_TEST(!ed::token_of(ed::parse(R"({"token":""})")).has_value());
+    BOOST_TEST(!ed::token_of(ed::parse(R"({"token":7})")).has_value());
+    BOOST_TEST(!ed::token_of(std::nullopt).has_value());
+    auto refused = ed::parse(R"({"code":16,"message":"etcdserver: invalid auth token"})");
+    BOOST_TEST(ed::refusal_code(refused) == 16);
+    BOOST_TEST(ed::refusal_text(401, "", refused) == "etcdserver: invalid auth token");
+    BOOST_TEST(ed::refusal_code(ed::parse(R"({"code":"x"})")) == 0);
+    // A plain-text refusal: the status and the first line, printable.
+    BOOST_TEST(ed::refusal_text(503, "Service\x01 Unavailable\nmore", std::nullopt) ==
+               "HTTP 503: Service? Unavailable");
+    BOOST_TEST(ed::refusal_text(502, std::string(1000, 'x'), std::nullopt).size() ==
+               std::string("HTTP 502: ").size() + 200);
 }
 
 BOOST_AUTO_TEST_CASE(integers_outside_int64_are_refused_never_wrapped) {
-    auto doc = detail::json::parse(
+    auto doc = ed::parse(
         R"({"max":"9223372036854775807","above":"9223372036854775808",)"
         R"("below":"-9223372036854775809","huge":"99999999999999999999",)"
         R"("min":-9223372036854775808,"nines":"9999999999999999999","plus":"+5","frac":1.5,)"
-        R"("empty":"","minus":"-"})");
+        R"("empty":"","minus":"-","nmax":9223372036854775807,"nabove":9223372036854775808,)"
+        R"("nhuge":99999999999999999999,"nbelow":-9223372036854775809})");
     BOOST_TEST_REQUIRE(doc.has_value());
-    BOOST_TEST(doc->int_at("max").value_or(0) == std::numeric_limits<std::int64_t>::max());
-    BOOST_TEST(doc->int_at("min").value_or(0) == std::numeric_limits<std::int64_t>::min());
-    for (const char* bad :
-         {"above", "below", "huge", "nines", "plus", "frac", "empty", "minus", "absent"})
-        BOOST_TEST(!doc->int_at(bad).has_value(), bad);
-    using st = detail::json::value::int_status;
+    auto int_at = [&](const char* k) {
+        std::int64_t v = 0;
+        return ed::int_status_at(*doc, k, v) == ed::int_status::ok ? std::optional(v)
+                                                                   : std::nullopt;
+    };
+    BOOST_TEST(int_at("max").value_or(0) == std::numeric_limits<std::int64_t>::max());
+    BOOST_TEST(int_at("nmax").value_or(0) == std::numeric_limits<std::int64_t>::max());
+    BOOST_TEST(int_at("min").value_or(0) == std::numeric_limits<std::int64_t>::min());
+    for (const char* bad : {"above", "below", "huge", "nines", "plus", "frac", "empty", "minus",
+                            "absent", "nabove", "nhuge", "nbelow"})
+        BOOST_TEST(!int_at(bad).has_value(), bad);
+    using st = ed::int_status;
     std::int64_t v = 42;
-    for (const char* k : {"above", "below", "huge", "nines"})
-        BOOST_TEST((doc->int_status_at(k, v) == st::out_of_range), k);
-    BOOST_TEST((doc->int_status_at("frac", v) == st::not_an_integer));
-    BOOST_TEST((doc->int_status_at("absent", v) == st::absent));
+    for (const char* k : {"above", "below", "huge", "nines", "nabove", "nhuge", "nbelow"})
+        BOOST_TEST((ed::int_status_at(*doc, k, v) == st::out_of_range), k);
+    BOOST_TEST((ed::int_status_at(*doc, "frac", v) == st::not_an_integer));
+    BOOST_TEST((ed::int_status_at(*doc, "absent", v) == st::absent));
     BOOST_TEST(v == 42); // untouched by the failures
     // A revision from etcd that does not fit is an error naming the key, not revision 0.
-    auto answer = detail::json::parse(
+    auto answer = ed::parse(
         R"({"kvs":[{"key":"Zm9v","value":"YmFy","mod_revision":"9223372036854775808"}]})");
     BOOST_TEST_REQUIRE(answer.has_value());
     BOOST_CHECK_EXCEPTION(storage::etcd_detail::kvs_of(*answer, 1024), fcs::error,
@@ -444,6 +614,24 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(etcd_single, *boost::unit_test::precondition(etcd_available))
 
+BOOST_FIXTURE_TEST_CASE(requests_share_a_kept_alive_connection_and_reconnect_once_closed,
+                        etcd_fixture) {
+    etcd_cluster etcd(1, dir / "etcd");
+    counting_proxy proxy(etcd.endpoints().front());
+    storage::etcd s(options({proxy.url()}));
+    (void)s.open(protections{});
+    for (int i = 0; i < 5; ++i)
+        (void)s.names(part::certificate);
+    // open() reads and writes the key check, each names() reads all slots: one connection.
+    BOOST_TEST(proxy.accepted() == 1u);
+    // The kept connection is closed while idle: the next request opens a new one, once.
+    proxy.close_all();
+    BOOST_CHECK_NO_THROW(s.names(part::certificate));
+    BOOST_TEST(proxy.accepted() == 2u);
+    (void)s.names(part::certificate);
+    BOOST_TEST(proxy.accepted() == 2u);
+}
+
 BOOST_FIXTURE_TEST_CASE(ten_nodes_started_at_once_serve_one_certificate_generated_once,
                         etcd_fixture) {
     etcd_cluster etcd(1, dir / "etcd");
@@ -490,11 +678,13 @@ BOOST_FIXTURE_TEST_CASE(the_value_in_etcd_does_not_hold_the_private_key_in_clear
     // etcd's own JSON answers carry values in base64: decode every string and look again.
     auto json_everything = etcd.etcdctl("get '' --prefix -w json");
     BOOST_TEST_REQUIRE(json_everything.exit_code == 0, json_everything.output);
-    auto doc = detail::json::parse(json_everything.output);
+    auto doc = ed::parse(json_everything.output);
     BOOST_TEST_REQUIRE(doc.has_value());
     std::size_t values = 0;
-    for (auto& kv : doc->find("kvs")->items) {
-        auto v = storage::etcd_detail::unb64_text(kv.string_at("value").value_or(""));
+    auto* kvs = ed::find(*doc, "kvs");
+    BOOST_TEST_REQUIRE((kvs && kvs->is_array()));
+    for (auto& kv : *kvs) {
+        auto v = ed::unb64_text(ed::string_at(kv, "value").value_or(""));
         BOOST_TEST_REQUIRE(v.has_value());
         ++values;
         BOOST_TEST(!forms.in(*v));
@@ -523,9 +713,9 @@ BOOST_FIXTURE_TEST_CASE(a_certificate_swapped_in_the_stored_bundle_is_refused, e
     BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
     const auto swapped_pem = read_text(dir / "swapped.crt");
     const auto original = etcd_value(etcd, slot_key);
-    auto doc = detail::json::parse(original);
+    auto doc = ed::parse(original);
     BOOST_TEST_REQUIRE(doc.has_value());
-    auto cert_b64 = doc->string_at("certificate").value_or("");
+    auto cert_b64 = ed::string_at(*doc, "certificate").value_or("");
     BOOST_TEST_REQUIRE(!cert_b64.empty());
     auto forged = original;
     forged.replace(forged.find(cert_b64), cert_b64.size(), storage::etcd_detail::b64(swapped_pem));
@@ -634,13 +824,13 @@ BOOST_FIXTURE_TEST_CASE(an_old_format_bundle_is_refused_until_the_pair_is_import
         auto sl = storage::etcd_detail::seal(kek_bytes, as_bytes(text),
                                              std::string("fcs-etcd-bundle-1") + '\0' +
                                                  FCS_DEFAULT_CERT_NAME + '\0' + part);
-        return "{\"alg\":\"AES-256-GCM\",\"nonce\":" + detail::json::quote(sl.nonce) +
-               ",\"data\":" + detail::json::quote(sl.data) + "}";
+        return ed::json{{"alg", "AES-256-GCM"}, {"nonce", sl.nonce}, {"data", sl.data}};
     };
-    const std::string v1 = "{\"format\":\"fcs-etcd-bundle-1\",\"slot\":\"" FCS_DEFAULT_CERT_NAME
-                           "\",\"certificate\":" +
-                           detail::json::quote(storage::etcd_detail::b64(pair.cert)) +
-                           ",\"private_key\":" + seal_v1(pair.key, "private_key") + "}";
+    const std::string v1 = ed::json{{"format", "fcs-etcd-bundle-1"},
+                                    {"slot", FCS_DEFAULT_CERT_NAME},
+                                    {"certificate", ed::b64(pair.cert)},
+                                    {"private_key", seal_v1(pair.key, "private_key")}}
+                               .dump();
     etcd_put(etcd, slot_key, v1);
     auto a = make_node(options(etcd.endpoints()));
     BOOST_CHECK_THROW(a->svc->start(), fcs::error);

@@ -11,9 +11,12 @@
 #include <fcs/error.hpp>
 #include <fcs/types.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <span>
 #include <utility>
@@ -126,6 +129,45 @@ inline bool exists_at(int dir, const std::string& name) {
     return ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/**
+ * The bytes of `fd`, an open regular file whose fstat is `st`, at most `max_size`: refused from
+ * its size before any byte is read, and refused when it grows past the bound while read (one
+ * byte more than allowed is read). The one bounded read loop of the library.
+ * @throws fcs::error naming `shown` at `step`: errc::too_large, errc::io_failed.
+ */
+inline secret_bytes read_bounded(int fd, const struct stat& st, const std::string& shown,
+                                 const std::string& step, std::size_t max_size) {
+    if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > max_size)
+        throw error(errc::too_large, shown, step,
+                    std::to_string(st.st_size) + " bytes is over the limit of " +
+                        std::to_string(max_size) + " bytes");
+    secret_bytes data(static_cast<std::size_t>(st.st_size) + 1);
+    std::size_t got = 0;
+    for (;;) {
+        if (got == data.size()) {
+            if (got > max_size)
+                throw error(errc::too_large, shown, step,
+                            "over the limit of " + std::to_string(max_size) +
+                                " bytes (it grew while read)");
+            data.resize(std::min(data.size() * 2, max_size + 1)); // cleansing growth
+        }
+        ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw_io(shown, step, errno);
+        if (n == 0)
+            break;
+        got += static_cast<std::size_t>(n);
+    }
+    if (got > max_size)
+        throw error(errc::too_large, shown, step,
+                    "over the limit of " + std::to_string(max_size) +
+                        " bytes (it grew while read)");
+    data.resize(got);
+    return data;
+}
+
 /// Reads a regular file below `dir`, refusing symlinks, non-regular files and files over
 /// `max_size` (refused from fstat, before reading it all).
 inline std::pair<secret_bytes, file_facts> read_at(int dir, const std::string& name,
@@ -139,27 +181,45 @@ inline std::pair<secret_bytes, file_facts> read_at(int dir, const std::string& n
         throw_io(shown, "stat", errno);
     if (!S_ISREG(st.st_mode))
         throw error(errc::unsafe_file, shown, "open", "not a regular file");
-    if (static_cast<std::uint64_t>(st.st_size) > max_size)
-        throw error(errc::too_large, shown, "read",
-                    std::to_string(st.st_size) + " bytes is over the limit of " +
-                        std::to_string(max_size) + " bytes");
-    secret_bytes data(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < data.size()) {
-        ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            throw_io(shown, "read", errno);
-        if (n == 0)
-            break;
-        got += static_cast<std::size_t>(n);
-    }
-    data.resize(got);
+    auto data = read_bounded(fd.get(), st, shown, "read", max_size);
     file_facts f{
         static_cast<mode_t>(st.st_mode & 07777), st.st_uid, st.st_gid, st.st_nlink, {}, {}};
     add_acl_facts(fd.get(), f);
     return {std::move(data), std::move(f)};
+}
+
+/**
+ * The bytes of a secrets file (a key-encryption key, a password, a client key): a regular
+ * file, not a symbolic link (opened with O_NOFOLLOW), owned by this user (or read by root),
+ * readable by its owner only (mode 0600 or 0400), at most `max_size` bytes.
+ * @throws fcs::error naming the file at `step`: errc::not_found, errc::unsafe_file (a link,
+ *         not a regular file, too open, another user's), errc::too_large, errc::io_failed.
+ */
+inline secret_bytes read_owner_only(const std::filesystem::path& file, const std::string& step,
+                                    std::size_t max_size) {
+    const std::string shown = file.string();
+    unique_fd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd) {
+        int e = errno;
+        throw error(e == ENOENT  ? errc::not_found
+                    : e == ELOOP ? errc::unsafe_file
+                                 : errc::io_failed,
+                    shown, step,
+                    e == ELOOP ? "is a symbolic link; refusing to follow it" : std::strerror(e));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        throw error(errc::unsafe_file, shown, step, "not a regular file");
+    if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw error(errc::unsafe_file, shown, step,
+                    std::string("permissions ") + mode +
+                        " are too open; it must be readable by its owner only (chmod 600)");
+    }
+    if (st.st_uid != ::geteuid() && ::geteuid() != 0)
+        throw error(errc::unsafe_file, shown, step, "owned by another user");
+    return read_bounded(fd.get(), st, shown, step, max_size);
 }
 
 inline void fsync_dir(int dir, const std::string& shown) {
