@@ -132,6 +132,7 @@ private:
     /// (Re)adds every watch. Adding a watch that exists is harmless (same descriptor); a
     /// folder that is gone gets its watch when its parent reports it.
     void add_watches(bool report) {
+        auto before = std::move(watched_);
         watched_.clear();
         for (std::size_t i = 0; i < targets_.size(); ++i) {
             const auto& t = targets_[i];
@@ -144,6 +145,11 @@ private:
                     t.path + ": cannot watch for changes (" + std::strerror(errno) +
                         "); changes are picked up only when a reload is requested");
         }
+        // A watch on a folder that is no longer at its path (Keys/ inside a Certificates/ moved
+        // away) would report another folder's files: dropped.
+        for (auto& [wd, i] : before)
+            if (!watched_.count(wd))
+                ::inotify_rm_watch(inotify_.get(), wd);
     }
 
     bool is_target(const std::string& path) const {
