@@ -18,6 +18,7 @@
 namespace {
 using namespace fcs;
 namespace t = fcs::test;
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 /// The directory storage, recording the thread of every read and write.

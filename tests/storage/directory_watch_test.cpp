@@ -15,6 +15,7 @@
 namespace {
 using namespace fcs;
 namespace t = fcs::test;
+namespace fs = std::filesystem;
 using dir_storage = storage::directory<storage::failover_layout>;
 using namespace std::chrono_literals;
 
