@@ -7,6 +7,7 @@
 // forwards its signals (SIGHUP) to request().
 
 #include <fcs/policy/concepts.hpp>
+#include <fcs/service_types.hpp>
 #include <fcs/tls/server_context.hpp>
 #include <fcs/tls/ticket_keys.hpp>
 #include <fcs/types.hpp>
