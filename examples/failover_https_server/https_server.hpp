@@ -2,25 +2,24 @@
 #define FCS_EXAMPLES_FAILOVER_HTTPS_SERVER_HPP
 
 // The REST-over-HTTPS server of fcs-failover-server: Boost.Beast/Asio on BoringSSL, the
-// certificate from a FailoverCertService through fcs::tls::server_context, live reload on
-// inotify (a folder storage), storage_changed() (etcd's watch) and SIGHUP, periodic expiry
-// re-check, clean stop on SIGINT/SIGTERM.
+// certificate from a FailoverCertService through fcs::tls::server_context, live reload through
+// fcs::reloader (the storage's watch: inotify for a folder storage, etcd's watch stream; and
+// SIGHUP), periodic expiry re-check, clean stop on SIGINT/SIGTERM.
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
 #include "json.hpp"
 
 #include <fcs/failover_cert_service.hpp>
+#include <fcs/reloader.hpp>
 #include <fcs/storage/directory.hpp>
 #include <fcs/tls/server_context.hpp>
 #include <fcs/tls/ticket_keys.hpp>
 #include <fcs/types.hpp>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -30,22 +29,24 @@
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
-#include <sys/inotify.h>
 #include <sys/resource.h>
+
+namespace fcs::storage {
+class etcd;
+} // namespace fcs::storage
 
 namespace fcs_example {
 
@@ -64,7 +65,6 @@ struct server_config {
     std::chrono::seconds timeout{10}; ///< handshake, idle and per-request I/O
     std::size_t max_header_bytes = 8 * 1024;
     std::size_t max_body_bytes = 4 * 1024;
-    std::chrono::milliseconds settle{300};           ///< quiet time after the last file event
     std::chrono::seconds recheck_interval{6 * 3600}; ///< expiry re-check (at least daily)
     /// Re-read of the shared session-ticket keys (another server may have rotated them) and
     /// rotation when due.
@@ -72,20 +72,27 @@ struct server_config {
     std::filesystem::path data_dir;
 };
 
-/// True for a storage kept in folders of the data folder (fcs::storage::directory): the server
-/// watches them with inotify. Other storages (etcd) report their changes through
-/// https_server::storage_changed().
+/// True for a storage kept in folders of the data folder (fcs::storage::directory).
 template <class Storage>
 inline constexpr bool watches_folders = false;
 template <class Layout>
 inline constexpr bool watches_folders<fcs::storage::directory<Layout>> = true;
 
+/// The reason logged for a reload after the storage's watch saw a change.
+template <class Storage>
+std::string change_reason() {
+    if constexpr (watches_folders<Storage>)
+        return "a change in " + Storage::layout::folder(fcs::part::certificate) + "/";
+    else if constexpr (std::is_same_v<Storage, fcs::storage::etcd>)
+        return "a change in etcd";
+    else
+        return "a change in the storage";
+}
+
 /// Counters behind /metrics. Relaxed atomics: each is an independent count.
 struct server_metrics {
     std::atomic<std::uint64_t> handshakes{0};
     std::atomic<std::uint64_t> handshake_failures{0};
-    std::atomic<std::uint64_t> reloads{0};
-    std::atomic<std::uint64_t> reload_failures{0};
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> rejected_connections{0};
     std::atomic<std::int64_t> active_connections{0};
@@ -206,12 +213,11 @@ private:
  * The server. Binds in the constructor (so the caller can print the port), serves in run()
  * until SIGINT/SIGTERM.
  *
- * Everything that reads or writes the storage after start-up (reloads, session-ticket key
- * sync) runs on one storage thread, in order: an etcd that does not answer blocks that thread
- * for at most its operation timeout, never the acceptor or the connections.
- * @tparam Service a FailoverCertService with the BoringSSL backend. With the directory storage the
- *         server watches the folders itself; with another storage (etcd) the caller forwards
- *         the storage's change notifications to storage_changed().
+ * Everything that reads or writes the storage after start-up (reloads on the storage's watch
+ * or SIGHUP, session-ticket key sync, expiry re-checks) runs on fcs::reloader's worker thread,
+ * in order: an etcd that does not answer blocks that thread for at most its operation timeout,
+ * never the acceptor or the connections.
+ * @tparam Service a FailoverCertService with the BoringSSL backend.
  */
 template <class Service>
 class https_server {
@@ -224,18 +230,12 @@ public:
         , control_(net::make_strand(ioc_))
         , acceptor_(control_)
         , signals_(control_)
-        , settle_timer_(control_)
-        , recheck_timer_(control_)
-        , ticket_timer_(control_)
-        , accept_timer_(control_)
-        , inotify_(control_)
-        , storage_work_(net::make_work_guard(storage_ioc_)) {
+        , drain_timer_(control_)
+        , accept_timer_(control_) {
         tls_.follow(service_);
         if (!tls_.current())
             throw std::runtime_error("the certificate in use could not be prepared for TLS: " +
                                      tls_.last_error());
-        sync_ticket_keys(true);
-        tls_.use_ticket_keys(tickets_);
         boost::system::error_code ec;
         auto address = net::ip::make_address(config_.bind, ec);
         if (ec)
@@ -254,16 +254,17 @@ public:
         port_ = acceptor_.local_endpoint().port();
         clamp_connection_cap();
         // Before the caller prints the URL: a SIGHUP or SIGTERM from then on is ours, and so
-        // is a change in the folders (a script that waits for the URL and then replaces the
-        // files must not race the watch set-up).
+        // is a change in the storage (a script that waits for the URL and then replaces the
+        // files must not race the watch set-up): start() returns with the watch in place and
+        // the session-ticket keys synchronised.
         signals_.add(SIGINT);
         signals_.add(SIGTERM);
         signals_.add(SIGHUP);
-        if constexpr (watches_folders<typename Service::storage_type>)
-            start_watch();
+        reloader_.start();
+        tls_.use_ticket_keys(reloader_.ticket_keys());
     }
 
-    ~https_server() { stop_storage_thread(); }
+    ~https_server() { reloader_.stop(); }
     https_server(const https_server&) = delete;
     https_server& operator=(const https_server&) = delete;
 
@@ -274,10 +275,7 @@ public:
 
     /// Serves until SIGINT or SIGTERM. SIGHUP reloads the certificate.
     void run() {
-        storage_thread_ = std::thread([this] { storage_ioc_.run(); });
         wait_signal();
-        schedule_recheck();
-        schedule_ticket_sync();
         accept();
         unsigned n = std::max(1u, config_.threads);
         std::vector<std::thread> pool;
@@ -286,25 +284,11 @@ public:
         ioc_.run();
         for (auto& t : pool)
             t.join();
-        stop_storage_thread();
+        reloader_.stop();
     }
 
-    /**
-     * The stored pair or ticket keys changed (etcd's watch: another node or an admin wrote
-     * them). Thread-safe, returns at once: the reload and a re-read of the ticket keys run on
-     * the storage thread. Calls made while one is still waiting to run are folded into it.
-     */
-    void storage_changed(std::string why) {
-        if (stopping_.load() || change_pending_.exchange(true))
-            return;
-        net::post(storage_ioc_, [this, why = std::move(why)] {
-            change_pending_.store(false);
-            if (stopping_.load())
-                return;
-            reload(why);
-            sync_ticket_keys(false); // another node may have rotated them
-        });
-    }
+    /// The reloads: request(why) from another source of changes, counters.
+    fcs::reloader<Service>& reloads() noexcept { return reloader_; }
 
     /// /health, /certificate, /metrics; JSON 404 otherwise.
     void handle(const http::request<http::string_body>& req,
@@ -385,10 +369,10 @@ public:
                usable ? 1 : 0);
         metric("fcs_certificate_reloads_total", "counter",
                "Certificate reloads run after a file change or SIGHUP (failed ones included).",
-               load(metrics_.reloads));
+               reloader_.reloads());
         metric("fcs_certificate_reload_failures_total", "counter",
                "Reloads that found an invalid certificate or key; the certificate in use was kept.",
-               load(metrics_.reload_failures));
+               reloader_.reload_failures());
         metric("fcs_tls_handshakes_total", "counter", "Completed TLS handshakes.",
                load(metrics_.handshakes));
         metric("fcs_tls_handshake_failures_total", "counter",
@@ -402,42 +386,6 @@ public:
                "Connections closed at once because of the connection cap.",
                load(metrics_.rejected_connections));
         return out;
-    }
-
-    /// Reloads the certificate from the data folder (file change or SIGHUP) and logs the outcome.
-    void reload(std::string_view why) {
-        metrics_.reloads.fetch_add(1, std::memory_order_relaxed);
-        auto failures_before = tls_.publish_failures();
-        fcs::reload_result r;
-        try {
-            r = service_.reload();
-        } catch (const std::exception& e) {
-            r.failed = true;
-            r.message = e.what();
-        }
-        if (tls_.publish_failures() != failures_before) {
-            r.failed = true;
-            r.message += "; the new pair could not be prepared for TLS: " + tls_.last_error();
-        }
-        auto in_use = tls_.current();
-        std::string serving =
-            in_use ? "SHA-256 " + in_use->sha256_fingerprint() : std::string("none");
-        if (r.failed) {
-            metrics_.reload_failures.fetch_add(1, std::memory_order_relaxed);
-            service_.log().write(fcs::policy::level::error,
-                                 "reload after " + std::string(why) + " failed: " + r.message +
-                                     "; the server keeps serving the certificate in use (" +
-                                     serving + ")");
-        } else if (r.changed) {
-            service_.log().write(fcs::policy::level::info, "reload after " + std::string(why) +
-                                                               ": new handshakes get " + serving);
-        }
-        if (!r.changed) {
-            try {
-                service_.recheck(); // logs the expiry finding again (the core does it on a change)
-            } catch (const std::exception&) {
-            }
-        }
     }
 
     /// Wait after accept() ran out of descriptors (or memory) before trying again.
@@ -473,6 +421,16 @@ private:
                                  " and " + std::to_string(reserved_descriptors) +
                                  " are kept for files, inotify and etcd");
         config_.max_connections = fits;
+    }
+
+    fcs::reloader_options reload_options() const {
+        fcs::reloader_options o;
+        o.recheck_interval = config_.recheck_interval;
+        o.ticket_sync_interval = config_.ticket_sync_interval;
+        o.change_reason = change_reason<typename Service::storage_type>();
+        o.storage_name =
+            watches_folders<typename Service::storage_type> ? "the data folder" : "the storage";
+        return o;
     }
 
     std::string url_host() const {
@@ -534,7 +492,7 @@ private:
             if (ec)
                 return;
             if (sig == SIGHUP) {
-                on_storage_thread([this] { reload("SIGHUP"); });
+                reloader_.request("SIGHUP");
                 wait_signal();
                 return;
             }
@@ -548,31 +506,10 @@ private:
         service_.log().write(fcs::policy::level::info, "stopping on " + std::string(why));
         beast::error_code ignored;
         acceptor_.close(ignored);
-        inotify_.close(ignored);
-        settle_timer_.cancel();
-        recheck_timer_.cancel();
-        ticket_timer_.cancel();
         accept_timer_.cancel();
         signals_.cancel(ignored);
         drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         drain();
-    }
-
-    /// Runs `f` on the storage thread (see the class comment), unless the server is stopping.
-    template <class F>
-    void on_storage_thread(F f) {
-        net::post(storage_ioc_, [this, f = std::move(f)]() mutable {
-            if (!stopping_.load())
-                f();
-        });
-    }
-
-    /// Drops the storage work not started yet and waits for the one in progress.
-    void stop_storage_thread() {
-        storage_work_.reset();
-        storage_ioc_.stop();
-        if (storage_thread_.joinable())
-            storage_thread_.join();
     }
 
     void drain() {
@@ -581,158 +518,8 @@ private:
             ioc_.stop();
             return;
         }
-        settle_timer_.expires_after(std::chrono::milliseconds(50));
-        settle_timer_.async_wait([this](beast::error_code) { drain(); });
-    }
-
-    /// inotify on Certificates/ and Certificates/Keys/; a reload once the folders are quiet.
-    void start_watch() {
-        int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (fd < 0) {
-            service_.log().write(
-                fcs::policy::level::warning,
-                "inotify is not available; certificate changes are picked up on SIGHUP only");
-            return;
-        }
-        inotify_.assign(fd);
-        add_watches(true);
-        read_events();
-    }
-
-    /// Watches the folders (again: inotify drops a watch when its folder is deleted or
-    /// replaced, and an admin may recreate Certificates/ or Keys/). The data folder itself is
-    /// watched for a new Certificates/, Certificates/ for a new Keys/. Adding a watch that
-    /// exists is harmless. `report`: log the folders that cannot be watched (at start).
-    void add_watches(bool report) {
-        using layout = typename Service::storage_type::layout;
-        const std::uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-                                   IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
-        int fd = inotify_.native_handle();
-        data_wd_ =
-            ::inotify_add_watch(fd, config_.data_dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
-        for (auto p : {fcs::part::certificate, fcs::part::private_key}) {
-            auto folder = config_.data_dir / layout::folder(p);
-            if (::inotify_add_watch(fd, folder.c_str(), mask | IN_ONLYDIR) < 0 && report)
-                service_.log().write(fcs::policy::level::warning,
-                                     layout::folder(p) + ": cannot watch for changes (" +
-                                         std::string(std::strerror(errno)) +
-                                         "); use SIGHUP to reload");
-        }
-    }
-
-    void read_events() {
-        inotify_.async_read_some(net::buffer(events_), [this](beast::error_code ec, std::size_t n) {
-            if (ec)
-                return; // closed at stop
-            using layout = typename Service::storage_type::layout;
-            const auto watched_name = [](fcs::part p) {
-                return std::filesystem::path(layout::folder(p)).filename().string();
-            };
-            bool relevant = false, rewatch = false;
-            for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
-                inotify_event ev;
-                std::memcpy(&ev, events_.data() + off, sizeof ev);
-                std::string_view name;
-                if (ev.len > 0)
-                    name = std::string_view(events_.data() + off + sizeof ev,
-                                            ::strnlen(events_.data() + off + sizeof ev, ev.len));
-                // A watched folder is gone (deleted, moved away) or one appeared: watch anew.
-                if ((ev.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) ||
-                    ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO)) &&
-                     (name == watched_name(fcs::part::certificate) ||
-                      name == watched_name(fcs::part::private_key)))) {
-                    rewatch = true;
-                    relevant = true;
-                }
-                // Our own temporaries and journal (".fcs-..."), the archive folder and the
-                // session-ticket keys (rotated by sync_ticket_keys) are not a certificate change,
-                // nor is anything else in the data folder itself (Logs/).
-                const auto tickets = layout::suffix(fcs::part::ticket_keys);
-                if (!(ev.wd == data_wd_ || name.starts_with(".") || name == "Archive" ||
-                      name.ends_with(tickets) || (ev.mask & IN_ISDIR)))
-                    relevant = true;
-                off += sizeof ev + ev.len;
-            }
-            if (rewatch)
-                add_watches(false);
-            if (relevant)
-                arm_settle();
-            read_events();
-        });
-    }
-
-    /// A certificate may land before its key: reload only after a quiet window.
-    void arm_settle() {
-        settle_timer_.expires_after(config_.settle);
-        settle_timer_.async_wait([this](beast::error_code ec) {
-            if (ec || stopping_.load())
-                return;
-            on_storage_thread([this] {
-                reload("a change in " +
-                       std::string(Service::storage_type::layout::folder(fcs::part::certificate)) +
-                       "/");
-            });
-        });
-    }
-
-    void schedule_recheck() {
-        recheck_timer_.expires_after(config_.recheck_interval);
-        recheck_timer_.async_wait([this](beast::error_code ec) {
-            if (ec || stopping_.load())
-                return;
-            try {
-                service_.recheck();
-            } catch (const std::exception& e) {
-                service_.log().write(fcs::policy::level::error,
-                                     std::string("expiry re-check failed: ") + e.what());
-            }
-            schedule_recheck();
-        });
-    }
-
-    /**
-     * Loads the session-ticket keys stored next to the pair (shared by every server on the
-     * same data folder or a copy of it, or on the same etcd slot), rotates them when due and
-     * publishes them. When the storage cannot be read or written, the keys in use stay (at
-     * start: a keyring in memory, so resumption still works on this server alone) and the
-     * failure is logged.
-     */
-    void sync_ticket_keys(bool at_start) {
-        const char* where =
-            watches_folders<typename Service::storage_type> ? "the data folder" : "the storage";
-        // Another server rotating at the same moment is handled inside sync(): its write is
-        // a compare-and-swap, and the loser adopts the winner's keyring.
-        try {
-            if (tickets_.sync(service_))
-                service_.log().write(fcs::policy::level::info, at_start
-                                                                   ? "session-ticket keys created"
-                                                                   : "session-ticket keys rotated");
-        } catch (const std::exception& e) {
-            log_ticket_failure(where, e.what());
-        }
-        auto cur = tickets_.current();
-        if (!cur || cur->empty()) {
-            fcs::tls::ticket_keyring ring;
-            ring.rotate(service_.clock().now());
-            tickets_.publish(std::move(ring));
-        }
-    }
-
-    void log_ticket_failure(const char* where, const char* what) {
-        service_.log().write(fcs::policy::level::error,
-                             std::string("session-ticket keys could not be synchronised with ") +
-                                 where + ": " + what +
-                                 "; sessions resume on this server only until it works");
-    }
-
-    void schedule_ticket_sync() {
-        ticket_timer_.expires_after(config_.ticket_sync_interval);
-        ticket_timer_.async_wait([this](beast::error_code ec) {
-            if (ec || stopping_.load())
-                return;
-            on_storage_thread([this] { sync_ticket_keys(false); });
-            schedule_ticket_sync();
-        });
+        drain_timer_.expires_after(std::chrono::milliseconds(50));
+        drain_timer_.async_wait([this](beast::error_code) { drain(); });
     }
 
     Service& service_;
@@ -741,26 +528,18 @@ private:
     std::atomic<bool> stopping_{false};
     connection_env env_;
     fcs::tls::server_context tls_;
-    fcs::tls::ticket_keys tickets_;
     ssl::context asio_ctx_;
     // Declared after everything a connection uses: destroyed first, with its handlers.
     net::io_context ioc_;
     net::strand<net::io_context::executor_type> control_;
     tcp::acceptor acceptor_;
     net::signal_set signals_;
-    net::steady_timer settle_timer_;
-    net::steady_timer recheck_timer_;
-    net::steady_timer ticket_timer_;
+    net::steady_timer drain_timer_;
     net::steady_timer accept_timer_; ///< the retry after running out of descriptors
     bool accept_starved_ = false;    ///< logged that accepting failed (control strand only)
-    net::posix::stream_descriptor inotify_;
-    int data_wd_ = -1; ///< the watch on the data folder (for a new Certificates/)
-    alignas(inotify_event) std::array<char, 8192> events_{};
-    // The storage thread: its queue is destroyed before everything its work uses.
-    net::io_context storage_ioc_{1};
-    net::executor_work_guard<net::io_context::executor_type> storage_work_;
-    std::thread storage_thread_;
-    std::atomic<bool> change_pending_{false};
+    // The storage work (its worker thread and the storage's watch): stopped before everything
+    // it uses goes.
+    fcs::reloader<Service> reloader_{service_, &tls_, reload_options()};
     unsigned short port_ = 0;
     std::chrono::steady_clock::time_point drain_deadline_;
 };

@@ -369,9 +369,9 @@ void print_status_text(const fcs::cert_status& s) {
 }
 
 /**
- * Starts `make()`'s service, then serves until SIGINT/SIGTERM. With etcd, a watch on the slot
- * forwards every change (another server's ticket-key rotation, a `replace` anywhere) to the
- * server, which reloads on its storage thread.
+ * Starts `make()`'s service, then serves until SIGINT/SIGTERM. The server's reloader watches
+ * the storage (the folders, or with etcd the slot: another server's ticket-key rotation, a
+ * `replace` anywhere) and reloads on its worker thread.
  */
 template <class Make>
 int serve_with(Make make, const fcs_example::server_config& cfg, const std::string& where) {
@@ -386,15 +386,8 @@ int serve_with(Make make, const fcs_example::server_config& cfg, const std::stri
         return 1;
     }
     try {
+        // Watches the storage (inotify, or etcd's watch stream) through fcs::reloader.
         fcs_example::https_server<service_t> server(*service, cfg);
-        // Declared after the server: stopped (joined) before the server goes, on every path.
-        std::unique_ptr<fcs::storage::etcd_watch> watch;
-        if constexpr (in_etcd<service_t>)
-            watch = service->storage().watch(
-                service->options().name, [&server] { server.storage_changed("a change in etcd"); },
-                [&service](fcs::policy::level l, const std::string& m) {
-                    service->log().write(l, m);
-                });
         auto& s = report.status;
         std::cout << program << ": " << where << "\n"
                   << "certificate " << s.certificate_location << " (" << s.info.subject << "), "
@@ -407,7 +400,6 @@ int serve_with(Make make, const fcs_example::server_config& cfg, const std::stri
                                                            s.certificate_location + ", SHA-256 " +
                                                            s.info.sha256_fingerprint);
         server.run();
-        watch.reset();
         service->log().write(fcs::policy::level::info, "stopped");
         std::cout << program << ": stopped" << std::endl;
         return 0;

@@ -12,9 +12,11 @@
 #include <fcs/names.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/policy/kind.hpp>
+#include <fcs/reloader.hpp>
 #include <fcs/services.hpp>
 #include <fcs/service_types.hpp>
 #include <fcs/storage/directory.hpp>
+#include <fcs/storage/directory_watch.hpp>
 #include <fcs/storage/layout.hpp>
 #include <fcs/storage/memory.hpp>
 #include <fcs/switchover.hpp>

@@ -227,6 +227,10 @@ inline void fsync_dir(int dir, const std::string& shown) {
         throw_io(shown, "fsync folder", errno);
 }
 
+/// Name prefix of every temporary file write_temp_at makes (recognised by open()'s clean-up and
+/// ignored by the folder watch).
+inline constexpr std::string_view temp_file_prefix = ".fcs-tmp-";
+
 /// Writes `data` to a new temporary file in `dir`, created with `p.file_mode` (and owner)
 /// before any byte is written, then fsyncs it. Returns the temporary name.
 inline std::string write_temp_at(int dir, std::span<const std::uint8_t> data, const protection& p,
@@ -236,8 +240,8 @@ inline std::string write_temp_at(int dir, std::span<const std::uint8_t> data, co
     unique_fd fd;
     for (int attempt = 0; attempt < 16 && !fd; ++attempt) {
         char buf[32];
-        std::snprintf(buf, sizeof buf, ".fcs-tmp-%016llx", static_cast<unsigned long long>(rng()));
-        name = buf;
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+        name = std::string(temp_file_prefix) + buf;
         fd.reset(::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           p.file_mode & 0600)); // never wider than owner-only until set below
         if (!fd && errno != EEXIST)

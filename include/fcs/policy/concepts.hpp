@@ -9,6 +9,7 @@
 #include <fcs/types.hpp>
 
 #include <concepts>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -81,6 +82,8 @@ namespace fcs::policy {
  *     (no folder made, no mode set, no interrupted commit finished: it reports one in its
  *     notes), for FailoverCertService::inspect(). A storage without it must have an open()
  *     that changes nothing stored.
+ * 10. optional: `s.watch(name, on_change, on_log)` reports changes made by others (see
+ *     WatchableStorage below).
  * Example: fcs::storage::directory<fcs::storage::failover_layout>.
  */
 template <class S>
@@ -168,6 +171,41 @@ inline const char* to_string(level l) noexcept {
 template <class L>
 concept LogSink = PolicyOf<L, kind::log> && requires(L& l, level lv, std::string_view m) {
     { l.write(lv, m) } -> std::same_as<void>;
+};
+
+/// What a storage watch calls after the stored pair may have changed (see WatchableStorage).
+using watch_change_fn = std::function<void()>;
+/// What a storage watch calls with its own problems (cannot watch, reconnecting).
+using watch_log_fn = std::function<void(level, const std::string&)>;
+
+/**
+ * Optional storage capability: watching for changes made by others (an admin dropping files
+ * into the folders, `replace` run by another process, another node of a server group). A
+ * storage S that can watch meets Storage and:
+ *  1. `cs.watch(slot_name, on_change, on_log)` (const) starts watching slot `slot_name` and
+ *     returns a handle W; destroying W stops the watch and waits for its callbacks to return
+ *     (so a callback must not destroy its own handle). W is movable (a std::unique_ptr is
+ *     fine);
+ *  2. `on_change()` is called on the watch's own thread after a change that may concern the
+ *     slot's pair, once per burst of changes (a storage may coalesce, e.g. a settle time); it
+ *     may report a change that turns out to be none (the caller re-reads), but never misses
+ *     one made after watch() returned. The storage's own temporary and journal files are never
+ *     reported. It must return quickly (queue the reload; fcs::reloader does);
+ *  3. `on_log(level, message)` reports the watch's own problems (a folder that cannot be
+ *     watched, a lost connection); it may be empty.
+ * Models: fcs::storage::directory<L> (inotify, storage/directory_watch.hpp) and
+ * fcs::storage::etcd (a watch stream).
+ * Example:
+ * @code
+ *   auto w = svc.storage().watch(svc.options().name, [&] { reloader.request("a change"); },
+ *                                [&](auto level, auto& m) { svc.log().write(level, m); });
+ * @endcode
+ */
+template <class S>
+concept WatchableStorage = Storage<S> &&
+    requires(const S& cs, const std::string& n, watch_change_fn f, watch_log_fn l) {
+    cs.watch(n, f, l);
+    requires std::movable<decltype(cs.watch(n, f, l))>;
 };
 
 /**

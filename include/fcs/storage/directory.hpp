@@ -6,6 +6,7 @@
 #include <fcs/detail/journal.hpp>
 #include <fcs/error.hpp>
 #include <fcs/policy/concepts.hpp>
+#include <fcs/storage/directory_watch.hpp>
 #include <fcs/storage/layout.hpp>
 
 #include <fcs/detail/movable_mutex.hpp>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -250,6 +252,52 @@ public:
         FCS_CRASH_POINT("commit.done");
     }
 
+    /// Name of the commit journal in Layout::journal_folder.
+    static constexpr std::string_view journal_file = ".fcs-journal";
+
+    /// True for the files this storage makes for itself in its folders (temporary files of a
+    /// commit, the journal): never a change by someone else.
+    static bool is_own_file(std::string_view file) noexcept {
+        return file.starts_with(detail::temp_file_prefix) || file == journal_file;
+    }
+
+    /// True when `file` in `folder` holds a certificate, key or metadata item of a slot: what
+    /// a reload reads to choose the pair. Session-ticket keys are not (they are re-read on
+    /// their own schedule, and this process rotates them), nor are the storage's own files.
+    static bool is_pair_item(std::string_view folder, std::string_view file) {
+        if (is_own_file(file))
+            return false;
+        for (part p : {part::certificate, part::private_key, part::metadata})
+            if (Layout::folder(p) == folder)
+                if (auto n = Layout::slot_of(file, p); n && valid_slot_name(*n))
+                    return true;
+        return false;
+    }
+
+    /**
+     * Watches the folders of the pair (fcs::policy::WatchableStorage): `on_change` runs on the
+     * watch's thread once the folders have been quiet for `o.settle` after a change to a
+     * certificate, key or metadata file (is_pair_item). Every slot counts, not only `name`:
+     * a reload chooses among all of them. Works before open(); a folder that does not exist
+     * yet is watched once it appears. Keep the handle while the service runs.
+     */
+    std::unique_ptr<directory_watch> watch(const std::string& name,
+                                           policy::watch_change_fn on_change,
+                                           policy::watch_log_fn on_log = {},
+                                           directory_watch_options o = {}) const {
+        (void)name;
+        std::vector<std::string> folders;
+        for (part p : {part::certificate, part::private_key, part::metadata})
+            if (std::find(folders.begin(), folders.end(), Layout::folder(p)) == folders.end())
+                folders.push_back(Layout::folder(p));
+        return std::make_unique<directory_watch>(
+            root_path_, std::move(folders),
+            [](std::string_view folder, std::string_view file) {
+                return is_pair_item(folder, file);
+            },
+            std::move(on_change), std::move(on_log), o);
+    }
+
     /// The archive/backup entries (folder-relative paths), for status and tests.
     std::vector<std::string> archive_entries() const {
         std::lock_guard lock(mutex_);
@@ -395,7 +443,7 @@ private:
         return folder;
     }
 
-    std::string journal_name() const { return ".fcs-journal"; }
+    std::string journal_name() const { return std::string(journal_file); }
 
     void write_journal(const std::vector<rename_op>& ops) {
         auto text = detail::format_journal(ops);
@@ -487,7 +535,7 @@ private:
                 continue;
             }
             for (auto& e : detail::list_dir(dir.get())) {
-                if (e.starts_with(".fcs-tmp-")) {
+                if (e.starts_with(detail::temp_file_prefix)) {
                     ::unlinkat(dir.get(), e.c_str(), 0);
                     continue;
                 }

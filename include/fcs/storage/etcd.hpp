@@ -359,6 +359,7 @@ public:
 private:
     std::shared_ptr<etcd_detail::state> st_;
 };
+static_assert(policy::WatchableStorage<etcd>, "watch() is what fcs::reloader starts");
 
 } // namespace fcs::storage
 
