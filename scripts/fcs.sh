@@ -69,12 +69,12 @@ tsan() {
     -DFCS_WERROR=ON -DFCS_BUILD_BENCHMARKS=OFF -DFCS_HEADER_CHECK=OFF >/dev/null
   # Every program the e2e_server tests run (fcs-switchover too: a test that needs a missing
   # program skips its part, and a skip must not pass for a run here).
-  cmake --build "$ts" -j "$jobs" --target fcs_core_tests e2e_server_tls fcs-failover-server \
-    fcs-adapter-check fcs-switchover
-  echo "== TSan: hot swap, ticket keys, published objects, server"
+  cmake --build "$ts" -j "$jobs" --target fcs_core_tests fcs_watch_tests e2e_server_tls \
+    fcs-failover-server fcs-adapter-check fcs-switchover
+  echo "== TSan: hot swap, ticket keys, published objects, watches and the reloader, server"
   (cd "$ts" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
      ctest --output-on-failure -j "$jobs" \
-       -R "^(e2e_server|fcs_core_tests\\.(tls_ticket_keys|detail_published))")
+       -R "^(e2e_server|fcs_watch_tests|fcs_core_tests\\.(tls_ticket_keys|detail_published))")
 }
 
 cmd=${1:-serve}; shift || true
