@@ -18,6 +18,7 @@
 namespace {
 using namespace fcs;
 namespace t = fcs::test;
+using t::eventually;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -54,17 +55,6 @@ private:
 static_assert(policy::WatchableStorage<recording_storage>);
 
 using service = FailoverCertService<recording_storage, acl::posix, log::memory, t::manual_clock>;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit = 30s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > end)
-            return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
 
 struct fixture {
     t::temp_dir dir;

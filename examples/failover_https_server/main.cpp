@@ -307,46 +307,9 @@ std::optional<fcs::storage::etcd_options> etcd_options_from(const arguments& a) 
     return o;
 }
 
-template <class Service>
-constexpr bool in_etcd = std::is_same_v<typename Service::storage_type, fcs::storage::etcd>;
-
 /// Reads a whole input file with a size bound; the error names the file and the cause.
 fcs::secret_bytes read_input(const std::string& path) {
-    constexpr std::size_t limit = fcs::crypto::max_input_size;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        throw fcs::error(fcs::errc::io_failed, path, "read", std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw fcs::error(fcs::errc::unsafe_file, path, "read", "not a regular file");
-    }
-    fcs::secret_bytes out;
-    out.reserve(static_cast<std::size_t>(std::min<off_t>(st.st_size, limit + 1)));
-    std::uint8_t buf[16384];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            OPENSSL_cleanse(buf, sizeof buf);
-            ::close(fd);
-            throw fcs::error(fcs::errc::io_failed, path, "read", std::strerror(e));
-        }
-        if (n == 0)
-            break;
-        out.insert(out.end(), buf, buf + n);
-        if (out.size() > limit) {
-            OPENSSL_cleanse(buf, sizeof buf);
-            ::close(fd);
-            throw fcs::error(fcs::errc::too_large, path, "read",
-                             "larger than 1 MiB; not a certificate or key");
-        }
-    }
-    OPENSSL_cleanse(buf, sizeof buf);
-    ::close(fd);
-    return out;
+    return fcs::detail::read_file(path, fcs::crypto::max_input_size);
 }
 
 void print_status_text(const fcs::cert_status& s) {

@@ -229,36 +229,7 @@ inline std::string file_stem_of(std::string_view cn) {
  */
 inline secret_bytes read_input(const std::filesystem::path& file,
                                std::size_t max_size = crypto::max_input_size) {
-    fcs::detail::unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    if (!fd)
-        fcs::detail::throw_io(file.string(), "open", errno);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        fcs::detail::throw_io(file.string(), "stat", errno);
-    if (!S_ISREG(st.st_mode))
-        throw error(errc::unsafe_file, file.string(), "open", "not a regular file");
-    if (static_cast<std::uint64_t>(st.st_size) > max_size)
-        throw error(errc::too_large, file.string(), "read",
-                    std::to_string(st.st_size) + " bytes is over the limit of " +
-                        std::to_string(max_size) + " bytes; not a certificate, key or bundle");
-    // Read one byte more than allowed, so a file that grows while we read is refused too.
-    secret_bytes data(static_cast<std::size_t>(st.st_size) + 1);
-    std::size_t got = 0;
-    while (got < data.size()) {
-        ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fcs::detail::throw_io(file.string(), "read", errno);
-        if (n == 0)
-            break;
-        got += static_cast<std::size_t>(n);
-        if (got > max_size)
-            throw error(errc::too_large, file.string(), "read",
-                        "over the limit of " + std::to_string(max_size) + " bytes");
-    }
-    data.resize(got);
-    return data;
+    return fcs::detail::read_file(file, max_size);
 }
 
 /**

@@ -53,6 +53,22 @@ BOOST_AUTO_TEST_CASE(reads_a_secrets_file_only_when_it_is_the_owners_alone) {
                        f.string() + ": load key"));
 }
 
+BOOST_AUTO_TEST_CASE(reads_an_operators_input_file_bounded_following_a_link_to_a_regular_file) {
+    temp_dir t;
+    const auto f = t.path() / "cert.pem";
+    write_text(f, "-----BEGIN CERTIFICATE-----\n", 0644);
+    BOOST_TEST(as_text(detail::read_file(f, 64)) == "-----BEGIN CERTIFICATE-----\n");
+    const auto link = t.path() / "link.pem"; // the operator chose the path: followed
+    std::filesystem::create_symlink(f, link);
+    BOOST_TEST(as_text(detail::read_file(link, 64)) == "-----BEGIN CERTIFICATE-----\n");
+    BOOST_TEST(
+        refused([&] { detail::read_file(t.path(), 64); }, errc::unsafe_file, "not a regular file"));
+    BOOST_TEST(refused([&] { detail::read_file(t.path() / "none", 64); }, errc::not_found,
+                       (t.path() / "none").string()));
+    BOOST_TEST(refused([&] { detail::read_file(f, 10); }, errc::too_large,
+                       "28 bytes is over the limit of 10 bytes"));
+}
+
 BOOST_AUTO_TEST_CASE(reading_is_bounded_even_when_the_size_is_not_known_in_advance) {
     // A file that is larger than fstat said (it grew, or a pseudo-file with size 0): the
     // reader stops one byte past the bound instead of reading all of it.

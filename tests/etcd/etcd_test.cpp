@@ -186,6 +186,19 @@ bool has(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
+/// A TCP listener on 127.0.0.1 with a free port (its fd in `fd`); returns the port.
+inline int listen_on_loopback(int& fd, const char* who) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(fd, 16) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw std::runtime_error(std::string(who) + ": cannot listen");
+    return ntohs(a.sin_port);
+}
+
 /// A loopback HTTP server that answers each request with a canned text: the range request of
 /// a watch's catch-up with an empty range, the first watch request with `watch_answer`, then as
 /// many bytes as the client takes (at most `filler_limit`). Counts what it sent.
@@ -194,16 +207,7 @@ public:
     fake_gateway(std::string watch_answer, std::size_t filler_limit)
         : answer_(std::move(watch_answer))
         , limit_(filler_limit) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-            ::listen(fd_, 16) != 0 ||
-            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-            throw std::runtime_error("fake gateway: cannot listen");
-        port_ = ntohs(a.sin_port);
+        port_ = listen_on_loopback(fd_, "fake gateway");
         thread_ = std::thread([this] { serve(); });
     }
     ~fake_gateway() {
@@ -277,16 +281,7 @@ class counting_proxy {
 public:
     explicit counting_proxy(const std::string& upstream_url)
         : upstream_port_(std::stoi(upstream_url.substr(upstream_url.rfind(':') + 1))) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-            ::listen(fd_, 16) != 0 ||
-            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-            throw std::runtime_error("proxy: cannot listen");
-        port_ = ntohs(a.sin_port);
+        port_ = listen_on_loopback(fd_, "proxy");
         thread_ = std::thread([this] { relay(); });
     }
     ~counting_proxy() {

@@ -15,6 +15,7 @@
 namespace {
 using namespace fcs;
 namespace t = fcs::test;
+using t::eventually;
 namespace fs = std::filesystem;
 using dir_storage = storage::directory<storage::failover_layout>;
 using namespace std::chrono_literals;
@@ -26,18 +27,6 @@ static_assert(!policy::WatchableStorage<storage::memory>, "watching is optional"
 constexpr auto settle = 100ms;
 /// Long enough for any event of the step before to have been reported.
 constexpr auto quiet = settle * 5;
-
-/// Waits (bounded) until `pred` holds.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit = 20s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > end)
-            return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
 
 struct watched_folder {
     t::temp_dir dir;

@@ -15,7 +15,9 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -58,6 +60,19 @@ private:
     }
     std::shared_ptr<std::atomic<std::int64_t>> t_;
 };
+
+/// Waits until `pred` holds, polling every 10 ms, for at most `limit`; false when it never did.
+/// For waiting on another thread or process, never for measuring how fast it is.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > end)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
 
 /// A fresh folder under $TMPDIR, removed at the end of the test.
 class temp_dir {

@@ -189,6 +189,26 @@ inline std::pair<secret_bytes, file_facts> read_at(int dir, const std::string& n
 }
 
 /**
+ * The bytes of an input file an operator names (a certificate, key, bundle or request to
+ * import or install): a regular file (a link to one is followed: the operator chose the
+ * path), at most `max_size` bytes (refused from fstat, and when it grows while read).
+ * @throws fcs::error naming the file: errc::not_found, errc::unsafe_file (not a regular
+ *         file), errc::too_large, errc::io_failed.
+ */
+inline secret_bytes read_file(const std::filesystem::path& file, std::size_t max_size) {
+    const std::string shown = file.string();
+    unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd)
+        throw_io(shown, "open", errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        throw_io(shown, "stat", errno);
+    if (!S_ISREG(st.st_mode))
+        throw error(errc::unsafe_file, shown, "open", "not a regular file");
+    return read_bounded(fd.get(), st, shown, "read", max_size);
+}
+
+/**
  * The bytes of a secrets file (a key-encryption key, a password, a client key): a regular
  * file, not a symbolic link (opened with O_NOFOLLOW), owned by this user (or read by root),
  * readable by its owner only (mode 0600 or 0400), at most `max_size` bytes.

@@ -80,8 +80,7 @@ public:
             p->raw_.push_back(buf.get());
             p->owned_.push_back(std::move(buf));
         }
-        EVP_PKEY_up_ref(key.get());
-        p->key_.reset(key.get());
+        p->key_ = bssl::UpRef(key.get());
         p->fingerprint_ = std::move(sha256_fingerprint);
 
         bssl::UniquePtr<SSL_CTX> scratch(SSL_CTX_new(TLS_with_buffers_method()));
