@@ -330,7 +330,7 @@ class Server:
 
     def diagnostics(self):
         err = read_file(self.stderr_path) if os.path.exists(self.stderr_path) else ""
-        return ("stdout:\n" + "\n".join(self.lines) + "\nstderr:\n" + err[-8000:])
+        return ("stdout:\n" + "\n".join(self.lines) + "\nstderr:\n" + err[-24000:])
 
 
 class ClientLoop(threading.Thread):

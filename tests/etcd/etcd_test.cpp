@@ -321,6 +321,7 @@ private:
             }
             if (::poll(fds.data(), fds.size(), 20) <= 0)
                 continue;
+            const std::size_t polled = pairs.size(); // a pair accepted below has no fds yet
             if (fds[0].revents & POLLIN) {
                 int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
                 int u = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -337,7 +338,7 @@ private:
                     ::close(u);
                 }
             }
-            for (std::size_t i = 0; i < pairs.size(); ++i)
+            for (std::size_t i = 0; i < polled; ++i)
                 for (int side = 0; side < 2; ++side) {
                     auto& f = fds[1 + 2 * i + side];
                     if (!(f.revents & (POLLIN | POLLHUP | POLLERR)) || pairs[i].first < 0)

@@ -275,7 +275,18 @@ FCS_DECL private_key parse_pem_key(const detail::pem_block& b, const secret_byte
                         "wrong password for the encrypted key");
         }
         data.resize(static_cast<std::size_t>(len));
-        return parse_der_key(data, nullptr, where);
+        // Legacy PEM encryption has no integrity check: a wrong password passes the padding
+        // check about once in 256 tries and decrypts to garbage. Bytes that are not a key
+        // after decryption therefore mean a wrong password (or a corrupt file), not a parse
+        // error of the key.
+        try {
+            return parse_der_key(data, nullptr, where);
+        } catch (const error& e) {
+            if (e.fcs_code() != errc::parse_failed)
+                throw;
+            throw error(errc::wrong_password, std::string(where), "load key",
+                        "wrong password for the encrypted key (or the file is corrupt)");
+        }
     }
     if (b.label == "PRIVATE KEY" || b.label == "RSA PRIVATE KEY" || b.label == "EC PRIVATE KEY")
         return parse_der_key(b.der, password, where);
