@@ -168,6 +168,16 @@ inline secret_bytes read_bounded(int fd, const struct stat& st, const std::strin
     return data;
 }
 
+/// The fstat of an opened input file; refused (naming it) unless it is a regular file.
+inline struct stat regular_file_stat(int fd, const std::string& shown) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+        throw_io(shown, "stat", errno);
+    if (!S_ISREG(st.st_mode))
+        throw error(errc::unsafe_file, shown, "open", "not a regular file");
+    return st;
+}
+
 /// Reads a regular file below `dir`, refusing symlinks, non-regular files and files over
 /// `max_size` (refused from fstat, before reading it all).
 inline std::pair<secret_bytes, file_facts> read_at(int dir, const std::string& name,
@@ -176,11 +186,7 @@ inline std::pair<secret_bytes, file_facts> read_at(int dir, const std::string& n
         ::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd)
         throw_io(shown, "open", errno);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        throw_io(shown, "stat", errno);
-    if (!S_ISREG(st.st_mode))
-        throw error(errc::unsafe_file, shown, "open", "not a regular file");
+    const struct stat st = regular_file_stat(fd.get(), shown);
     auto data = read_bounded(fd.get(), st, shown, "read", max_size);
     file_facts f{
         static_cast<mode_t>(st.st_mode & 07777), st.st_uid, st.st_gid, st.st_nlink, {}, {}};
@@ -200,11 +206,7 @@ inline secret_bytes read_file(const std::filesystem::path& file, std::size_t max
     unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd)
         throw_io(shown, "open", errno);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        throw_io(shown, "stat", errno);
-    if (!S_ISREG(st.st_mode))
-        throw error(errc::unsafe_file, shown, "open", "not a regular file");
+    const struct stat st = regular_file_stat(fd.get(), shown);
     return read_bounded(fd.get(), st, shown, "read", max_size);
 }
 
