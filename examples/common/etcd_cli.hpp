@@ -102,8 +102,7 @@ inline std::optional<std::string> apply_etcd_connection(storage::etcd_options& o
         o.ca_file = a.ca;
     if (given("--etcd-cert")) {
         // Only the check: the storage loads the key itself. The bytes read are cleansed.
-        (void)storage::etcd_detail::read_private_file(a.key, "check etcd client key",
-                                                      max_client_key_bytes);
+        (void)read_secret_file(a.key, "check etcd client key", max_client_key_bytes);
         o.cert_file = a.cert;
         o.key_file = a.key;
     }

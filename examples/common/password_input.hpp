@@ -10,7 +10,7 @@
 #include "cli.hpp"
 
 #include <fcs/error.hpp>
-#include <fcs/storage/etcd.hpp> // etcd_detail::read_private_file: the checked secret-file reader
+#include <fcs/files.hpp> // read_secret_file: the checked secret-file reader
 
 #include <openssl/mem.h>
 
@@ -141,7 +141,7 @@ inline std::optional<secret_bytes> read_password(const password_source& src,
                                                  const std::string& step) {
     secret_bytes pw;
     if (!src.file.empty())
-        pw = storage::etcd_detail::read_private_file(src.file, step, max_password_bytes);
+        pw = read_secret_file(src.file, step, max_password_bytes);
     else if (!src.env.empty())
         pw = password_detail::from_env(src.env, step);
     else if (src.from_stdin)

@@ -15,6 +15,7 @@
 #include "process_hardening.hpp"
 
 #include <fcs/fcs.hpp>
+#include <fcs/files.hpp>
 #include <fcs/status_json.hpp>
 #include <fcs/storage/etcd.hpp>
 
@@ -309,7 +310,7 @@ std::optional<fcs::storage::etcd_options> etcd_options_from(const arguments& a) 
 
 /// Reads a whole input file with a size bound; the error names the file and the cause.
 fcs::secret_bytes read_input(const std::string& path) {
-    return fcs::detail::read_file(path, fcs::crypto::max_input_size);
+    return fcs::read_input_file(path, fcs::crypto::max_input_size);
 }
 
 void print_status_text(const fcs::cert_status& s) {
