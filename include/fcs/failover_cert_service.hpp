@@ -7,7 +7,7 @@
 #include <fcs/crypto/boringssl.hpp>
 #include <fcs/log/sinks.hpp>
 
-#include <fcs/detail/service_core.hpp>
+#include <fcs/basic_service.hpp>
 #include <fcs/service_types.hpp>
 #include <fcs/policy/concepts.hpp>
 #include <fcs/policy/kind.hpp>
@@ -63,9 +63,9 @@ D take(std::tuple<Ps...>& args) {
 template <class... Ps>
 using service_base = std::conditional_t<
     pack_check<Ps...>::valid,
-    service_core<typename pack_check<Ps...>::storage, typename pack_check<Ps...>::acl,
-                 typename pack_check<Ps...>::crypto, typename pack_check<Ps...>::log,
-                 typename pack_check<Ps...>::clock>,
+    basic_service<typename pack_check<Ps...>::storage, typename pack_check<Ps...>::acl,
+                  typename pack_check<Ps...>::crypto, typename pack_check<Ps...>::log,
+                  typename pack_check<Ps...>::clock>,
     invalid_service>;
 } // namespace detail
 
@@ -85,7 +85,9 @@ using service_base = std::conditional_t<
  *   auto report = svc.start();   // generates, validates, archives, logs expiry
  * @endcode
  *
- * Members (options and results: fcs/service_types.hpp and fcs/types.hpp):
+ * Members: declared and documented on fcs::basic_service (fcs/basic_service.hpp), of which
+ * this class is the pack-resolving front; options and results in fcs/service_types.hpp and
+ * fcs/types.hpp. In short:
  *  - `start_report start()`: opens the storage (makes its folders, finishes an interrupted
  *    change), validates what is stored, archives what is unusable, generates a pair when none
  *    is left (service_options::generate_when_missing), publishes it, logs the expiry finding.

@@ -44,7 +44,7 @@ using memory_service = FailoverCertService<storage::memory, acl::none, crypto::b
 
 #if defined(FCS_SEPARATE_COMPILATION) && !defined(FCS_SOURCE)
 #define FCS_EXTERN_PACK(S, A, C, L)                                                                \
-    extern template class detail::service_core<S, A, C, L, config::default_clock>;
+    extern template class basic_service<S, A, C, L, config::default_clock>;
 FCS_COMMON_PACKS(FCS_EXTERN_PACK)
 #undef FCS_EXTERN_PACK
 #endif

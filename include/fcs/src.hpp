@@ -24,7 +24,7 @@
 
 namespace fcs {
 #define FCS_INSTANTIATE_PACK(S, A, C, L)                                                           \
-    template class detail::service_core<S, A, C, L, config::default_clock>;
+    template class basic_service<S, A, C, L, config::default_clock>;
 FCS_COMMON_PACKS(FCS_INSTANTIATE_PACK)
 #undef FCS_INSTANTIATE_PACK
 } // namespace fcs
