@@ -4,6 +4,13 @@
 
 #include <regex>
 
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 BOOST_AUTO_TEST_SUITE(log_sinks)
 
 BOOST_AUTO_TEST_CASE(file_sink_writes_one_line_per_message_with_utc_time_and_level) {
@@ -41,6 +48,54 @@ BOOST_AUTO_TEST_CASE(file_sink_does_not_follow_a_planted_link) {
     fcs::log::file sink(dir / "Logs/messages.log");
     sink.write(fcs::policy::level::info, "hello");
     BOOST_TEST(fcs::test::read_text(dir / "target") == "untouched");
+}
+
+namespace {
+std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        ++n;
+    return n;
+}
+} // namespace
+
+// A log that cannot be written (here: a file-size limit, EFBIG) is said on stderr, once per
+// run of failures, not silently dropped and not once per line.
+BOOST_AUTO_TEST_CASE(file_sink_says_on_stderr_when_the_log_cannot_be_written) {
+    fcs::test::temp_dir dir;
+    const auto log = dir / "Logs/messages.log";
+    const auto err = dir / "stderr.txt";
+    pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || ::dup2(fd, 2) < 0)
+            ::_exit(3);
+        ::signal(SIGXFSZ, SIG_IGN);
+        rlimit old{};
+        ::getrlimit(RLIMIT_FSIZE, &old);
+        fcs::log::file sink(log);
+        sink.write(fcs::policy::level::info, "first line fits");
+        while (std::filesystem::file_size(log) < 8192)
+            sink.write(fcs::policy::level::info, std::string(100, 'x'));
+        // The log is past the limit, so every write to it fails; stderr (a new file) is not.
+        rlimit small = old;
+        small.rlim_cur = 4096;
+        if (::setrlimit(RLIMIT_FSIZE, &small) != 0)
+            ::_exit(4);
+        for (int i = 0; i < 5; ++i)
+            sink.write(fcs::policy::level::info, "a line that does not fit " + std::to_string(i));
+        ::_exit(0);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_REQUIRE(WEXITSTATUS(status) == 0);
+    auto said = fcs::test::read_text(err);
+    BOOST_TEST(occurrences(said, "fcs: message log " + log.string() + ": write failed") == 1u,
+               said);
+    BOOST_TEST(said.find(std::strerror(EFBIG)) != std::string::npos, said);
+    BOOST_TEST(fcs::test::read_text(log).find("first line fits") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(memory_sink_copies_share_the_record) {

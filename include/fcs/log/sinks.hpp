@@ -10,11 +10,14 @@
 #include <fcs/policy/concepts.hpp>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fcntl.h>
@@ -68,10 +71,15 @@ public:
         std::lock_guard lock(mutex_);
         if (!fd_)
             fd_ = open_log();
-        if (fd_)
-            (void)!::write(fd_.get(), line.data(), line.size());
+        if (fd_) {
+            const bool ok = write_all(fd_.get(), line);
+            // Said once (on stderr, the log being what failed) until a write succeeds again.
+            if (!ok && !write_failed_)
+                say_on_stderr("write", errno);
+            write_failed_ = !ok;
+        }
         if (also_stderr_ || !fd_)
-            (void)!::write(2, line.data(), line.size());
+            (void)write_all(2, line);
     }
 
 private:
@@ -86,14 +94,17 @@ private:
             if (p == p.parent_path())
                 break;
         }
+        // The modes are set exactly (the umask may have narrowed them): a failure leaves the
+        // log usable but perhaps unreadable to other users, which is said on stderr.
         for (auto it = missing.rbegin(); it != missing.rend(); ++it)
-            if (::mkdir(it->c_str(), 0755) == 0)
-                (void)!::chmod(it->c_str(), 0755);
+            if (::mkdir(it->c_str(), 0755) == 0 && ::chmod(it->c_str(), 0755) != 0)
+                say_on_stderr("set mode 0755 of the new folder " + it->string(), errno);
         const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
         detail::unique_fd fd(::open(path_.c_str(), flags | O_CREAT | O_EXCL, 0644));
-        if (fd)
-            (void)!::fchmod(fd.get(), 0644);
-        else if (errno == EEXIST)
+        if (fd) {
+            if (::fchmod(fd.get(), 0644) != 0)
+                say_on_stderr("set mode 0644", errno);
+        } else if (errno == EEXIST)
             fd.reset(::open(path_.c_str(), flags));
         struct stat st {};
         if (fd && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
@@ -101,8 +112,29 @@ private:
         return fd;
     }
 
+    /// Writes all of `text` (a short write or EINTR continues). False: errno says why.
+    static bool write_all(int fd, std::string_view text) {
+        while (!text.empty()) {
+            auto n = ::write(fd, text.data(), text.size());
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return false;
+            text.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    /// A problem of the log itself, said where it can still be seen.
+    void say_on_stderr(const std::string& step, int err) const {
+        auto line = "fcs: message log " + path_.string() + ": " + step +
+                    " failed: " + std::strerror(err) + "\n";
+        (void)write_all(2, line);
+    }
+
     std::filesystem::path path_;
     bool also_stderr_ = false;
+    bool write_failed_ = false; ///< the last write to the log failed (said once on stderr)
     detail::unique_fd fd_;
     detail::movable_mutex mutex_;
 };

@@ -322,7 +322,8 @@ private:
             if (rc != 0)
                 detail::throw_io(shown, "lock data folder", errno);
         }
-        ~folder_lock() { ::flock(fd_, LOCK_UN); }
+        // Unlocking cannot fail on a valid fd, and closing the fd releases the lock anyway.
+        ~folder_lock() { (void)::flock(fd_, LOCK_UN); }
         folder_lock(const folder_lock&) = delete;
         folder_lock& operator=(const folder_lock&) = delete;
         int fd_;
