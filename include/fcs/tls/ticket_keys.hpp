@@ -215,7 +215,10 @@ public:
                 throw error(errc::conflict, "", "rotate session-ticket keys",
                             "the stored keyring kept changing under three attempts");
             }
-            publish(std::move(ring));
+            // Unchanged and already in use (the usual periodic sync): nothing to publish.
+            auto in_use = current();
+            if (changed || !in_use || in_use->serialize() != ring.serialize())
+                publish(std::move(ring));
             return changed;
         }
     }
