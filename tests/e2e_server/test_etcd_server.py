@@ -412,6 +412,52 @@ class EtcdServerGroup(E2E):
         self.assertEqual(len(archived.get("kvs", [])), 1, "the previous pair is archived once")
         self.assertNotIn(b"PRIVATE KEY", base64.b64decode(archived["kvs"][0]["value"]))
 
+    def test_the_stored_bundle_reads_with_an_independent_implementation_of_its_format(self):
+        """The wire format (fcs-etcd-bundle-2), checked with code no one on the C++ side wrote:
+        the MAC is HMAC-SHA256 (Python's hmac) under HKDF-SHA256(KEK, no salt, "fcs-etcd-bundle-2
+        mac key") over each field as an 8-byte big-endian length and its bytes; the key is
+        AES-256-GCM under the KEK with its place as associated data; all of it standard base64."""
+        import hashlib
+        import hmac
+        import struct
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # python3-cryptography
+
+        (a,) = self.start_group(1)
+        doc = json.loads(self.slot_value())
+        with open(self.kek) as f:
+            kek = base64.b64decode(f.read().strip(), validate=True)
+        self.assertEqual(len(kek), 32)
+        fmt = "fcs-etcd-bundle-2"
+        self.assertEqual(doc["format"], fmt)
+
+        # RFC 5869 with Python's hmac: extract (no salt: 32 zero bytes), then one expand block.
+        prk = hmac.new(b"\0" * 32, kek, hashlib.sha256).digest()
+        mac_key = hmac.new(prk, b"fcs-etcd-bundle-2 mac key" + b"\x01", hashlib.sha256).digest()
+        fields = [fmt, self.prefix, CERT_NAME, doc["generation"], doc["written_by"], doc["written_at"]]
+        for part in ("certificate", "private_key", "ticket_keys", "metadata"):
+            fields += [part, "1" if part in doc else "0"]
+            if part == "certificate" and part in doc:
+                fields.append(doc[part])
+            elif part in doc:
+                fields += [doc[part]["alg"], doc[part]["nonce"], doc[part]["data"]]
+        data = b"".join(struct.pack(">Q", len(f.encode())) + f.encode() for f in fields)
+        expected = base64.b64encode(hmac.new(mac_key, data, hashlib.sha256).digest()).decode()
+        self.assertEqual(doc["mac"], expected, "the bundle's MAC, recomputed independently")
+
+        # The certificate is the one served; the key opens under the KEK at its place only.
+        pem = base64.b64decode(doc["certificate"], validate=True).decode()
+        der = ssl.PEM_cert_to_DER_cert(pem)
+        self.assertEqual(":".join(f"{b:02X}" for b in hashlib.sha256(der).digest()), a.fingerprint)
+        sealed = doc["private_key"]
+        self.assertEqual(sealed["alg"], "AES-256-GCM")
+        nonce = base64.b64decode(sealed["nonce"], validate=True)
+        box = base64.b64decode(sealed["data"], validate=True)
+        ad = "\0".join([fmt, self.prefix, CERT_NAME, "private_key"]).encode()
+        key = AESGCM(kek).decrypt(nonce, box, ad)
+        self.assertIn(b"PRIVATE KEY", key)
+        with self.assertRaises(Exception):
+            AESGCM(kek).decrypt(nonce, box, ad.replace(b"private_key", b"ticket_keys"))
+
     def test_wrong_or_open_key_encryption_key_is_refused_clearly(self):
         (a,) = self.start_group(1)
         before = self.slot_value()

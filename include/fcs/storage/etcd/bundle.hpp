@@ -4,6 +4,7 @@
 // The stored bundle's format: names, the MAC input, one slot as read, and the file of
 // accepted generations (detail).
 
+#include <fcs/detail/fs.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/storage/etcd/secrets.hpp>
@@ -80,12 +81,13 @@ struct generations_store {
     }
 
     /// What the file holds (empty when it does not exist).
-    /// @throws fcs::error naming the file when it is unsafe (see read_private_file) or malformed.
+    /// @throws fcs::error naming the file when it is unsafe (see detail::read_owner_only) or
+    /// malformed.
     std::map<std::string, std::int64_t> load() const {
         std::map<std::string, std::int64_t> out;
         secret_bytes raw;
         try {
-            raw = read_private_file(file, "load etcd bundle generations", 1u << 20);
+            raw = fcs::detail::read_owner_only(file, "load etcd bundle generations", 1u << 20);
         } catch (const error& e) {
             if (e.fcs_code() == errc::not_found)
                 return out;

@@ -1,11 +1,11 @@
 #ifndef FCS_STORAGE_ETCD_CODEC_HPP
 #define FCS_STORAGE_ETCD_CODEC_HPP
 
-// Base64 (etcd's gateway sends keys and values in base64) and key ranges (detail).
+// Base64 (etcd's gateway sends keys and values in base64; crypto/boringssl/encoding.hpp) and
+// key ranges (detail).
 
+#include <fcs/crypto/boringssl/encoding.hpp>
 #include <fcs/error.hpp>
-
-#include <openssl/base64.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,31 +17,16 @@
 namespace fcs::storage::etcd_detail {
 
 inline std::string b64(std::span<const std::uint8_t> in) {
-    std::size_t len = 0;
-    if (!EVP_EncodedLength(&len, in.size()))
-        throw error(errc::too_large, "", "base64", "input too large");
-    std::string out(len, '\0');
-    out.resize(EVP_EncodeBlock(reinterpret_cast<std::uint8_t*>(out.data()), in.data(), in.size()));
-    return out;
+    return crypto::base64_encode(in);
 }
 inline std::string b64(std::string_view s) {
     return b64(
         std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
 }
+/// Decodes `in` into `out`; false (and `out` left alone) when it is not valid base64.
 template <class Bytes>
 bool unb64(std::string_view in, Bytes& out) {
-    std::size_t max = 0;
-    if (!EVP_DecodedLength(&max, in.size()))
-        return false;
-    out.resize(max);
-    std::size_t n = 0;
-    if (!EVP_DecodeBase64(reinterpret_cast<std::uint8_t*>(out.data()), &n, max,
-                          reinterpret_cast<const std::uint8_t*>(in.data()), in.size())) {
-        out.clear();
-        return false;
-    }
-    out.resize(n);
-    return true;
+    return crypto::base64_decode(in, out);
 }
 inline std::optional<std::string> unb64_text(std::string_view in) {
     std::string out;

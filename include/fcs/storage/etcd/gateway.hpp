@@ -12,8 +12,6 @@
 #include <fcs/storage/etcd/secrets.hpp>
 #include <fcs/tls/client.hpp>
 
-#include <openssl/mem.h>
-
 #include <algorithm>
 #include <map>
 #include <atomic>

@@ -5,6 +5,7 @@
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
+#include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/tls/client.hpp>
 
@@ -15,9 +16,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
-#include <openssl/mem.h>
-#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <chrono>
@@ -224,7 +222,7 @@ public:
             std::string* s;
             ~cleanse_on_exit() {
                 if (s)
-                    OPENSSL_cleanse(s->data(), s->size());
+                    fcs::detail::cleanse(s->data(), s->size());
             }
         };
         cleanse_on_exit body_guard{secret ? &body : nullptr};

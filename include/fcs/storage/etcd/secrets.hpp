@@ -21,15 +21,9 @@
 
 namespace fcs::storage::etcd_detail {
 
-/// A secrets file's bytes (see detail::read_owner_only: regular, no link, this user's, 0600).
-inline secret_bytes read_private_file(const std::filesystem::path& file, const std::string& step,
-                                      std::size_t limit) {
-    return fcs::detail::read_owner_only(file, step, limit);
-}
-
 /// The etcd password: the first line of a file only its owner may read (CR LF or LF ends it).
 inline secret_bytes load_password(const std::filesystem::path& file) {
-    auto pw = read_private_file(file, "load etcd password", 4096);
+    auto pw = fcs::detail::read_owner_only(file, "load etcd password", 4096);
     pw.erase(std::find(pw.begin(), pw.end(), '\n'), pw.end());
     if (!pw.empty() && pw.back() == '\r')
         pw.pop_back();
@@ -45,7 +39,7 @@ inline secret_bytes load_kek(const std::filesystem::path& file) {
     if (file.empty())
         throw error(errc::invalid_argument, "", "load key-encryption key",
                     "no key-encryption key file given (the etcd storage encrypts keys with it)");
-    auto raw = read_private_file(file, "load key-encryption key", 256);
+    auto raw = fcs::detail::read_owner_only(file, "load key-encryption key", 256);
     if (raw.size() == 32)
         return raw;
     // base64 of 32 bytes on one line (`openssl rand -base64 32`)

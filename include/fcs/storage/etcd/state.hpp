@@ -4,6 +4,7 @@
 // What an etcd storage and its watches share: options, keys, the gateway, the snapshot of
 // the slots, and the bundle encoding (detail).
 
+#include <fcs/crypto/boringssl/mac.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/detail/time.hpp>
 #include <fcs/error.hpp>
@@ -12,10 +13,6 @@
 #include <fcs/storage/etcd/gateway.hpp>
 #include <fcs/storage/etcd/seal.hpp>
 #include <fcs/storage/layout.hpp>
-
-#include <openssl/hkdf.h>
-#include <openssl/hmac.h>
-#include <openssl/mem.h>
 
 #include <chrono>
 #include <map>
@@ -40,9 +37,11 @@ struct state {
             opts.prefix = "";
         // A key of its own for the MAC: the KEK itself stays the AES-GCM key only.
         static constexpr std::string_view info = "fcs-etcd-bundle-2 mac key";
-        mac_key.resize(32);
-        if (!HKDF(mac_key.data(), mac_key.size(), EVP_sha256(), kek.data(), kek.size(), nullptr, 0,
-                  reinterpret_cast<const std::uint8_t*>(info.data()), info.size()))
+        if (!crypto::hkdf_sha256(
+                kek, {},
+                std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(info.data()),
+                                              info.size()),
+                32, mac_key))
             throw error(errc::crypto_failed, "", "derive the bundle MAC key", "HKDF failed");
         if (opts.generations_file.empty()) {
             opts.generations_file = opts.kek_file;
@@ -114,12 +113,13 @@ struct state {
                 for (auto& f : *t)
                     mac_field(in, f);
         }
-        std::uint8_t out[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        if (!HMAC(EVP_sha256(), mac_key.data(), mac_key.size(),
-                  reinterpret_cast<const std::uint8_t*>(in.data()), in.size(), out, &len))
+        crypto::hmac_sha256_value mac;
+        if (!crypto::hmac_sha256(mac_key,
+                                 std::span<const std::uint8_t>(
+                                     reinterpret_cast<const std::uint8_t*>(in.data()), in.size()),
+                                 mac))
             throw error(errc::crypto_failed, "", "authenticate the bundle", "HMAC failed");
-        return b64(std::span<const std::uint8_t>(out, len));
+        return b64(mac);
     }
 
     /// The bundle value of `parts` for slot `name`: the certificate in clear, the rest sealed.
@@ -210,8 +210,7 @@ struct state {
         auto expected = bundle_mac(name, gen_text, string_at(*doc, "written_by").value_or(""),
                                    string_at(*doc, "written_at").value_or(""), text);
         auto mac = string_at(*doc, "mac").value_or("");
-        if (malformed || mac.size() != expected.size() ||
-            CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
+        if (malformed || !crypto::equal_constant_time(mac, expected)) {
             e.problem =
                 error(errc::wrong_password, where, "authenticate the bundle",
                       "the key-encryption key " + kek_shown() +
