@@ -16,7 +16,7 @@
 
 // range-v3 (librange-v3-dev, header-only; link fcs::switchover): what std::ranges lacks in
 // g++ 12 (ranges::to, views::concat, views::join with a separator). Kept out of the headers
-// <fcs/fcs.hpp> includes: see docs/ARCHITECTURE.md ("Dependencies").
+// <fcs/fcs.hpp> includes: see docs/ARCHITECTURE.md ("range-v3").
 #include <range/v3/range/conversion.hpp>
 #include <range/v3/view/concat.hpp>
 #include <range/v3/view/filter.hpp>
