@@ -19,6 +19,9 @@
 #include <fcs/status_json.hpp>
 #include <fcs/storage/etcd.hpp>
 
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/join.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -314,9 +317,8 @@ fcs::secret_bytes read_input(const std::string& path) {
 }
 
 void print_status_text(const fcs::cert_status& s) {
-    std::string sans;
-    for (auto& n : s.info.sans)
-        sans += (sans.empty() ? "" : ", ") + n;
+    using namespace std::string_view_literals;
+    const auto sans = s.info.sans | ranges::views::join(", "sv) | ranges::to<std::string>();
     std::cout << "certificate   " << s.certificate_location << "\n"
               << "subject       " << s.info.subject << "\n"
               << "issuer        " << s.info.issuer << (s.info.self_signed ? " (self-signed)" : "")

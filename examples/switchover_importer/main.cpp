@@ -14,6 +14,9 @@
 #include "password_input.hpp"
 #include "process_hardening.hpp"
 
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/join.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -366,15 +369,19 @@ int with_service(const arguments& a, bool generate, F&& f) {
     return f(svc);
 }
 
+/// "DNS:a.example, IP:10.0.0.1"; "(none)" for no names.
+std::string listed(const std::vector<std::string>& names) {
+    using namespace std::string_view_literals;
+    return names.empty() ? "(none)"
+                         : names | ranges::views::join(", "sv) | ranges::to<std::string>();
+}
+
 void print_status(const fcs::cert_status& s) {
-    std::string sans;
-    for (auto& n : s.info.sans)
-        sans += (sans.empty() ? "" : ", ") + n;
     std::cout << "certificate: " << s.certificate_location << "\n"
               << "key:         " << s.key_location << "\n"
               << "subject:     " << s.info.subject << "\n"
               << "issuer:      " << s.info.issuer << "\n"
-              << "SANs:        " << (sans.empty() ? "(none)" : sans) << "\n"
+              << "SANs:        " << listed(s.info.sans) << "\n"
               << "serial:      " << s.info.serial << "\n"
               << "valid:       " << service::iso(s.info.not_before) << " to "
               << service::iso(s.info.not_after) << " (" << s.days_remaining << " days left)\n"
@@ -393,10 +400,7 @@ void print_findings(const std::vector<fcs::finding>& findings) {
 }
 
 void print_findings(const fcs::start_report& r) {
-    for (auto& f : r.findings)
-        if (f.level != fcs::finding::severity::info)
-            std::cerr << (f.level == fcs::finding::severity::warning ? "warning: " : "error: ")
-                      << (f.location.empty() ? "" : f.location + ": ") << f.message << "\n";
+    print_findings(r.findings);
 }
 
 int cmd_init(const arguments& a) {
@@ -530,11 +534,8 @@ int cmd_issue(const arguments& a) {
         auto r = fcs::switchover::issue(svc, req);
         for (auto& n : r.notes)
             std::cerr << "note: " << n << "\n";
-        std::string sans;
-        for (auto& n : r.sans)
-            sans += (sans.empty() ? "" : ", ") + n;
         std::cout << "issued: " << r.info.subject << " by " << r.info.issuer << "\n"
-                  << "SANs:        " << (sans.empty() ? "(none)" : sans) << "\n"
+                  << "SANs:        " << listed(r.sans) << "\n"
                   << "valid until: " << service::iso(r.info.not_after) << "\n"
                   << "certificate: " << r.certificate.string() << "\n";
         if (!r.key.empty())

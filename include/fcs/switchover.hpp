@@ -14,6 +14,15 @@
 #include <fcs/policy/concepts.hpp>
 #include <fcs/types.hpp>
 
+// range-v3 (librange-v3-dev, header-only; link fcs::switchover): what std::ranges lacks in
+// g++ 12 (ranges::to, views::concat, views::join with a separator). Kept out of the headers
+// <fcs/fcs.hpp> includes: see docs/ARCHITECTURE.md ("range-v3").
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/concat.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/join.hpp>
+#include <range/v3/view/transform.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -208,6 +217,11 @@ inline void write_file_at(int dir, const std::filesystem::path& dir_path, const 
         fcs::detail::throw_io(shown(dir_path / name), "rename into place", e);
     }
     fcs::detail::fsync_dir(dir, shown(dir_path));
+}
+
+/// `names` separated by `sep` ("DNS:a, IP:1.2.3.4"); "" for none.
+inline std::string joined(const std::vector<std::string>& names, std::string_view sep) {
+    return names | ranges::views::join(sep) | ranges::to<std::string>();
 }
 
 inline std::string file_stem_of(std::string_view cn) {
@@ -584,17 +598,13 @@ issue_result issue(Service& svc, const issue_request& req) {
             p.common_name = csr.common_name;
         // Only names are taken from a request, never other extensions it asks for, and its
         // names only when the operator confirmed them (see issue_request).
-        std::vector<std::string> asked;
-        for (auto& d : csr.dns_names)
-            asked.push_back("DNS:\"" + printable_name(d) + "\"");
-        for (auto& ip : csr.ip_addresses)
-            asked.push_back("IP:" + ip);
-        auto listed = [](const std::vector<std::string>& v) {
-            std::string out;
-            for (auto& n : v)
-                out += (out.empty() ? "" : ", ") + n;
-            return out;
-        };
+        namespace views = ranges::views;
+        auto dns_label = [](const std::string& d) { return "DNS:\"" + printable_name(d) + "\""; };
+        auto ip_label = [](const std::string& ip) { return "IP:" + ip; };
+        const auto asked = views::concat(csr.dns_names | views::transform(dns_label),
+                                         csr.ip_addresses | views::transform(ip_label)) |
+                           ranges::to<std::vector<std::string>>();
+        auto listed = [](const std::vector<std::string>& v) { return detail::joined(v, ", "); };
         if (!names_given && !asked.empty() && !req.accept_csr_names)
             throw error(errc::invalid_argument, csr_where, "issue",
                         "the request asks for the names " + listed(asked) +
@@ -616,16 +626,21 @@ issue_result issue(Service& svc, const issue_request& req) {
                         c = static_cast<char>(c - 'A' + 'a');
                 return out;
             };
-            std::vector<std::string> dropped;
-            for (auto& d : csr.dns_names)
-                if (std::none_of(p.dns_names.begin(), p.dns_names.end(),
-                                 [&](auto& g) { return lower(g) == lower(d); }))
-                    dropped.push_back("DNS:\"" + printable_name(d) + "\"");
-            for (auto& ip : csr.ip_addresses)
-                if (std::none_of(p.ip_addresses.begin(), p.ip_addresses.end(), [&](auto& g) {
-                        return ip_address_octets(g) == ip_address_octets(ip);
-                    }))
-                    dropped.push_back("IP:" + ip);
+            // The request's names the operator did not give (DNS case-blind, IP by value).
+            auto dns_not_given = [&](const std::string& d) {
+                return std::none_of(p.dns_names.begin(), p.dns_names.end(),
+                                    [&](auto& g) { return lower(g) == lower(d); });
+            };
+            auto ip_not_given = [&](const std::string& ip) {
+                return std::none_of(p.ip_addresses.begin(), p.ip_addresses.end(), [&](auto& g) {
+                    return ip_address_octets(g) == ip_address_octets(ip);
+                });
+            };
+            const auto dropped =
+                views::concat(
+                    csr.dns_names | views::filter(dns_not_given) | views::transform(dns_label),
+                    csr.ip_addresses | views::filter(ip_not_given) | views::transform(ip_label)) |
+                ranges::to<std::vector<std::string>>();
             if (!dropped.empty())
                 r.notes.push_back("the request also asks for " + listed(dropped) +
                                   "; not signed (only the names given with --dns/--ip are)");
@@ -681,15 +696,10 @@ issue_result issue(Service& svc, const issue_request& req) {
         detail::write_file_at(fd.get(), req.out_dir, "ServerGroupCA.crt", ca_pem, 0644, false);
     svc.log().write(policy::level::info,
                     "issued a child certificate (" + r.info.subject + ", names " +
-                        (r.sans.empty() ? std::string("none") : [&] {
-                            std::string all;
-                            for (auto& n : r.sans)
-                                all += (all.empty() ? "" : " ") + n;
-                            return all;
-                        }()) +
-                        ", serial " + r.info.serial +
-                        ", valid until " + Service::iso(r.info.not_after) + ", SHA-256 " +
-                        r.info.sha256_fingerprint + ") to " + req.out_dir.string());
+                        (r.sans.empty() ? std::string("none") : detail::joined(r.sans, " ")) +
+                        ", serial " + r.info.serial + ", valid until " +
+                        Service::iso(r.info.not_after) + ", SHA-256 " + r.info.sha256_fingerprint +
+                        ") to " + req.out_dir.string());
     return r;
 }
 

@@ -529,6 +529,10 @@ class ServeAndInspect(E2E):
         code, out, err = self.cli("status", "--data-dir", self.data())
         self.assertEqual(code, 0, err)
         self.assertIn("fingerprint   SHA256 " + s.fingerprint, out)
+        # Every name of the certificate, in its order, comma separated (a generated one has
+        # several: the host, localhost, 127.0.0.1, ::1).
+        self.assertGreater(len(st["sans"]), 1, st["sans"])
+        self.assertIn("\nnames         " + ", ".join(st["sans"]) + "\n", out)
         code, out, err = self.cli("status", "--data-dir", self.data("missing"))
         self.assertNotEqual(code, 0)
         self.assertIn("missing", err)

@@ -441,6 +441,37 @@ BOOST_FIXTURE_TEST_CASE(names_given_by_the_operator_are_exactly_the_names_signed
     BOOST_TEST(!fs::exists(dir / "out2"));
 }
 
+BOOST_FIXTURE_TEST_CASE(request_names_are_listed_dns_then_ip_and_matched_case_blind_by_value,
+                        group_fixture) {
+    auto svc = make(dir / "data");
+    svc.start();
+    const std::string v6(std::string("\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16));
+    write_csr(dir / "two.csr", "b.example", {"b.example", "c.example"},
+              {std::string("\x0a\x00\x00\x09", 4), v6});
+    switchover::issue_request req;
+    req.csr_file = dir / "two.csr";
+    req.out_dir = dir / "out";
+    // Unconfirmed: every name, DNS first, then IP, in the request's order, comma separated.
+    BOOST_CHECK_EXCEPTION(switchover::issue(svc, req), error, [](const error& e) {
+        BOOST_TEST_MESSAGE(e.what());
+        return e.cause().starts_with("the request asks for the names DNS:\"b.example\", "
+                                     "DNS:\"c.example\", IP:10.0.0.9, IP:2001:db8::1; names from "
+                                     "a request are signed only when confirmed");
+    });
+    // Given names match a request's names case-blind (DNS) and by value (IP): only the others
+    // are listed as not signed.
+    req.dns_names = {"B.Example"};
+    req.ip_addresses = {"2001:0db8:0:0:0:0:0:1"};
+    auto r = switchover::issue(svc, req);
+    BOOST_REQUIRE_EQUAL(r.notes.size(), 1u);
+    BOOST_TEST(r.notes[0] == "the request also asks for DNS:\"c.example\", IP:10.0.0.9; not "
+                             "signed (only the names given with --dns/--ip are)");
+    // The log names the signed names separated by spaces.
+    BOOST_REQUIRE_EQUAL(r.sans.size(), 2u);
+    BOOST_TEST(
+        log.count(policy::level::info, "names " + r.sans[0] + " " + r.sans[1] + ", serial ") == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(accepted_request_names_are_signed_exactly_and_other_kinds_never,
                         group_fixture) {
     auto svc = make(dir / "data");
