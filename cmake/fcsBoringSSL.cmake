@@ -1,15 +1,31 @@
 # Defines fcs::boringssl_ssl and fcs::boringssl_crypto from FCS_BORINGSSL_INCLUDE_DIR and
-# FCS_BORINGSSL_LIBRARY_DIR (Debian's android-libboringssl-dev by default).
+# FCS_BORINGSSL_LIBRARY_DIR: a prefix built by scripts/fcs.sh from Debian's source package
+# (static, with the assembly; FCS_BORINGSSL_ROOT), or Debian's android-libboringssl-dev.
+# Says which one it uses.
 if(NOT TARGET fcs::boringssl_crypto)
-  find_library(FCS_BORINGSSL_CRYPTO NAMES crypto PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH REQUIRED)
-  find_library(FCS_BORINGSSL_SSL NAMES ssl PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH REQUIRED)
-  add_library(fcs::boringssl_crypto SHARED IMPORTED)
+  # Searched anew at every configure (NO_CACHE), so a changed FCS_BORINGSSL_ROOT takes effect;
+  # cache entries of the same names from older trees would stop the search, so they go.
+  unset(FCS_BORINGSSL_CRYPTO CACHE)
+  unset(FCS_BORINGSSL_SSL CACHE)
+  find_library(FCS_BORINGSSL_CRYPTO NAMES crypto PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH NO_CACHE REQUIRED)
+  find_library(FCS_BORINGSSL_SSL NAMES ssl PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH NO_CACHE REQUIRED)
+  add_library(fcs::boringssl_crypto UNKNOWN IMPORTED)
   set_target_properties(fcs::boringssl_crypto PROPERTIES
     IMPORTED_LOCATION "${FCS_BORINGSSL_CRYPTO}"
-    IMPORTED_NO_SONAME FALSE
-    INTERFACE_INCLUDE_DIRECTORIES "${FCS_BORINGSSL_INCLUDE_DIR}")
-  add_library(fcs::boringssl_ssl SHARED IMPORTED)
+    INTERFACE_INCLUDE_DIRECTORIES "${FCS_BORINGSSL_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES pthread)
+  add_library(fcs::boringssl_ssl UNKNOWN IMPORTED)
   set_target_properties(fcs::boringssl_ssl PROPERTIES
     IMPORTED_LOCATION "${FCS_BORINGSSL_SSL}"
     INTERFACE_LINK_LIBRARIES fcs::boringssl_crypto)
+  set(FCS_BORINGSSL_DESCRIPTION "")
+  if(FCS_BORINGSSL_ROOT AND EXISTS "${FCS_BORINGSSL_ROOT}/fcs-boringssl.cmake")
+    include("${FCS_BORINGSSL_ROOT}/fcs-boringssl.cmake") # written by cmake/boringssl
+  elseif(NOT FCS_BORINGSSL_ROOT)
+    set(FCS_BORINGSSL_DESCRIPTION
+        "Debian's android-libboringssl-dev (shared, built with OPENSSL_SMALL: no precomputed P-256/X25519 tables)")
+  else()
+    set(FCS_BORINGSSL_DESCRIPTION "a prefix of your own")
+  endif()
+  message(STATUS "fcs: BoringSSL ${FCS_BORINGSSL_DESCRIPTION}: ${FCS_BORINGSSL_SSL}, headers ${FCS_BORINGSSL_INCLUDE_DIR}")
 endif()

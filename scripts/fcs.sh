@@ -7,10 +7,15 @@
 # for FCS_FUZZ_SECONDS (default 30), and runs the hot-swap and server tests under TSan;
 # FCS_SANITIZERS=0 skips those stages.
 # Idempotent: packages already installed are not touched, the build folder is reused.
+# BoringSSL: built once from Debian's source package (static, with its x86-64 assembly, without
+# Debian's OPENSSL_SMALL) into $FCS_CACHE_DIR (default /var/cache/fcs, outside the clone) and
+# reused by every later run; FCS_BORINGSSL=debian uses Debian's android-libboringssl-dev.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FCS_BUILD_DIR:-$here/build}
 jobs=${FCS_JOBS:-$(nproc)}
+cache=${FCS_CACHE_DIR:-/var/cache/fcs}
+bssl_root=""
 
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
@@ -35,9 +40,63 @@ setup() {
   fi
 }
 
+# BoringSSL from Debian's source package android-platform-external-boringssl, the version of
+# the installed android-libboringssl-dev, fetched with a private source list, state and cache
+# (the machine's apt configuration and package lists stay untouched), built by
+# cmake/boringssl into $cache/boringssl-VERSION. Sets bssl_root. Where the source cannot be
+# had or built: Debian's binary package, said clearly (under CI=true: an error).
+boringssl() {
+  if [ "${FCS_BORINGSSL:-source}" = debian ]; then
+    echo "fcs: BoringSSL: Debian's android-libboringssl-dev (FCS_BORINGSSL=debian)"; return 0
+  fi
+  local ver prefix work apt suite src
+  ver=$(dpkg-query -W -f='${Version}' android-libboringssl-dev)
+  ver=${ver%+b[0-9]*} # a binary rebuild has the source's version
+  prefix=$cache/boringssl-$ver
+  if [ -f "$prefix/.complete" ]; then bssl_root=$prefix; return 0; fi
+  work=$cache/work/boringssl-$ver
+  apt=$cache/apt
+  suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  rm -rf "$work" "$prefix.tmp"
+  mkdir -p "$work" "$apt/lists/partial" "$apt/cache/archives/partial"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" >"$apt/sources.list"
+  local o=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+           -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+  echo "fcs: building BoringSSL $ver from Debian's source package into $prefix (once)"
+  local step=""
+  if ! (cd "$work" && apt-get "${o[@]}" -qq update && \
+        apt-get "${o[@]}" -qq source --download-only "android-platform-external-boringssl=$ver") \
+        >"$work/fetch.log" 2>&1; then
+    step="fetch android-platform-external-boringssl=$ver (log: $work/fetch.log)"
+  elif ! tar -xf "$work"/android-platform-external-boringssl_*.orig.tar.* -C "$work"; then
+    step="unpack the source package in $work"
+  else
+    src=$(ls -d "$work"/android-platform-external-boringssl-*/ | head -1)
+    if ! { cmake -S "$here/cmake/boringssl" -B "$work/build" -G Ninja -DBORINGSSL_SOURCE="$src" \
+             -DFCS_BORINGSSL_VERSION="$ver" -DCMAKE_INSTALL_PREFIX="$prefix.tmp" && \
+           cmake --build "$work/build" -j "$jobs" && cmake --install "$work/build"; } \
+           >"$work/build.log" 2>&1; then
+      step="build it (log: $work/build.log)"
+    fi
+  fi
+  if [ -n "$step" ]; then
+    echo "fcs: could not $step; using Debian's android-libboringssl-dev instead (built with OPENSSL_SMALL: slower handshakes)" >&2
+    if [ "${CI:-}" = true ]; then echo "fcs: under CI the default BoringSSL build is required" >&2; return 1; fi
+    return 0
+  fi
+  rm -rf "$prefix"
+  mv "$prefix.tmp" "$prefix"
+  touch "$prefix/.complete"
+  rm -rf "$work"
+  bssl_root=$prefix
+}
+
 configure() {
+  mkdir -p "$build"
   cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=${FCS_BUILD_TYPE:-RelWithDebInfo} \
-    -DFCS_WERROR=${FCS_WERROR:-ON} "$@" >/dev/null
+    -DFCS_WERROR=${FCS_WERROR:-ON} -DFCS_BORINGSSL_ROOT="$bssl_root" "$@" >"$build/fcs-configure.log" 2>&1 ||
+    { cat "$build/fcs-configure.log" >&2; return 1; }
+  grep "fcs: BoringSSL" "$build/fcs-configure.log" || true
 }
 
 # ASan+UBSan build (clang): the test suite again, then every libFuzzer target for a bounded time.
@@ -45,7 +104,7 @@ sanitizers() {
   local san=$here/build-san secs=${FCS_FUZZ_SECONDS:-30}
   CC=clang CXX=clang++ cmake -S "$here" -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFCS_SANITIZE=address,undefined -DFCS_FUZZ=ON -DFCS_WERROR=ON -DFCS_BUILD_BENCHMARKS=OFF \
-    -DFCS_HEADER_CHECK=OFF >/dev/null
+    -DFCS_HEADER_CHECK=OFF -DFCS_BORINGSSL_ROOT="$bssl_root" >/dev/null
   cmake --build "$san" -j "$jobs"
   echo "== ASan+UBSan: test suite"
   (cd "$san" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs" -E "^(package|compile_fail)\\.")
@@ -66,7 +125,8 @@ sanitizers() {
 tsan() {
   local ts=$here/build-tsan
   cmake -S "$here" -B "$ts" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFCS_SANITIZE=thread \
-    -DFCS_WERROR=ON -DFCS_BUILD_BENCHMARKS=OFF -DFCS_HEADER_CHECK=OFF >/dev/null
+    -DFCS_WERROR=ON -DFCS_BUILD_BENCHMARKS=OFF -DFCS_HEADER_CHECK=OFF \
+    -DFCS_BORINGSSL_ROOT="$bssl_root" >/dev/null
   # Every program the e2e_server tests run (fcs-switchover too: a test that needs a missing
   # program skips its part, and a skip must not pass for a run here).
   cmake --build "$ts" -j "$jobs" --target fcs_core_tests fcs_watch_tests e2e_server_tls \
@@ -80,18 +140,18 @@ tsan() {
 
 cmd=${1:-serve}; shift || true
 case "$cmd" in
-  setup) setup ;;
-  build) setup; configure; cmake --build "$build" -j "$jobs" ;;
+  setup) setup; boringssl ;;
+  build) setup; boringssl; configure; cmake --build "$build" -j "$jobs" ;;
   serve)
-    setup; configure
+    setup; boringssl; configure
     cmake --build "$build" -j "$jobs" --target fcs-failover-server
     exec "$build/examples/failover_https_server/fcs-failover-server" serve "$@" ;;
   test)
-    setup; configure
+    setup; boringssl; configure
     cmake --build "$build" -j "$jobs"
     (cd "$build" && ctest --output-on-failure -j "$jobs" "$@")
     if [ "${FCS_SANITIZERS:-1}" = 1 ]; then sanitizers; tsan; fi ;;
-  sanitizers) setup; sanitizers ;;
-  tsan) setup; tsan ;;
+  sanitizers) setup; boringssl; sanitizers ;;
+  tsan) setup; boringssl; tsan ;;
   *) echo "usage: $0 serve|test|sanitizers|setup|build" >&2; exit 2 ;;
 esac
