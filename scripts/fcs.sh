@@ -59,7 +59,7 @@ boringssl() {
   suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
   rm -rf "$work" "$prefix.tmp"
   mkdir -p "$work" "$apt/lists/partial" "$apt/cache/archives/partial"
-  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" >"$apt/sources.list"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${FCS_DEBIAN_MIRROR:-http://deb.debian.org/debian} $suite main" >"$apt/sources.list"
   local o=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
            -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
   echo "fcs: building BoringSSL $ver from Debian's source package into $prefix (once)"
