@@ -129,13 +129,13 @@ tsan() {
     -DFCS_BORINGSSL_ROOT="$bssl_root" >/dev/null
   # Every program the e2e_server tests run (fcs-switchover too: a test that needs a missing
   # program skips its part, and a skip must not pass for a run here).
-  cmake --build "$ts" -j "$jobs" --target fcs_core_tests fcs_watch_tests e2e_server_tls \
+  cmake --build "$ts" -j "$jobs" --target fcs_core_tests fcs_watch_tests fcs_https_tests e2e_server_tls \
     fcs-failover-server fcs-adapter-check fcs-switchover
-  echo "== TSan: hot swap, ticket keys, published objects, watches and the reloader, server"
+  echo "== TSan: hot swap, ticket keys, published objects, watches and the reloader, the HTTPS layer, server"
   # tests/tsan.supp: frees inside the uninstrumented libcrypto (see the file).
   (cd "$ts" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$here/tests/tsan.supp" \
      ctest --output-on-failure -j "$jobs" \
-       -R "^(e2e_server|fcs_watch_tests|fcs_core_tests\\.(tls_ticket_keys|detail_published))")
+       -R "^(e2e_server|fcs_watch_tests|fcs_https_tests|fcs_core_tests\\.(tls_ticket_keys|detail_published))")
 }
 
 cmd=${1:-serve}; shift || true

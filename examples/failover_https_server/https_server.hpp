@@ -1,10 +1,11 @@
 #ifndef FCS_EXAMPLES_FAILOVER_HTTPS_SERVER_HPP
 #define FCS_EXAMPLES_FAILOVER_HTTPS_SERVER_HPP
 
-// The REST-over-HTTPS server of fcs-failover-server: Boost.Beast/Asio on BoringSSL, the
-// certificate from a FailoverCertService through fcs::tls::server_context, live reload through
-// fcs::reloader (the storage's watch: inotify for a folder storage, etcd's watch stream; and
-// SIGHUP), periodic expiry re-check, clean stop on SIGINT/SIGTERM.
+// The REST-over-HTTPS server of fcs-failover-server, as wiring: fcs::tls::https_server (the lean
+// TLS connection layer) with the certificate of a FailoverCertService through
+// fcs::tls::server_context, live reload through fcs::reloader (the storage's watch: inotify for a
+// folder storage, etcd's watch stream; and SIGHUP), periodic expiry re-check, the routes
+// /health, /certificate and /metrics, clean stop on SIGINT/SIGTERM.
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
@@ -13,36 +14,22 @@
 #include <fcs/failover_cert_service.hpp>
 #include <fcs/reloader.hpp>
 #include <fcs/storage/directory.hpp>
+#include <fcs/tls/https_server.hpp>
 #include <fcs/tls/server_context.hpp>
 #include <fcs/tls/ticket_keys.hpp>
 #include <fcs/types.hpp>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
-#include <memory>
-#include <optional>
 #include <string>
-#include <thread>
 #include <type_traits>
-#include <vector>
-
-#include <sys/resource.h>
 
 namespace fcs::storage {
 class etcd;
@@ -51,10 +38,7 @@ class etcd;
 namespace fcs_example {
 
 namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
 
 /// How the server runs. Every input is bounded.
 struct server_config {
@@ -89,126 +73,6 @@ std::string change_reason() {
         return "a change in the storage";
 }
 
-/// Counters behind /metrics. Relaxed atomics: each is an independent count.
-struct server_metrics {
-    std::atomic<std::uint64_t> handshakes{0};
-    std::atomic<std::uint64_t> handshake_failures{0};
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> rejected_connections{0};
-    std::atomic<std::int64_t> active_connections{0};
-};
-
-/// What a connection needs from its server: settings, counters and the request handler.
-struct connection_env {
-    const server_config& config;
-    server_metrics& metrics;
-    std::atomic<bool>& stopping;
-    std::function<void(const http::request<http::string_body>&, http::response<http::string_body>&)>
-        handle;
-};
-
-/// One TLS connection: handshake, then HTTP/1.1 requests until close, idle timeout or error.
-class connection : public std::enable_shared_from_this<connection> {
-public:
-    connection(tcp::socket&& socket, ssl::context& ctx, connection_env& env)
-        : stream_(std::move(socket), ctx)
-        , buffer_(env.config.max_header_bytes + env.config.max_body_bytes)
-        , env_(env) {
-        env_.metrics.active_connections.fetch_add(1, std::memory_order_relaxed);
-    }
-    ~connection() { env_.metrics.active_connections.fetch_sub(1, std::memory_order_relaxed); }
-    connection(const connection&) = delete;
-    connection& operator=(const connection&) = delete;
-
-    void start() {
-        net::dispatch(stream_.get_executor(),
-                      beast::bind_front_handler(&connection::on_start, shared_from_this()));
-    }
-
-private:
-    void on_start() {
-        beast::get_lowest_layer(stream_).expires_after(env_.config.timeout);
-        stream_.async_handshake(
-            ssl::stream_base::server,
-            beast::bind_front_handler(&connection::on_handshake, shared_from_this()));
-    }
-
-    void on_handshake(beast::error_code ec) {
-        if (ec) {
-            // Plain HTTP, TLS 1.0/1.1, no common cipher, a port probe, a timeout: all refused here.
-            env_.metrics.handshake_failures.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        env_.metrics.handshakes.fetch_add(1, std::memory_order_relaxed);
-        read_request();
-    }
-
-    void read_request() {
-        parser_.emplace();
-        parser_->header_limit(static_cast<std::uint32_t>(env_.config.max_header_bytes));
-        parser_->body_limit(env_.config.max_body_bytes);
-        beast::get_lowest_layer(stream_).expires_after(env_.config.timeout);
-        http::async_read(stream_, buffer_, *parser_,
-                         beast::bind_front_handler(&connection::on_read, shared_from_this()));
-    }
-
-    void on_read(beast::error_code ec, std::size_t) {
-        if (ec == http::error::end_of_stream || ec == net::error::eof ||
-            ec == ssl::error::stream_truncated)
-            return close();
-        if (ec == http::error::body_limit || ec == http::error::header_limit ||
-            ec == http::error::buffer_overflow)
-            return reply_error(http::status::payload_too_large, "request too large");
-        if (ec == beast::error::timeout || ec == net::error::operation_aborted)
-            return; // idle for too long: the stream is closed already
-        if (ec)
-            return reply_error(http::status::bad_request, "malformed request");
-        env_.metrics.requests.fetch_add(1, std::memory_order_relaxed);
-        auto req = parser_->release();
-        res_ = {};
-        env_.handle(req, res_);
-        res_.keep_alive(req.keep_alive() && !env_.stopping.load(std::memory_order_relaxed));
-        res_.prepare_payload();
-        write();
-    }
-
-    void reply_error(http::status s, std::string_view what) {
-        res_ = {};
-        res_.result(s);
-        res_.set(http::field::content_type, "application/json");
-        res_.set(http::field::strict_transport_security, "max-age=31536000");
-        res_.body() = json_object().add("error", what).str() + "\n";
-        res_.keep_alive(false);
-        res_.prepare_payload();
-        write();
-    }
-
-    void write() {
-        beast::get_lowest_layer(stream_).expires_after(env_.config.timeout);
-        http::async_write(stream_, res_,
-                          beast::bind_front_handler(&connection::on_write, shared_from_this()));
-    }
-
-    void on_write(beast::error_code ec, std::size_t) {
-        if (ec)
-            return;
-        if (!res_.keep_alive())
-            return close();
-        read_request();
-    }
-
-    void close() {
-        beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
-        stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
-    }
-
-    beast::ssl_stream<beast::tcp_stream> stream_;
-    beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::string_body>> parser_;
-    http::response<http::string_body> res_;
-    connection_env& env_;
-};
-
 /**
  * The server. Binds in the constructor (so the caller can print the port), serves in run()
  * until SIGINT/SIGTERM.
@@ -225,34 +89,12 @@ public:
     https_server(Service& service, server_config config)
         : service_(service)
         , config_(std::move(config))
-        , env_{config_, metrics_, stopping_, [this](auto& req, auto& res) { handle(req, res); }}
-        , asio_ctx_(share(tls_.native_handle()))
-        , control_(net::make_strand(ioc_))
-        , acceptor_(control_)
-        , signals_(control_)
-        , drain_timer_(control_)
-        , accept_timer_(control_) {
-        tls_.follow(service_);
-        if (!tls_.current())
-            throw std::runtime_error("the certificate in use could not be prepared for TLS: " +
-                                     tls_.last_error());
-        boost::system::error_code ec;
-        auto address = net::ip::make_address(config_.bind, ec);
-        if (ec)
-            throw std::runtime_error("--bind " + config_.bind + ": not an IP address");
-        tcp::endpoint ep(address, config_.port);
-        acceptor_.open(ep.protocol(), ec);
-        if (!ec)
-            acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-        if (!ec)
-            acceptor_.bind(ep, ec);
-        if (!ec)
-            acceptor_.listen(net::socket_base::max_listen_connections, ec);
-        if (ec)
-            throw std::runtime_error("cannot listen on " + url_host() + ":" +
-                                     std::to_string(config_.port) + ": " + ec.message());
-        port_ = acceptor_.local_endpoint().port();
-        clamp_connection_cap();
+        , ready_(follow(tls_, service_))
+        , server_(tls_.native_handle(), listen_options(),
+                  [this](const fcs::http::request& req, fcs::http::response& res) {
+                      handle(req, res);
+                  })
+        , signals_(server_.control_executor()) {
         // Before the caller prints the URL: a SIGHUP or SIGTERM from then on is ours, and so
         // is a change in the storage (a script that waits for the URL and then replaces the
         // files must not race the watch set-up): start() returns with the watch in place and
@@ -268,22 +110,14 @@ public:
     https_server(const https_server&) = delete;
     https_server& operator=(const https_server&) = delete;
 
-    unsigned short port() const noexcept { return port_; }
-    std::string url() const { return "https://" + url_host() + ":" + std::to_string(port_); }
+    unsigned short port() const noexcept { return server_.port(); }
+    std::string url() const { return server_.url(); }
     const fcs::tls::server_context& tls() const noexcept { return tls_; }
-    server_metrics& metrics() noexcept { return metrics_; }
 
     /// Serves until SIGINT or SIGTERM. SIGHUP reloads the certificate.
     void run() {
         wait_signal();
-        accept();
-        unsigned n = std::max(1u, config_.threads);
-        std::vector<std::thread> pool;
-        for (unsigned i = 1; i < n; ++i)
-            pool.emplace_back([this] { ioc_.run(); });
-        ioc_.run();
-        for (auto& t : pool)
-            t.join();
+        server_.run();
         reloader_.stop();
     }
 
@@ -291,8 +125,7 @@ public:
     fcs::reloader<Service>& reloads() noexcept { return reloader_; }
 
     /// /health, /certificate, /metrics; JSON 404 otherwise.
-    void handle(const http::request<http::string_body>& req,
-                http::response<http::string_body>& res) {
+    void handle(const fcs::http::request& req, fcs::http::response& res) {
         res.version(11);
         res.set(http::field::server, "fcs-failover-server");
         res.set(http::field::strict_transport_security, "max-age=31536000");
@@ -355,7 +188,7 @@ public:
             out += std::to_string(value);
             out += '\n';
         };
-        auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+        const auto c = server_.counters();
         const bool usable =
             s.state == fcs::cert_state::valid || s.state == fcs::cert_state::expiring;
         metric("fcs_certificate_expiration_timestamp_seconds", "gauge",
@@ -374,53 +207,46 @@ public:
                "Reloads that found an invalid certificate or key; the certificate in use was kept.",
                reloader_.reload_failures());
         metric("fcs_tls_handshakes_total", "counter", "Completed TLS handshakes.",
-               load(metrics_.handshakes));
+               c.handshakes);
         metric("fcs_tls_handshake_failures_total", "counter",
                "Failed TLS handshakes (refused protocol versions, plain HTTP, timeouts).",
-               load(metrics_.handshake_failures));
+               c.handshake_failures);
         metric("fcs_http_requests_total", "counter", "HTTP requests answered.",
-               load(metrics_.requests));
+               c.requests);
         metric("fcs_connections_active", "gauge", "Open client connections.",
-               load(metrics_.active_connections));
+               c.active_connections);
         metric("fcs_connections_rejected_total", "counter",
                "Connections closed at once because of the connection cap.",
-               load(metrics_.rejected_connections));
+               c.rejected_connections);
         return out;
     }
 
-    /// Wait after accept() ran out of descriptors (or memory) before trying again.
-    static constexpr std::chrono::milliseconds accept_backoff{100};
-    /// Descriptors kept out of the connection cap: the standard streams, the listener, epoll,
-    /// inotify, the signal pipe, the message log, the files read on a reload, etcd's sockets.
-    static constexpr std::size_t reserved_descriptors = 64;
-
     /// The connection cap in effect (--max-connections, clamped to the descriptor limit).
-    std::size_t max_connections() const noexcept { return config_.max_connections; }
+    std::size_t max_connections() const noexcept { return server_.max_connections(); }
 
 private:
-    static SSL_CTX* share(SSL_CTX* h) {
-        SSL_CTX_up_ref(h);
-        return h;
+    /// Publishes the service's pair (and every later one) into `tls`; true, or throws.
+    static bool follow(fcs::tls::server_context& tls, Service& service) {
+        tls.follow(service);
+        if (!tls.current())
+            throw std::runtime_error("the certificate in use could not be prepared for TLS: " +
+                                     tls.last_error());
+        return true;
     }
 
-    /// A cap above what the descriptor limit allows would end in accept() failing (EMFILE)
-    /// instead of the orderly refusal the cap gives: each connection takes one descriptor.
-    void clamp_connection_cap() {
-        rlimit nofile{};
-        if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY)
-            return;
-        const auto limit = static_cast<std::size_t>(nofile.rlim_cur);
-        const std::size_t fits =
-            limit > reserved_descriptors + 1 ? limit - reserved_descriptors : 1;
-        if (config_.max_connections <= fits)
-            return;
-        service_.log().write(fcs::policy::level::warning,
-                             "the connection cap " + std::to_string(config_.max_connections) +
-                                 " is clamped to " + std::to_string(fits) +
-                                 ": the descriptor limit (ulimit -n) is " + std::to_string(limit) +
-                                 " and " + std::to_string(reserved_descriptors) +
-                                 " are kept for files, inotify and etcd");
-        config_.max_connections = fits;
+    fcs::tls::https_options listen_options() const {
+        fcs::tls::https_options o;
+        o.bind = config_.bind;
+        o.port = config_.port;
+        o.threads = config_.threads;
+        o.max_connections = config_.max_connections;
+        o.timeout = config_.timeout;
+        o.limits.max_header_bytes = config_.max_header_bytes;
+        o.limits.max_body_bytes = config_.max_body_bytes;
+        o.log = [this](fcs::policy::level l, std::string m) {
+            service_.log().write(l, std::move(m));
+        };
+        return o;
     }
 
     fcs::reloader_options reload_options() const {
@@ -433,62 +259,8 @@ private:
         return o;
     }
 
-    std::string url_host() const {
-        return config_.bind.find(':') != std::string::npos ? "[" + config_.bind + "]"
-                                                           : config_.bind;
-    }
-
-    void accept() {
-        // The acceptor lives on the control strand (stop() closes it); connections get their own.
-        acceptor_.async_accept(
-            net::make_strand(ioc_),
-            [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
-    }
-
-    void on_accept(beast::error_code ec, tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !acceptor_.is_open())
-            return;
-        if (ec == boost::system::errc::too_many_files_open ||
-            ec == boost::system::errc::too_many_files_open_in_system ||
-            ec == net::error::no_buffer_space || ec == net::error::no_memory) {
-            // The connection stays in the listen queue: accepting again at once would fail
-            // again at once, a busy loop. Wait for descriptors to be freed; log it once.
-            if (!accept_starved_) {
-                accept_starved_ = true;
-                service_.log().write(fcs::policy::level::error,
-                                     "cannot accept connections: " + ec.message() +
-                                         "; retrying every " +
-                                         std::to_string(accept_backoff.count()) +
-                                         " ms (raise the descriptor limit, ulimit -n, or "
-                                         "lower --max-connections)");
-            }
-            accept_timer_.expires_after(accept_backoff);
-            accept_timer_.async_wait([this](beast::error_code wait_ec) {
-                if (!wait_ec && !stopping_.load())
-                    accept();
-            });
-            return;
-        }
-        if (!ec) {
-            if (accept_starved_) {
-                accept_starved_ = false;
-                service_.log().write(fcs::policy::level::info, "accepting connections again");
-            }
-            beast::error_code ignored;
-            if (static_cast<std::size_t>(metrics_.active_connections.load(
-                    std::memory_order_relaxed)) >= config_.max_connections) {
-                metrics_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
-                socket.close(ignored);
-            } else {
-                socket.set_option(tcp::no_delay(true), ignored);
-                std::make_shared<connection>(std::move(socket), asio_ctx_, env_)->start();
-            }
-        }
-        accept();
-    }
-
     void wait_signal() {
-        signals_.async_wait([this](beast::error_code ec, int sig) {
+        signals_.async_wait([this](boost::system::error_code ec, int sig) {
             if (ec)
                 return;
             if (sig == SIGHUP) {
@@ -500,48 +272,24 @@ private:
         });
     }
 
-    /// Stops accepting, lets requests in flight finish (at most 2 s), then stops the loop.
+    /// Stops accepting, lets requests in flight finish (at most 2 s), then ends run().
     void stop(std::string_view why) {
-        stopping_.store(true);
         service_.log().write(fcs::policy::level::info, "stopping on " + std::string(why));
-        beast::error_code ignored;
-        acceptor_.close(ignored);
-        accept_timer_.cancel();
+        boost::system::error_code ignored;
         signals_.cancel(ignored);
-        drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        drain();
-    }
-
-    void drain() {
-        if (metrics_.active_connections.load() == 0 ||
-            std::chrono::steady_clock::now() >= drain_deadline_) {
-            ioc_.stop();
-            return;
-        }
-        drain_timer_.expires_after(std::chrono::milliseconds(50));
-        drain_timer_.async_wait([this](beast::error_code) { drain(); });
+        server_.stop(std::chrono::seconds(2));
     }
 
     Service& service_;
     server_config config_;
-    server_metrics metrics_;
-    std::atomic<bool> stopping_{false};
-    connection_env env_;
     fcs::tls::server_context tls_;
-    ssl::context asio_ctx_;
-    // Declared after everything a connection uses: destroyed first, with its handlers.
-    net::io_context ioc_;
-    net::strand<net::io_context::executor_type> control_;
-    tcp::acceptor acceptor_;
+    bool ready_; ///< tls_ follows the service (set before server_ uses tls_)
+    // Declared after everything a connection uses: destroyed first, with its connections.
+    fcs::tls::https_server server_;
     net::signal_set signals_;
-    net::steady_timer drain_timer_;
-    net::steady_timer accept_timer_; ///< the retry after running out of descriptors
-    bool accept_starved_ = false;    ///< logged that accepting failed (control strand only)
     // The storage work (its worker thread and the storage's watch): stopped before everything
     // it uses goes.
     fcs::reloader<Service> reloader_{service_, &tls_, reload_options()};
-    unsigned short port_ = 0;
-    std::chrono::steady_clock::time_point drain_deadline_;
 };
 
 } // namespace fcs_example

@@ -1,6 +1,8 @@
-// libFuzzer target: the HTTP request path of fcs-failover-server. Bytes go through Beast's
-// parser with the server's own limits, then into the server's real handler
-// (https_server::handle), as they would after the TLS layer. Any response must be well-formed
+// libFuzzer target: the HTTP request path of fcs-failover-server. Bytes go through the
+// server's request reader (fcs::http::request_reader, Beast's parser) with the server's own
+// limits, in two pieces, then into the server's real handler (https_server::handle), as they
+// would after the TLS layer; the answer is serialized as the connection sends it and parsed
+// back. Any response must be well-formed
 // and free of key material.
 #include <utility> // before Boost (Boost 1.74 Asio, g++ 12, C++20)
 
@@ -68,24 +70,39 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     namespace http = boost::beast::http;
     auto& f = state();
     const fcs_example::server_config limits;
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(limits.max_body_bytes);
-    parser.eager(true);
-    boost::beast::error_code ec;
-    std::size_t used = 0;
-    while (used < size && !ec && !parser.is_done()) {
-        auto n = parser.put(boost::asio::buffer(data + used, size - used), ec);
-        if (n == 0)
-            break;
-        used += n;
-    }
-    if (ec || !parser.is_done())
+    // The server's reader with the server's limits, fed as a connection feeds it: in pieces
+    // (the value of the last byte picks where the whole input is cut, so the fuzzer explores
+    // partial headers and bodies held between reads).
+    fcs::http::request_reader reader({limits.max_header_bytes, limits.max_body_bytes});
+    if (size == 0)
         return 0;
-    auto req = parser.release();
-    http::response<http::string_body> res;
+    const std::size_t cut = data[size - 1] % (size + 1);
+    auto chars = reinterpret_cast<const char*>(data);
+    auto r = reader.feed({chars, cut});
+    if (r == fcs::http::request_reader::result::need_more)
+        r = reader.feed({chars + cut, size - cut});
+    if (r == fcs::http::request_reader::result::need_more) {
+        if (reader.buffered() > limits.max_header_bytes + limits.max_body_bytes)
+            __builtin_trap(); // the reader holds more than its bounds
+        return 0;
+    }
+    if (r != fcs::http::request_reader::result::done)
+        return 0;
+    auto req = reader.take();
+    fcs::http::response res;
     f.server->handle(req, res);
     res.prepare_payload();
+    // What goes on the wire parses back as one whole answer with the same body.
+    {
+        auto wire = fcs::http::serialize(res);
+        http::response_parser<http::string_body> back;
+        back.eager(true);
+        back.body_limit(wire.size());
+        boost::beast::error_code pec;
+        auto used = back.put(boost::asio::buffer(wire), pec);
+        if (pec || !back.is_done() || used != wire.size() || back.get().body() != res.body())
+            __builtin_trap();
+    }
     // Only the 404 echoes the request (it names the path), and then it must hold exactly that
     // and nothing else. (An earlier oracle, "holds the secret and the request did not", was
     // fooled: libFuzzer learns the secret from the comparison itself, and the echo's escaping
