@@ -39,8 +39,10 @@
 #   all         all of the above, then the targets table (fcs / best peer per line).
 #
 # Environment: FCS_BENCH_BUILD (build folder, default ./build-bench), RUNS (5), DURATION (10 s per
-# load run), CONNECTIONS (4 client threads / s_time processes), HOLD (1000), SWAPS (100),
-# FAILOVER_CLIENTS (500), CLIENTS ("loadgen openssl"), PEERS ("nginx haproxy h2o").
+# load run; whole seconds, as s_time takes them), CONNECTIONS (4 client threads / s_time
+# processes), HOLD (1000), SWAPS (100), FAILOVER_CLIENTS (500), CLIENTS ("loadgen openssl"),
+# PEERS ("nginx haproxy h2o"). The targets table prints only what the chosen mode measured.
+# Short check: RUNS=1 DURATION=2 HOLD=200 benchmarks/compare_peers.sh all   (about 4 minutes)
 #
 # Everything runs on 127.0.0.1 with temporary folders; every process started here is stopped here
 # (with its children). The peers are Debian's packages (nginx, haproxy, h2o), installed with
@@ -71,7 +73,17 @@ for f in "$server_bin" "$loadgen"; do
   [ -x "$f" ] || { echo "missing $f: cmake --build $build --target fcs-failover-server fcs_loadgen" >&2; exit 2; }
 done
 command -v openssl >/dev/null || { echo "missing openssl (Debian package openssl)" >&2; exit 2; }
-case $DURATION in ''|*[!0-9]*) echo "DURATION: whole seconds (openssl s_time -time)" >&2; exit 2 ;; esac
+case $what in
+  handshakes|threads|rotation|failover|memory|all) ;;
+  *) echo "usage: $0 [handshakes|threads|memory|rotation|failover|all]" >&2; exit 2 ;;
+esac
+for c in $CLIENTS; do
+  case $c in
+    loadgen) ;;
+    openssl) case $DURATION in ''|*[!0-9]*|0) echo "DURATION: whole seconds (openssl s_time -time)" >&2; exit 2 ;; esac ;;
+    *) echo "CLIENTS: unknown client '$c' (loadgen openssl)" >&2; exit 2 ;;
+  esac
+done
 
 tls12_ciphers=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
 
@@ -714,7 +726,6 @@ case $what in
   failover) bench_failover ;;
   memory) bench_memory ;;
   all) bench_handshakes; bench_threads; bench_rotation; bench_failover; bench_memory ;;
-  *) echo "usage: $0 [handshakes|threads|memory|rotation|failover|all]" >&2; exit 2 ;;
 esac
 targets
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
