@@ -83,7 +83,8 @@ void apply_settings(SSL_CTX* ctx, const fcs::tls::server_settings& s) {
     if (!SSL_CTX_set_min_proto_version(ctx, s.min_version) ||
         !SSL_CTX_set_max_proto_version(ctx, s.max_version) ||
         !SSL_CTX_set_strict_cipher_list(ctx, s.tls12_ciphers.c_str()) ||
-        !SSL_CTX_set1_curves_list(ctx, s.curves.c_str()))
+        !SSL_CTX_set1_curves_list(ctx, s.curves.c_str()) ||
+        !SSL_CTX_set_num_tickets(ctx, s.session_tickets))
         die("configuring the minimal SSL_CTX failed");
 }
 

@@ -75,8 +75,15 @@ struct https_counters {
 
 namespace https_detail {
 
+/// What the socket BIO of a connection writes to: the descriptor and the send flags (MSG_MORE
+/// while an answer, its close_notify and the FIN can leave as one segment).
+struct socket_io {
+    int fd = -1;
+    int send_flags = 0;
+};
+
 /// A BIO that is the socket: recv/send with MSG_NOSIGNAL (a write to a peer that went away
-/// is EPIPE, never SIGPIPE for the process), EAGAIN as "retry".
+/// is EPIPE, never SIGPIPE for the process), EAGAIN as "retry". Its data is a socket_io.
 inline BIO_METHOD* socket_bio_method() {
     static BIO_METHOD* const method = [] {
         BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "fcs socket");
@@ -84,16 +91,16 @@ inline BIO_METHOD* socket_bio_method() {
             return m;
         BIO_meth_set_read(m, [](BIO* b, char* out, int len) -> int {
             BIO_clear_retry_flags(b);
-            auto fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b)));
-            auto n = ::recv(fd, out, static_cast<std::size_t>(len), 0);
+            auto* io = static_cast<socket_io*>(BIO_get_data(b));
+            auto n = ::recv(io->fd, out, static_cast<std::size_t>(len), 0);
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 BIO_set_retry_read(b);
             return static_cast<int>(n);
         });
         BIO_meth_set_write(m, [](BIO* b, const char* in, int len) -> int {
             BIO_clear_retry_flags(b);
-            auto fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b)));
-            auto n = ::send(fd, in, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+            auto* io = static_cast<socket_io*>(BIO_get_data(b));
+            auto n = ::send(io->fd, in, static_cast<std::size_t>(len), MSG_NOSIGNAL | io->send_flags);
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 BIO_set_retry_write(b);
             return static_cast<int>(n);
@@ -257,8 +264,8 @@ private:
             BIO* bio = BIO_new(https_detail::socket_bio_method());
             if (!bio)
                 return false;
-            BIO_set_data(bio, reinterpret_cast<void*>(
-                                  static_cast<std::intptr_t>(socket_.native_handle())));
+            io_.fd = socket_.native_handle();
+            BIO_set_data(bio, &io_);
             BIO_set_init(bio, 1);
             SSL_set_bio(ssl_.get(), bio, bio); // one BIO both ways: one reference
             SSL_set_accept_state(ssl_.get());
@@ -384,6 +391,9 @@ private:
         }
 
         bool write() {
+            // The last answer waits in the socket (MSG_MORE) for its close_notify and the FIN:
+            // one segment, one wake-up of the client instead of three.
+            io_.send_flags = keep_alive_ ? 0 : MSG_MORE;
             // Retried with the same buffer after WANT_WRITE, as BoringSSL requires.
             int n = SSL_write(ssl_.get(), out_.data(), static_cast<int>(out_.size()));
             if (n <= 0) {
@@ -419,10 +429,11 @@ private:
         /// that could destroy the answer in flight. The peer's close_notify is not awaited.
         bool finish(bool graceful) {
             if (graceful && !closing_) {
+                io_.send_flags = MSG_MORE; // pushed by the FIN below
                 SSL_shutdown(ssl_.get()); // sends close_notify (once; a full socket drops it)
                 ERR_clear_error();
                 int fd = socket_.native_handle();
-                ::shutdown(fd, SHUT_WR);
+                ::shutdown(fd, SHUT_WR); // the FIN, with whatever waits in the socket
                 for (int i = 0; i < 4; ++i)
                     if (::recv(fd, w_.buffer, sizeof w_.buffer, MSG_DONTWAIT) <= 0)
                         break;
@@ -433,6 +444,7 @@ private:
 
         worker& w_;
         boost::asio::ip::tcp::socket socket_;
+        https_detail::socket_io io_; ///< the BIO's view of socket_ (declared before ssl_)
         bssl::UniquePtr<SSL> ssl_;
         http::request_reader reader_;
         std::string out_; ///< the answer being written (empty between requests)

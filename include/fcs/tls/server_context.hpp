@@ -45,6 +45,10 @@ struct server_settings {
                                 "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
     /// Key-exchange groups, most preferred first.
     std::string curves = "X25519:P-256:P-384";
+    /// TLS 1.3 session tickets sent after each handshake (BoringSSL's default is 2). One is
+    /// what a client that resumes once per connection needs, and each costs a session
+    /// serialization and an encryption on the handshake path.
+    std::size_t session_tickets = 1;
 };
 
 /**
@@ -160,6 +164,9 @@ public:
             fail("the cipher list '" + s.tls12_ciphers + "' is not valid");
         if (!SSL_CTX_set1_curves_list(ctx_.get(), s.curves.c_str()))
             fail("the curve list '" + s.curves + "' is not valid");
+        if (!SSL_CTX_set_num_tickets(ctx_.get(), s.session_tickets))
+            fail("the number of session tickets " + std::to_string(s.session_tickets) +
+                 " is not valid");
         // The SSL_CTX keeps the slot alive as long as any connection holds the SSL_CTX.
         auto* keep = new std::shared_ptr<slot>(slot_);
         if (!SSL_CTX_set_ex_data(ctx_.get(), ex_index(), keep)) {
