@@ -79,8 +79,9 @@ BOOST_AUTO_TEST_CASE(the_core_describes_generation_and_expiry_with_event_name_an
         auto svc = f.make();
         svc.start();
         auto entries = f.log.entries();
-        auto it =
-            std::find_if(entries.begin(), entries.end(), [&](auto& e) { return e.event == event; });
+        const std::string wanted = event; // a structured binding cannot be captured (C++20)
+        auto it = std::find_if(entries.begin(), entries.end(),
+                               [&](auto& e) { return e.event == wanted; });
         BOOST_REQUIRE_MESSAGE(it != entries.end(), "no " << event << " entry");
         BOOST_TEST((it->level == level));
         BOOST_TEST(it->cert_name == FCS_DEFAULT_CERT_NAME);
