@@ -21,6 +21,8 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   android-libboringssl-dev libboost-test-dev libboost-dev librange-v3-dev libacl1-dev
   libcli11-dev nlohmann-json3-dev
+  # the optional log sinks: fcs/log/journal.hpp (sd_journal_send), fcs/log/spdlog.hpp
+  libsystemd-dev libspdlog-dev
   libbenchmark-dev
   # real peers used by the tests
   openssl curl python3 python3-cryptography gnutls-bin default-jre-headless acl

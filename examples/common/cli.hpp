@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <optional>
@@ -66,6 +67,20 @@ inline CLI::Validator number_in(std::string name, unsigned long lo, unsigned lon
             return {};
         },
         "", "number_in");
+}
+
+/// One of `words`: "NAME VALUE: expected A, B or C" otherwise.
+inline CLI::Validator word_in(std::string name, std::vector<std::string> words) {
+    return CLI::Validator(
+        [name, words](std::string& v) -> std::string {
+            if (std::find(words.begin(), words.end(), v) != words.end())
+                return {};
+            std::string list;
+            for (std::size_t i = 0; i < words.size(); ++i)
+                list += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+            throw usage_problem(name + " " + v.substr(0, 64) + ": expected " + list);
+        },
+        "", "word_in");
 }
 
 /// Adds `--name` with a bounded value (every value option of the programs goes through here).

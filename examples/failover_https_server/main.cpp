@@ -2,8 +2,9 @@
 //
 //   fcs-failover-server [serve] --data-dir DIR --bind ADDR --port N [--threads N]
 //       [--cert-name NAME] [--storage etcd://HOST:PORT/PREFIX --kek-file FILE]
+//       [--log file|journal|syslog|stderr]
 //   fcs-failover-server replace --data-dir DIR --cert FILE --key FILE [--storage URL
-//       --kek-file FILE]
+//       --kek-file FILE] [--log file|journal|syslog|stderr]
 //   fcs-failover-server status --data-dir DIR [--json] [--storage URL --kek-file FILE]
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
@@ -16,6 +17,9 @@
 
 #include <fcs/fcs.hpp>
 #include <fcs/files.hpp>
+#include <fcs/log/journal.hpp>
+#include <fcs/log/one_of.hpp>
+#include <fcs/log/syslog.hpp>
 #include <fcs/status_json.hpp>
 #include <fcs/storage/etcd.hpp>
 
@@ -41,6 +45,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+/// Where messages go (--log): the message log file (the default), the journal, syslog, stderr.
+using message_sink =
+    fcs::log::one_of<fcs::log::file, fcs::log::journal, fcs::log::syslog, fcs::log::stderr_sink>;
 using layout = fcs::storage::failover_layout;
 using storage_type = fcs::storage::directory<layout>;
 template <class Log>
@@ -54,6 +61,9 @@ using etcd_service_type =
 
 constexpr const char* program = "fcs-failover-server";
 constexpr int exit_usage = 2; // a wrong command line
+/// `status` exits as a monitoring check: fcs::monitoring_exit (0 valid, 1 expiring, 2 expired,
+/// not yet valid); no usable certificate, or a storage it cannot read, is critical too.
+constexpr int exit_status_critical = static_cast<int>(fcs::monitoring_exit::critical);
 
 const char* const main_description =
     R"(fcs-failover-server: a failover HTTPS REST server whose certificate is managed by fcs.
@@ -85,7 +95,9 @@ On the first start a self-signed certificate (EC P-256, valid 15 years) is gener
 DIR/Certificates/NAME.crt with its key in DIR/Certificates/Keys/NAME.key. The server prints its
 URL and the certificate's SHA-256 fingerprint, serves GET /health, /certificate and /metrics,
 picks up a certificate replaced in the folders (or with `replace`) without a restart, reloads on
-SIGHUP, and stops cleanly on Ctrl-C or SIGTERM. Messages go to DIR/Logs/messages.log.
+SIGHUP, and stops cleanly on Ctrl-C or SIGTERM. Messages go to DIR/Logs/messages.log (and
+stderr), or with --log to the systemd journal (with the fields FCS_EVENT, FCS_CERT_NAME and
+FCS_FINGERPRINT), to syslog (facility daemon) or to stderr only.
 TLS session tickets are encrypted with keys kept in DIR/Certificates/Keys/NAME.tickets (a new
 key every 12 hours, re-read every minute), so servers on the same data folder or a copy of it
 resume each other's sessions after a failover.)";
@@ -124,7 +136,9 @@ Usage: fcs-failover-server status [--json] [OPTIONS]
 Reads the folder without changing it and prints subject, issuer, names, serial, dates, days
 remaining, SHA-256 fingerprint, key type, state (valid / expiring / expired) and origin; what
 the next start would do about the rest (an unusable file, an interrupted change) goes to stderr.
-Exit status 0 with a usable certificate, 1 without one (or when the storage cannot be read).)";
+Exit status, as monitoring checks (Nagios, Icinga) expect: 0 valid; 1 warning, the certificate
+expires within 30 days; 2 critical, expired, not yet valid, no usable certificate, or the storage
+cannot be read (and 2 for a wrong command line).)";
 
 const char* const status_footer = R"(Examples:
   fcs-failover-server status --data-dir /var/lib/fcs --json
@@ -143,6 +157,7 @@ struct arguments {
     unsigned long threads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
     unsigned long max_connections = fcs_example::server_config{}.max_connections;
     unsigned long recheck_interval = 21600;
+    std::string log = "file"; ///< serve, replace: where messages go
     // replace
     std::string cert, key;
     // status
@@ -168,6 +183,16 @@ void add_storage_options(CLI::App& app, arguments& a, const char* storage_help) 
           "with: openssl rand -base64 32 > FILE); the private key and ticket keys\n"
           "are encrypted with it before they leave the server");
     fcs::examples::add_etcd_connection_options(app, a.etcd);
+}
+
+/// --log: where the commands that write messages (serve, replace) send them.
+void add_log_option(CLI::App& app, arguments& a) {
+    namespace cli = fcs::examples::cli;
+    cli::value(app, "--log", a.log, "SINK",
+               "where messages go: file (DIR/Logs/messages.log, the default), journal\n"
+               "(the systemd journal, with FCS_EVENT, FCS_CERT_NAME, FCS_FINGERPRINT),\n"
+               "syslog (facility daemon) or stderr")
+        ->check(cli::word_in("--log", {"file", "journal", "syslog", "stderr"}));
 }
 
 /// The command line: three CLI11 subcommands, `serve` the default. --help prints and exits 0;
@@ -203,6 +228,7 @@ arguments parse_command_line(std::vector<std::string> args) {
     cli::value(*serve, "--recheck-interval", a.recheck_interval, "S",
                "seconds between expiry re-checks (default 21600; at most 86400)")
         ->check(cli::number_in("--recheck-interval", 1, 86400));
+    add_log_option(*serve, a);
 
     auto* replace = app.add_subcommand("replace", replace_description);
     replace->footer(replace_footer);
@@ -213,6 +239,7 @@ arguments parse_command_line(std::vector<std::string> args) {
     cli::value(*replace, "--cert", a.cert, "FILE",
                "the new certificate (leaf first, or a chain in any order)");
     cli::value(*replace, "--key", a.key, "FILE", "its private key");
+    add_log_option(*replace, a);
 
     auto* status = app.add_subcommand("status", status_description);
     status->footer(status_footer);
@@ -276,6 +303,28 @@ fs::path data_dir_of(const arguments& a) {
 
 fcs::log::file message_log(const fs::path& data, bool echo) {
     return fcs::log::file(data / "Logs" / "messages.log", echo);
+}
+
+/// The sink --log names; with the file, `echo` copies each message to stderr too.
+message_sink message_sink_of(const arguments& a, const fs::path& data, bool echo) {
+    if (a.log == "journal")
+        return fcs::log::journal(program);
+    if (a.log == "syslog")
+        return fcs::log::syslog(program);
+    if (a.log == "stderr")
+        return fcs::log::stderr_sink{};
+    return message_log(data, echo);
+}
+
+/// Where --log sends messages, in words (for the start-up lines).
+std::string messages_where(const arguments& a, const fs::path& data) {
+    if (a.log == "journal")
+        return "the journal (SYSLOG_IDENTIFIER=" + std::string(program) + ")";
+    if (a.log == "syslog")
+        return "syslog (facility daemon)";
+    if (a.log == "stderr")
+        return "stderr";
+    return (data / "Logs" / "messages.log").string();
 }
 
 /// --storage etcd://... with its --kek-file, or nullopt for the data folder. Misuse (a
@@ -392,24 +441,23 @@ int serve(const arguments& a) {
     auto opts = service_options_from(a);
     auto eo = etcd_options_from(a);
 
+    const auto messages = " (messages to " + messages_where(a, cfg.data_dir) + ")";
     if (eo) {
-        using service_t = etcd_service_type<fcs::log::file>;
+        using service_t = etcd_service_type<message_sink>;
         return serve_with(
             [&] {
                 return service_t(opts, fcs::storage::etcd(*eo), fcs::acl::none{},
-                                 fcs::crypto::boringssl{}, message_log(cfg.data_dir, true));
+                                 fcs::crypto::boringssl{}, message_sink_of(a, cfg.data_dir, true));
             },
-            cfg,
-            "etcd storage " + a.storage + " (messages in " + (cfg.data_dir / "Logs").string() +
-                "/)");
+            cfg, "etcd storage " + a.storage + messages);
     }
-    using service_t = service_type<fcs::log::file>;
+    using service_t = service_type<message_sink>;
     return serve_with(
         [&] {
             return service_t(opts, storage_type(cfg.data_dir), fcs::acl::posix{},
-                             fcs::crypto::boringssl{}, message_log(cfg.data_dir, true));
+                             fcs::crypto::boringssl{}, message_sink_of(a, cfg.data_dir, true));
         },
-        cfg, "data folder " + cfg.data_dir.string());
+        cfg, "data folder " + cfg.data_dir.string() + messages);
 }
 
 int replace(const arguments& a) {
@@ -438,17 +486,18 @@ int replace(const arguments& a) {
             // install() checks the key-encryption key against the group's, then replaces the
             // pair with a compare-and-swap on the revision it read: a concurrent replacement
             // by another admin makes this one fail (errc::conflict), never both succeed.
-            etcd_service_type<fcs::log::file> service(opts, fcs::storage::etcd(*eo),
-                                                      fcs::acl::none{}, fcs::crypto::boringssl{},
-                                                      message_log(data, false));
+            etcd_service_type<message_sink> service(opts, fcs::storage::etcd(*eo), fcs::acl::none{},
+                                                    fcs::crypto::boringssl{},
+                                                    message_sink_of(a, data, false));
             return installed(service.install(cert, key, cert_path, key_path),
                              "the previous pair, if any, is in etcd under " +
                                  service.storage().options().prefix + "/archive/" + opts.name +
                                  "/; every server of the group uses the new one for new "
                                  "connections within a second");
         }
-        service_type<fcs::log::file> service(opts, storage_type(data), fcs::acl::posix{},
-                                             fcs::crypto::boringssl{}, message_log(data, false));
+        service_type<message_sink> service(opts, storage_type(data), fcs::acl::posix{},
+                                           fcs::crypto::boringssl{},
+                                           message_sink_of(a, data, false));
         return installed(service.install(cert, key, cert_path, key_path),
                          "the previous pair is in " + layout::archive_folder("") +
                              "/; a running server uses the new one for new connections "
@@ -456,10 +505,13 @@ int replace(const arguments& a) {
     } catch (const fcs::error& e) {
         std::cerr << program << " replace: " << e.what() << "\n"
                   << "nothing was changed; the installed certificate and key are as before\n";
-        // The message log records refused replacements too (never a typo'd folder created for it).
+        // The message log records refused replacements too (never a typo'd folder created for
+        // it); stderr has it already.
         std::error_code ec;
-        if (fs::is_directory(eo ? data : data / layout::folder(fcs::part::certificate), ec))
-            message_log(data, false)
+        if (a.log != "stderr" &&
+            (a.log != "file" ||
+             fs::is_directory(eo ? data : data / layout::folder(fcs::part::certificate), ec)))
+            message_sink_of(a, data, false)
                 .write(fcs::policy::level::error, std::string("replace refused: ") + e.what() +
                                                       "; the installed pair was not changed");
         return 1;
@@ -467,7 +519,7 @@ int replace(const arguments& a) {
 }
 
 /// Prints the pair `service` finds in its storage; `where` names that storage for messages.
-/// Exit status 0 with a usable pair, 1 without one.
+/// Exit status: fcs::monitoring_exit_of the pair's state, critical without a usable pair.
 template <class Service>
 int status_with(Service& service, const arguments& a, const std::string& where) {
     // Read only: inspect() creates, repairs, replays and archives nothing.
@@ -477,7 +529,7 @@ int status_with(Service& service, const arguments& a, const std::string& where) 
         for (auto& f : r.findings)
             std::cerr << program << " status: " << (f.location.empty() ? "" : f.location + ": ")
                       << f.message << "\n";
-        return 1;
+        return exit_status_critical;
     }
     if (a.json)
         std::cout << fcs::status_json_text(fcs::status_json(*r.status, r.findings), 2) << "\n";
@@ -488,7 +540,7 @@ int status_with(Service& service, const arguments& a, const std::string& where) 
             std::cerr << program << " status: "
                       << (f.level == fcs::finding::severity::warning ? "warning: " : "error: ")
                       << (f.location.empty() ? "" : f.location + ": ") << f.message << "\n";
-    return 0;
+    return static_cast<int>(fcs::monitoring_exit_of(r.status->state));
 }
 
 int status(const arguments& a) {
@@ -507,23 +559,26 @@ int status(const arguments& a) {
             std::cerr << program << " status: " << data.string() << ": no "
                       << layout::folder(fcs::part::certificate) << "/ folder; run `" << program
                       << " serve --data-dir " << data.string() << "` once first\n";
-            return 1;
+            return exit_status_critical;
         }
         service_type<fcs::log::null_sink> service(opts, storage_type(data), fcs::acl::posix{},
                                                   fcs::crypto::boringssl{}, fcs::log::null_sink{});
         return status_with(service, a, data.string());
     } catch (const fcs::error& e) {
         std::cerr << program << " status: " << e.what() << "\n";
-        return 1;
+        return exit_status_critical;
     }
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+    // A failure of `status` itself is critical to a monitoring check, never a warning (1).
+    const int failed_status =
+        argc > 1 && std::string_view(argv[1]) == "status" ? exit_status_critical : 1;
     if (auto failed = fcs::examples::harden_process()) {
         std::cerr << program << ": " << *failed << "\n";
-        return 1;
+        return failed_status;
     }
     std::string command = "serve";
     try {
@@ -536,6 +591,6 @@ int main(int argc, char** argv) {
         return serve(a);
     } catch (const std::exception& e) {
         std::cerr << program << " " << command << ": " << e.what() << "\n";
-        return 1;
+        return failed_status;
     }
 }

@@ -40,6 +40,9 @@ using etcd_service = fcs::FailoverCertService<fcs::storage::etcd, fcs::acl::none
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1; // refused input, failure, or (verify) the pair differs
 constexpr int exit_usage = 2;
+/// `status` exits as a monitoring check: fcs::monitoring_exit (0 valid, 1 expiring, 2 expired,
+/// not yet valid); no pair, or a storage it cannot read, is critical too.
+constexpr int exit_status_critical = static_cast<int>(fcs::monitoring_exit::critical);
 
 const char* const general_description = R"(usage: fcs-switchover COMMAND [OPTIONS]
 
@@ -75,7 +78,9 @@ Example:
       --kek-file /etc/fcs/kek --bundle group.pfx --password-file /root/pfx.pass
 
 Exit status: 0 success; 1 failure, refused input or (verify) a different pair, with the file
-and the cause on stderr and the installed pair unchanged; 2 wrong command line.)";
+and the cause on stderr and the installed pair unchanged; 2 wrong command line. status exits
+as a monitoring check: 0 valid, 1 expires within 30 days, 2 expired, not yet valid, no pair or
+the storage cannot be read.)";
 }
 
 /// Each command's help: {description (usage lines and what it does), footer (examples)}.
@@ -160,8 +165,9 @@ Without either, a request that asks for names is refused and its names are print
 
 Shows the pair in use: subject, issuer, SANs, serial, validity, days left, SHA-256
 fingerprint, key type, state, origin, CA or not; what the next start would do about the rest
-goes to stderr. Reads only: creates, repairs and archives nothing. Exit status 0 with a pair,
-1 without one.)",
+goes to stderr. Reads only: creates, repairs and archives nothing. Exit status, as monitoring
+checks (Nagios, Icinga) expect: 0 valid; 1 warning, the pair expires within 30 days; 2
+critical, expired, not yet valid, no pair, or the storage cannot be read.)",
      R"(Example:
   fcs-switchover status --data-dir /var/lib/app --json)"},
 };
@@ -561,14 +567,14 @@ int cmd_status(const arguments& a) {
         if (!report.status) {
             std::cerr << svc.storage().location(std::string(layout::slot), fcs::part::certificate)
                       << ": no certificate pair is installed (run init or import)\n";
-            return exit_failed;
+            return exit_status_critical;
         }
         if (a.json)
             std::cout << fcs::status_json_text(fcs::status_json(*report.status, report.findings), 2)
                       << "\n";
         else
             print_status(*report.status);
-        return exit_ok;
+        return static_cast<int>(fcs::monitoring_exit_of(report.status->state));
     });
 }
 
@@ -585,6 +591,8 @@ int main(int argc, char** argv) {
         return argc < 2 ? exit_usage : exit_ok;
     }
     std::string command = argv[1];
+    // A failure of `status` itself is critical to a monitoring check, never a warning (1).
+    const int failure_exit = command == "status" ? exit_status_critical : exit_failed;
     try {
         auto parsed = parse(argc, argv);
         if (!parsed) // --help: printed
@@ -613,9 +621,9 @@ int main(int argc, char** argv) {
         std::cerr << "fcs-switchover " << command << ": "
                   << (e.file().empty() ? "" : e.file() + ": ") << e.cause()
                   << (e.step().empty() ? "" : " (" + e.step() + ")") << "\n";
-        return exit_failed;
+        return failure_exit;
     } catch (const std::exception& e) {
         std::cerr << "fcs-switchover " << command << ": " << e.what() << "\n";
-        return exit_failed;
+        return failure_exit;
     }
 }

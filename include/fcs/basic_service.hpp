@@ -160,8 +160,9 @@ private:
     std::optional<enum origin> stored_origin(const std::string& name,
                                              const std::string& fingerprint) const;
 
+    /// Records a finding and logs it (with `fields` where the sink keeps them).
     void say(start_report& r, finding::severity sev, const std::string& where,
-             const std::string& msg);
+             const std::string& msg, const policy::log_fields& fields = {});
 
     /// Moves the leaf (the certificate whose key is `key`) to the front. False: none matches.
     bool order_chain(std::vector<certificate>& chain, const private_key& key) const;

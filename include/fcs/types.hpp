@@ -125,6 +125,27 @@ inline const char* to_string(cert_state s) noexcept {
     }
     return "unknown";
 }
+
+/// Exit statuses of a monitoring check, the convention of the Nagios/Icinga plugins.
+enum class monitoring_exit : int { ok = 0, warning = 1, critical = 2 };
+
+/// What a monitoring check reports for a certificate in state `s`: ok when valid, warning
+/// when it expires within the warning window (30 days by default, FCS_DEFAULT_WARN_DAYS),
+/// critical when expired or not yet valid. The `status` commands exit with it, and with
+/// critical when no usable certificate is found.
+constexpr monitoring_exit monitoring_exit_of(cert_state s) noexcept {
+    switch (s) {
+    case cert_state::valid:
+        return monitoring_exit::ok;
+    case cert_state::expiring:
+        return monitoring_exit::warning;
+    case cert_state::expired:
+    case cert_state::not_yet_valid:
+        return monitoring_exit::critical;
+    }
+    return monitoring_exit::critical;
+}
+
 inline const char* to_string(origin o) noexcept {
     switch (o) {
     case origin::generated:

@@ -470,7 +470,7 @@ class EtcdServerGroup(E2E):
         self.assertNotIn("listening on", out)
         open_kek = self.make_kek("open-kek", 0o644)
         code, out, err = self.cli("status", *self.storage_args(open_kek), timeout=30)
-        self.assertEqual(code, 1, out + err)
+        self.assertEqual(code, 2, out + err)  # status: critical, as monitoring checks read it
         self.assertIn("chmod 600", err)
         code, out, err = self.cli("serve", "--storage", self.url, "--port", "0")
         self.assertEqual(code, 2, "etcd without --kek-file is a usage error")
@@ -560,7 +560,7 @@ class EtcdSecureServerGroup(E2E):
         self.assertEqual(code, 0, err)
         self.assertEqual(json.loads(out)["sha256_fingerprint"], new)
         code, out, err = run([SERVER, "status", *base, "--etcd-password-stdin"], timeout=60, input="not-it\n")
-        self.assertEqual(code, 1, out + err)
+        self.assertEqual(code, 2, out + err)  # status: critical
         self.assertIn("etcd refused the user name or password", err)
         self.assertNotIn("not-it", out + err)
         code, out, err = run([SERVER, "status", *base, "--etcd-password-env", "A", "--etcd-password-stdin"])
@@ -635,7 +635,7 @@ class EtcdSecureServerGroup(E2E):
                 (self.connection_args(client_cert=None), "no etcd endpoint answered"),
                 (self.connection_args(client_cert="with-cn"), "use one whose subject has no CN")):
             code, out, err = self.cli("status", "--data-dir", self.data("x"), *args, timeout=60)
-            self.assertEqual(code, 1, f"{args}: {out}{err}")
+            self.assertEqual(code, 2, f"{args}: {out}{err}")  # status: critical
             self.assertIn(expect, err)
             self.assertNotIn("not-it", err + out)
             self.assertNotIn("node-secret", err + out)

@@ -498,7 +498,7 @@ def group_pair():
     check(s.get("sha256_fingerprint") == active_fp and s.get("is_ca") is True and s.get("state") == "valid",
           "status --json", out + err)
     rc, out, err = fcs("status", "--data-dir", "empty")
-    check(rc == 1 and "no certificate pair" in err, "status without a pair: exit 1", out + err)
+    check(rc == 2 and "no certificate pair" in err, "status without a pair: exit 2 (critical)", out + err)
     check("imported" in read("backup/Logs/messages.log").decode(), "the message log records the import")
 
 
@@ -667,7 +667,7 @@ def group_cli():
     check(snapshot(d) == before and os.stat(path(d, SG)).st_mode & 0o777 == 0o750,
           "status changes no file and no mode")
     rc, out, err = fcs("status", "--data-dir", "never-made")
-    check(rc == 1 and not os.path.exists(path("never-made")), "status makes no data folder", err)
+    check(rc == 2 and not os.path.exists(path("never-made")), "status makes no data folder (exit 2)", err)
     # The password never reaches the message log or the output.
     write("pw.txt", "Zebra-Password-42\n", 0o600)
     c, k = selfsigned("p")

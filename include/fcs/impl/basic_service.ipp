@@ -100,7 +100,8 @@ auto basic_service<Storage, Acl, Crypto, Log, Clock>::start() -> start_report {
                 std::string("generated a new ") +
                     (opts_.profile == profile_kind::group_ca ? "server-group CA" : "self-signed") +
                     " certificate (" + crypto_.key_description(chosen->key) + ", valid until " +
-                    iso(chosen->info.not_after) + "), SHA-256 " + chosen->info.sha256_fingerprint);
+                    iso(chosen->info.not_after) + "), SHA-256 " + chosen->info.sha256_fingerprint,
+                {"generated", chosen->name, chosen->info.sha256_fingerprint});
         } catch (const error& e) {
             // A shared storage (etcd) refuses the write when another node stored a pair
             // first (errc::conflict): all nodes of a group must serve the winner's pair.
@@ -200,13 +201,15 @@ auto basic_service<Storage, Acl, Crypto, Log, Clock>::install_parsed(std::vector
     cred->info = std::move(info);
     cred->origin = how;
     publish(cred);
-    log_.write(policy::level::info,
-               storage_.location(name, part::certificate) + ": " + std::string(to_string(how)) +
-                   " a new certificate (" + cred->info.subject + ", issued by " +
-                   cred->info.issuer + "), SHA-256 " + cred->info.sha256_fingerprint +
-                   (cur ? "; the previous one (SHA-256 " + cur->info.sha256_fingerprint +
-                              ") is in the archive"
-                        : std::string()));
+    policy::write_log(log_, policy::level::info,
+                      storage_.location(name, part::certificate) + ": " +
+                          std::string(to_string(how)) + " a new certificate (" +
+                          cred->info.subject + ", issued by " + cred->info.issuer + "), SHA-256 " +
+                          cred->info.sha256_fingerprint +
+                          (cur ? "; the previous one (SHA-256 " + cur->info.sha256_fingerprint +
+                                     ") is in the archive"
+                               : std::string()),
+                      {to_string(how), name, cred->info.sha256_fingerprint});
     auto st = status();
     date_findings(st, nullptr);
     return st;
@@ -242,7 +245,8 @@ auto basic_service<Storage, Acl, Crypto, Log, Clock>::reload() -> reload_result 
     r.changed = true;
     r.message = "now using " + storage_.location(best->name, part::certificate) + ", SHA-256 " +
                 best->info.sha256_fingerprint;
-    log_.write(policy::level::info, "reloaded: " + r.message);
+    policy::write_log(log_, policy::level::info, "reloaded: " + r.message,
+                      {"reloaded", best->name, best->info.sha256_fingerprint});
     date_findings(status(), nullptr);
     return r;
 }
@@ -413,12 +417,14 @@ auto basic_service<Storage, Acl, Crypto, Log, Clock>::stored_origin(
 template <class Storage, class Acl, class Crypto, class Log, class Clock>
 auto basic_service<Storage, Acl, Crypto, Log, Clock>::say(start_report& r, finding::severity sev,
                                                           const std::string& where,
-                                                          const std::string& msg) -> void {
+                                                          const std::string& msg,
+                                                          const policy::log_fields& fields)
+    -> void {
     r.findings.push_back({sev, where, msg});
     auto lv = sev == finding::severity::info      ? policy::level::info
               : sev == finding::severity::warning ? policy::level::warning
                                                   : policy::level::error;
-    log_.write(lv, where.empty() ? msg : where + ": " + msg);
+    policy::write_log(log_, lv, where.empty() ? msg : where + ": " + msg, fields);
 }
 
 template <class Storage, class Acl, class Crypto, class Log, class Clock>
@@ -694,12 +700,14 @@ auto basic_service<Storage, Acl, Crypto, Log, Clock>::date_findings(const cert_s
     auto f = date_finding(s);
     if (!f)
         return;
+    const policy::log_fields fields{to_string(s.state), s.name, s.info.sha256_fingerprint};
     if (report)
-        say(*report, f->level, f->location, f->message);
+        say(*report, f->level, f->location, f->message, fields);
     else
-        log_.write(f->level == finding::severity::warning ? policy::level::warning
-                                                          : policy::level::error,
-                   f->location + ": " + f->message);
+        policy::write_log(log_,
+                          f->level == finding::severity::warning ? policy::level::warning
+                                                                 : policy::level::error,
+                          f->location + ": " + f->message, fields);
 }
 
 } // namespace fcs

@@ -146,10 +146,13 @@ public:
     struct entry {
         policy::level level;
         std::string message;
+        std::string event, cert_name, fingerprint; ///< the policy::log_fields, if any
     };
-    void write(policy::level l, std::string_view msg) {
+    void write(policy::level l, std::string_view msg) { write(l, msg, {}); }
+    void write(policy::level l, std::string_view msg, const policy::log_fields& f) {
         std::lock_guard lock(state_->mutex);
-        state_->entries.push_back({l, std::string(msg)});
+        state_->entries.push_back({l, std::string(msg), std::string(f.event),
+                                   std::string(f.cert_name), std::string(f.fingerprint)});
     }
     std::vector<entry> entries() const {
         std::lock_guard lock(state_->mutex);

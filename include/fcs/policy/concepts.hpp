@@ -173,6 +173,37 @@ concept LogSink = PolicyOf<L, kind::log> && requires(L& l, level lv, std::string
     { l.write(lv, m) } -> std::same_as<void>;
 };
 
+/// What a message is about, for sinks that store fields beside the text (the journal's
+/// FCS_EVENT, FCS_CERT_NAME, FCS_FINGERPRINT). An empty member is not known or not relevant.
+/// The message itself always says the same in words: a sink may ignore the fields.
+struct log_fields {
+    std::string_view event;       ///< "generated", "installed", "imported", "reloaded",
+                                  ///< "expiring", "expired", "not-yet-valid"
+    std::string_view cert_name;   ///< the slot name, e.g. "FailoverService"
+    std::string_view fingerprint; ///< SHA-256, colon-separated upper-case hex
+};
+
+/**
+ * Optional, for sinks that keep structured fields:
+ *  3. `l.write(level, message, fields)` with a `const log_fields&`, thread-safe like 2.
+ * The core calls it through fcs::policy::write_log for the events log_fields names, and the
+ * two-argument form for everything else; a sink without it gets only the message.
+ */
+template <class L>
+concept StructuredLogSink = LogSink<L> &&
+    requires(L& l, level lv, std::string_view m, const log_fields& f) {
+    { l.write(lv, m, f) } -> std::same_as<void>;
+};
+
+/// Writes `m` with its fields where the sink keeps them, else the message alone.
+template <LogSink L>
+void write_log(L& l, level lv, std::string_view m, const log_fields& f) {
+    if constexpr (StructuredLogSink<L>)
+        l.write(lv, m, f);
+    else
+        l.write(lv, m);
+}
+
 /// What a storage watch calls after the stored pair may have changed (see WatchableStorage).
 using watch_change_fn = std::function<void()>;
 /// What a storage watch calls with its own problems (cannot watch, reconnecting).
