@@ -152,7 +152,7 @@ public:
     using executor_type = boost::asio::io_context::executor_type;
 
     https_server(SSL_CTX* ctx, https_options options, handler handle)
-        : ctx_(ctx)
+        : ctx_(ctx ? bssl::UpRef(ctx) : bssl::UniquePtr<SSL_CTX>())
         , options_(std::move(options))
         , handle_(std::move(handle)) {
         if (!ctx_ || !handle_)
@@ -161,7 +161,6 @@ public:
         if (!https_detail::socket_bio_method())
             throw error(errc::crypto_failed, options_.bind, "start the HTTPS server",
                         "creating the socket BIO method failed");
-        SSL_CTX_up_ref(ctx_);
         boost::system::error_code ec;
         address_ = boost::asio::ip::make_address(options_.bind, ec);
         if (ec)
@@ -180,7 +179,6 @@ public:
     ~https_server() {
         stop_threads();
         workers_.clear(); // connections, then listeners, then loops
-        SSL_CTX_free(ctx_);
     }
     https_server(const https_server&) = delete;
     https_server& operator=(const https_server&) = delete;
@@ -258,7 +256,7 @@ private:
 
         /// False when BoringSSL could not make the connection's state (the caller frees it).
         bool start() {
-            ssl_.reset(SSL_new(w_.server.ctx_));
+            ssl_.reset(SSL_new(w_.server.ctx_.get()));
             if (!ssl_)
                 return false;
             BIO* bio = BIO_new(https_detail::socket_bio_method());
@@ -678,7 +676,7 @@ private:
         options_.max_connections = fits;
     }
 
-    SSL_CTX* ctx_;
+    bssl::UniquePtr<SSL_CTX> ctx_; ///< a reference of ours (released on a constructor's throw too)
     https_options options_;
     handler handle_;
     boost::asio::ip::address address_;
