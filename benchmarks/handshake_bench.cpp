@@ -268,6 +268,35 @@ void run_floor(benchmark::State& state, EVP_PKEY* key) {
     }
 }
 
+/// The fcs handshake and its floor interleaved, one of each per iteration: whatever else the
+/// machine does slows both alike, so their ratio holds where separate runs drift (on a shared
+/// 2-core machine the floor alone measured 74 and 120 us in two runs of one build). The
+/// iteration time is the handshake's; counters: the floor's mean and handshake/floor.
+void run_full_vs_floor(benchmark::State& state, SSL_CTX* server_ctx, EVP_PKEY* key) {
+    client cl;
+    std::uint8_t digest[32], peer_pub[32], peer_priv[32];
+    RAND_bytes(digest, sizeof digest);
+    X25519_keypair(peer_pub, peer_priv);
+    double handshake_ns = 0, floor_ns = 0;
+    for (auto _ : state) {
+        auto r = handshake(server_ctx, cl.ctx.get(), nullptr, nullptr);
+        auto t0 = thread_cpu_ns();
+        bool ok = floor_sign(key, digest) && floor_x25519(peer_pub);
+        auto f = thread_cpu_ns() - t0;
+        if (r.resumed || !ok) {
+            state.SkipWithError(r.resumed ? "a full handshake resumed" : "floor operation failed");
+            break;
+        }
+        handshake_ns += double(r.server_ns);
+        floor_ns += double(f);
+        state.SetIterationTime(double(r.server_ns) * 1e-9);
+    }
+    if (floor_ns > 0) {
+        state.counters["floor_us"] = floor_ns / 1e3 / double(state.iterations());
+        state.counters["per_floor"] = handshake_ns / floor_ns;
+    }
+}
+
 /// What the certificate step costs: the load of the published credential.
 /// server_context::current(): the owned pointer (a mutex and a shared_ptr copy). Not the
 /// handshake path: status and tests use it.
@@ -322,10 +351,17 @@ public:
             }
             double us =
                 r.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(r.time_unit) * 1e6;
-            if (r.run_type == Run::RT_Iteration)
+            if (r.run_type == Run::RT_Iteration) {
                 times_[r.run_name.function_name].push_back(us);
-            else if (r.aggregate_name == "median") // --benchmark_report_aggregates_only
+                if (auto c = r.counters.find("per_floor"); c != r.counters.end())
+                    per_floor_[r.run_name.function_name].push_back(c->second.value);
+            }
+            else if (r.aggregate_name == "median") { // --benchmark_report_aggregates_only
                 medians_[r.run_name.function_name] = {us, std::size_t(r.repetitions)};
+                if (auto c = r.counters.find("per_floor"); c != r.counters.end())
+                    per_floor_median_[r.run_name.function_name] = {c->second.value,
+                                                                   std::size_t(r.repetitions)};
+            }
         }
         ConsoleReporter::ReportRuns(runs);
     }
@@ -350,12 +386,34 @@ public:
         return m == medians_.end() ? 0 : m->second.second;
     }
 
+    /// Median of the handshake/floor ratio of an interleaved benchmark (negative: not run).
+    double median_per_floor(const std::string& name) const {
+        auto it = per_floor_.find(name);
+        if (it == per_floor_.end() || it->second.empty()) {
+            auto m = per_floor_median_.find(name);
+            return m == per_floor_median_.end() ? -1 : m->second.first;
+        }
+        auto v = it->second;
+        std::sort(v.begin(), v.end());
+        auto n = v.size();
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+    std::size_t per_floor_runs(const std::string& name) const {
+        auto it = per_floor_.find(name);
+        if (it != per_floor_.end() && !it->second.empty())
+            return it->second.size();
+        auto m = per_floor_median_.find(name);
+        return m == per_floor_median_.end() ? 0 : m->second.second;
+    }
+
     /// "NAME: MESSAGE" of every run that stopped with SkipWithError (failed, not skipped).
     const std::vector<std::string>& errors() const { return errors_; }
 
 private:
     std::vector<std::string> errors_;
     std::map<std::string, std::vector<double>> times_;
+    std::map<std::string, std::vector<double>> per_floor_;
+    std::map<std::string, std::pair<double, std::size_t>> per_floor_median_;
     std::map<std::string, std::pair<double, std::size_t>> medians_;
 };
 
@@ -398,6 +456,10 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("full/" + id.label + "/floor").c_str(), run_floor, key)
             ->UseManualTime()
             ->Unit(unit);
+        benchmark::RegisterBenchmark(("full/" + id.label + "/fcs_with_floor").c_str(),
+                                     run_full_vs_floor, f, key)
+            ->UseManualTime()
+            ->Unit(unit);
         benchmark::RegisterBenchmark(("resumed/" + id.label + "/fcs").c_str(), run_resumed, f)
             ->UseManualTime()
             ->Unit(unit);
@@ -432,10 +494,15 @@ int main(int argc, char** argv) {
                 "SSL_do_handshake only):\n");
     for (auto& id : ids) {
         const std::string f = "full/" + id.label, r = "resumed/" + id.label;
-        print_ratio(rep, f + "/fcs", f + "/floor", "target <= 1.3");
+        print_ratio(rep, f + "/fcs", f + "/floor", "target <= 1.2");
+        if (double pf = rep.median_per_floor(f + "/fcs_with_floor"); pf > 0)
+            std::printf("  %-44s %27s = %5.3f   (target <= 1.2, interleaved per iteration, "
+                        "median of %zu runs)\n",
+                        (f + "/fcs_with_floor").c_str(), "handshake / floor", pf,
+                        rep.per_floor_runs(f + "/fcs_with_floor"));
         print_ratio(rep, f + "/fcs", f + "/minimal", "target <= 1.05");
         print_ratio(rep, f + "/minimal", f + "/floor", "reference");
-        print_ratio(rep, r + "/fcs", "resumed/floor", "target <= 1.3");
+        print_ratio(rep, r + "/fcs", "resumed/floor", "target <= 1.2");
         print_ratio(rep, r + "/fcs", r + "/minimal", "target <= 1.05");
         print_ratio(rep, r + "/minimal", "resumed/floor", "reference");
     }
