@@ -8,6 +8,7 @@
 # FCS_SANITIZERS=0 skips those stages. Last, the Windows stage (FCS_WINDOWS=0 skips it, except
 # under CI=true):
 #   bash scripts/fcs.sh windows                  cross-build the Windows tests, run them under Wine
+#                                                (in FCS_WINDOWS_BUILD_DIR, default build-win)
 #   bash scripts/fcs.sh setup-windows            only mingw-w64, Wine and BoringSSL for Windows
 # Idempotent: packages already installed are not touched, the build folder is reused.
 # BoringSSL: built once from Debian's source package (static, with its x86-64 assembly, without
@@ -202,11 +203,14 @@ windows() {
   cmake --build "$wb" -j "$jobs"
   echo "== Windows: tests under $(wine --version 2>/dev/null) (prefix $wb/wine)"
   # stdio on /dev/null: wineboot and wineserver inherit it, and an inherited pipe keeps a
-  # caller's `| grep` waiting for them. wineserver -p: one server for all tests, stopped below.
-  WINEPREFIX=$wb/wine WINEDEBUG=-all wineserver -p </dev/null >/dev/null 2>&1
-  WINEPREFIX=$wb/wine WINEDEBUG=-all wineboot -i </dev/null >/dev/null 2>&1 || {
+  # caller's `| grep` waiting for them. wineserver -p: one server for all tests (it needs the
+  # prefix folder), stopped below; wineboot then makes the prefix (first run: 3-7 s, ~700 MB).
+  mkdir -p "$wb/wine"
+  if ! { WINEPREFIX=$wb/wine WINEDEBUG=-all wineserver -p </dev/null >/dev/null 2>&1 &&
+         WINEPREFIX=$wb/wine WINEDEBUG=-all wineboot -i </dev/null >"$wb/wineboot.log" 2>&1; }; then
     WINEPREFIX=$wb/wine wineserver -k </dev/null >/dev/null 2>&1 || true
-    echo "fcs: could not create the Wine prefix $wb/wine" >&2; return 1; }
+    echo "fcs: could not create the Wine prefix $wb/wine (log: $wb/wineboot.log)" >&2; return 1
+  fi
   (cd "$wb" && ctest --output-on-failure -j "$jobs") || rc=$?
   WINEPREFIX=$wb/wine wineserver -k </dev/null >/dev/null 2>&1 || true
   return $rc

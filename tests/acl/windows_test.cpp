@@ -76,6 +76,45 @@ std::vector<std::uint8_t> from_sddl(const wchar_t* sddl) {
     return {p, p + len};
 }
 
+struct temp_folder {
+    std::wstring path;
+    temp_folder() {
+        wchar_t base[MAX_PATH + 1];
+        DWORD n = ::GetTempPathW(MAX_PATH + 1, base);
+        BOOST_REQUIRE(n > 0 && n <= MAX_PATH);
+        path = std::wstring(base) + L"fcs-acl-" + std::to_wstring(::GetCurrentProcessId()) + L"-" +
+               std::to_wstring(::GetTickCount64());
+        BOOST_REQUIRE(::CreateDirectoryW(path.c_str(), nullptr));
+    }
+    ~temp_folder() { remove_tree(path); }
+    static void remove_tree(const std::wstring& at) {
+        WIN32_FIND_DATAW d;
+        HANDLE h = ::FindFirstFileW((at + L"\\*").c_str(), &d);
+        if (h != INVALID_HANDLE_VALUE) {
+            do {
+                const std::wstring name = d.cFileName;
+                if (name == L"." || name == L"..")
+                    continue;
+                if (d.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+                    remove_tree(at + L"\\" + name);
+                else
+                    ::DeleteFileW((at + L"\\" + name).c_str());
+            } while (::FindNextFileW(h, &d));
+            ::FindClose(h);
+        }
+        ::RemoveDirectoryW(at.c_str());
+    }
+};
+
+/// Creates `path` (CREATE_NEW) with `descriptor` at creation.
+void create_with(const std::wstring& path, const std::vector<std::uint8_t>& descriptor) {
+    SECURITY_ATTRIBUTES sa = fcs::acl::security_attributes(descriptor);
+    fcs::detail::unique_handle h(::CreateFileW(path.c_str(), GENERIC_WRITE, 0, &sa, CREATE_NEW,
+                                               FILE_ATTRIBUTE_NORMAL, nullptr));
+    const DWORD err = ::GetLastError();
+    BOOST_REQUIRE_MESSAGE(h, "CreateFileW: " << fcs::detail::win32_message(err));
+}
+
 /// The finding's text, empty when there is none (so a failing test shows it).
 std::string finding(const std::optional<fcs::access_problem>& p) { return p ? p->text : std::string(); }
 
@@ -94,6 +133,12 @@ BOOST_AUTO_TEST_CASE(service_sid_follows_the_virtual_account_rule) {
     BOOST_TEST(fcs::acl::service_account_sid("TrustedInstaller").str() == trusted_installer);
     BOOST_TEST(fcs::acl::service_account_sid("nt service\\trustedinstaller").str() == trusted_installer);
     BOOST_TEST(fcs::acl::service_account_sid("FcsTest").str() != trusted_installer);
+    // Another value Windows publishes (SQL Server's default instance).
+    BOOST_TEST(fcs::acl::service_account_sid("NT SERVICE\\MSSQLSERVER").str() ==
+               "S-1-5-80-3880718306-3832830129-1677859214-2598158968-1052248003");
+    // Beyond ASCII too: the name is upper-cased as UTF-16 ("\u00e4" and "\u00c4", UTF-8 here).
+    BOOST_TEST(fcs::acl::service_account_sid("dienst-\xc3\xa4").str() ==
+               fcs::acl::service_account_sid("DIENST-\xc3\x84").str());
     // The binary form is the one Windows parses from the text.
     PSID parsed = nullptr;
     BOOST_REQUIRE(::ConvertStringSidToSidA(trusted_installer, &parsed));
@@ -179,6 +224,29 @@ BOOST_AUTO_TEST_CASE(a_writing_service_gets_modify_and_no_service_means_no_entry
                "D:P(A;;FA;;;SY)(A;;FA;;;BA)");
     BOOST_TEST(fcs::acl::to_sddl(none.descriptor(item_class::public_item, false)) ==
                "D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)");
+}
+
+BOOST_AUTO_TEST_CASE(folders_and_files_are_created_with_the_descriptors) {
+    // What Wine can show too: CreateDirectoryW and CreateFileW take each descriptor at
+    // creation (what the DACL then holds on disk is for acl_windows_ntfs, on NTFS).
+    const windows acl = make_acl();
+    const auto rules = acl.rules();
+    temp_folder dir;
+    for (auto c : {item_class::public_item, item_class::secret_item}) {
+        const std::wstring folder = dir.path + (c == item_class::public_item ? L"\\Certificates" : L"\\Keys");
+        SECURITY_ATTRIBUTES sa = fcs::acl::security_attributes(rules.of(c).dir_security);
+        const BOOL made = ::CreateDirectoryW(folder.c_str(), &sa);
+        const DWORD made_err = ::GetLastError();
+        BOOST_TEST_REQUIRE(made != 0, fcs::detail::win32_message(made_err));
+        const std::wstring file = folder + L"\\x";
+        create_with(file, rules.of(c).file_security);
+        SECURITY_ATTRIBUTES again = fcs::acl::security_attributes(rules.of(c).file_security);
+        fcs::detail::unique_handle h(::CreateFileW(file.c_str(), GENERIC_WRITE, 0, &again, CREATE_NEW,
+                                                   FILE_ATTRIBUTE_NORMAL, nullptr));
+        const DWORD err = ::GetLastError();
+        BOOST_TEST(!h); // CREATE_NEW never opens what exists
+        BOOST_TEST(err == DWORD{ERROR_FILE_EXISTS});
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -277,45 +345,6 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(acl_windows_ntfs)
 
 namespace {
-
-struct temp_folder {
-    std::wstring path;
-    temp_folder() {
-        wchar_t base[MAX_PATH + 1];
-        DWORD n = ::GetTempPathW(MAX_PATH + 1, base);
-        BOOST_REQUIRE(n > 0 && n <= MAX_PATH);
-        path = std::wstring(base) + L"fcs-acl-" + std::to_wstring(::GetCurrentProcessId()) + L"-" +
-               std::to_wstring(::GetTickCount64());
-        BOOST_REQUIRE(::CreateDirectoryW(path.c_str(), nullptr));
-    }
-    ~temp_folder() {
-        WIN32_FIND_DATAW d;
-        HANDLE h = ::FindFirstFileW((path + L"\\*").c_str(), &d);
-        if (h != INVALID_HANDLE_VALUE) {
-            do {
-                std::wstring name = d.cFileName;
-                if (name == L"." || name == L"..")
-                    continue;
-                std::wstring full = path + L"\\" + name;
-                if (d.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
-                    ::RemoveDirectoryW(full.c_str());
-                } else {
-                    ::DeleteFileW(full.c_str());
-                }
-            } while (::FindNextFileW(h, &d));
-            ::FindClose(h);
-        }
-        ::RemoveDirectoryW(path.c_str());
-    }
-};
-
-/// Creates `path` (CREATE_NEW) with `descriptor` at creation.
-void create_with(const std::wstring& path, const std::vector<std::uint8_t>& descriptor) {
-    SECURITY_ATTRIBUTES sa = fcs::acl::security_attributes(descriptor);
-    fcs::detail::unique_handle h(::CreateFileW(path.c_str(), GENERIC_WRITE, 0, &sa, CREATE_NEW,
-                                               FILE_ATTRIBUTE_NORMAL, nullptr));
-    BOOST_REQUIRE_MESSAGE(h, "CreateFileW: " << fcs::detail::win32_message(::GetLastError()));
-}
 
 /// The DACL stored on disk, as GetNamedSecurityInfoW reads it, in self-relative form.
 std::vector<std::uint8_t> stored_dacl(const std::wstring& path) {
