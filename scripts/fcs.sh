@@ -211,7 +211,8 @@ windows() {
     WINEPREFIX=$wb/wine wineserver -k </dev/null >/dev/null 2>&1 || true
     echo "fcs: could not create the Wine prefix $wb/wine (log: $wb/wineboot.log)" >&2; return 1
   fi
-  (cd "$wb" && ctest --output-on-failure -j "$jobs") || rc=$?
+  # --timeout: a Wine process that kept a test's output pipe open would hold ctest forever.
+  (cd "$wb" && ctest --output-on-failure -j "$jobs" --timeout 300) || rc=$?
   WINEPREFIX=$wb/wine wineserver -k </dev/null >/dev/null 2>&1 || true
   return $rc
 }
