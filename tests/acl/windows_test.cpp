@@ -16,7 +16,8 @@ namespace {
 using fcs::item_class;
 using fcs::acl::windows;
 
-constexpr const char* trusted_installer = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464";
+constexpr const char* trusted_installer =
+    "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464";
 
 struct ace_view {
     BYTE type;
@@ -116,9 +117,13 @@ void create_with(const std::wstring& path, const std::vector<std::uint8_t>& desc
 }
 
 /// The finding's text, empty when there is none (so a failing test shows it).
-std::string finding(const std::optional<fcs::access_problem>& p) { return p ? p->text : std::string(); }
+std::string finding(const std::optional<fcs::access_problem>& p) {
+    return p ? p->text : std::string();
+}
 
-windows make_acl() { return windows({.service_name = "NT SERVICE\\FcsTest"}); }
+windows make_acl() {
+    return windows({.service_name = "NT SERVICE\\FcsTest"});
+}
 
 } // namespace
 
@@ -128,10 +133,12 @@ BOOST_AUTO_TEST_SUITE(acl_windows)
 
 BOOST_AUTO_TEST_CASE(service_sid_follows_the_virtual_account_rule) {
     // The value Windows itself gives NT SERVICE\TrustedInstaller.
-    BOOST_TEST(fcs::acl::service_account_sid("NT SERVICE\\TrustedInstaller").str() == trusted_installer);
+    BOOST_TEST(fcs::acl::service_account_sid("NT SERVICE\\TrustedInstaller").str() ==
+               trusted_installer);
     // The prefix is optional and the name is upper-cased first.
     BOOST_TEST(fcs::acl::service_account_sid("TrustedInstaller").str() == trusted_installer);
-    BOOST_TEST(fcs::acl::service_account_sid("nt service\\trustedinstaller").str() == trusted_installer);
+    BOOST_TEST(fcs::acl::service_account_sid("nt service\\trustedinstaller").str() ==
+               trusted_installer);
     BOOST_TEST(fcs::acl::service_account_sid("FcsTest").str() != trusted_installer);
     // Another value Windows publishes (SQL Server's default instance).
     BOOST_TEST(fcs::acl::service_account_sid("NT SERVICE\\MSSQLSERVER").str() ==
@@ -144,7 +151,8 @@ BOOST_AUTO_TEST_CASE(service_sid_follows_the_virtual_account_rule) {
     BOOST_REQUIRE(::ConvertStringSidToSidA(trusted_installer, &parsed));
     fcs::detail::unique_local<void> owned(parsed);
     BOOST_TEST(::EqualSid(parsed, fcs::acl::service_account_sid("TrustedInstaller").get()));
-    BOOST_TEST(::GetLengthSid(parsed) == fcs::acl::service_account_sid("TrustedInstaller").bytes().size());
+    BOOST_TEST(::GetLengthSid(parsed) ==
+               fcs::acl::service_account_sid("TrustedInstaller").bytes().size());
     for (const char* bad : {"", "NT SERVICE\\", "a\\b", "a/b"})
         BOOST_CHECK_THROW(fcs::acl::service_account_sid(bad), fcs::error);
 }
@@ -160,7 +168,8 @@ BOOST_AUTO_TEST_CASE(well_known_sids_are_the_ones_windows_makes) {
         return std::vector<std::uint8_t>(s.bytes().begin(), s.bytes().end());
     };
     BOOST_TEST(bytes(fcs::acl::windows_sid::local_system()) == well_known(WinLocalSystemSid));
-    BOOST_TEST(bytes(fcs::acl::windows_sid::administrators()) == well_known(WinBuiltinAdministratorsSid));
+    BOOST_TEST(bytes(fcs::acl::windows_sid::administrators()) ==
+               well_known(WinBuiltinAdministratorsSid));
     BOOST_TEST(bytes(fcs::acl::windows_sid::users()) == well_known(WinBuiltinUsersSid));
 }
 
@@ -172,14 +181,17 @@ BOOST_AUTO_TEST_CASE(key_items_are_protected_and_only_for_admins_system_and_the_
     BOOST_TEST(rules.secret_items.dir_security == acl.descriptor(item_class::secret_item, true));
 
     bool is_protected = false;
-    auto file = read_dacl(const_cast<std::uint8_t*>(rules.secret_items.file_security.data()), is_protected);
+    auto file =
+        read_dacl(const_cast<std::uint8_t*>(rules.secret_items.file_security.data()), is_protected);
     BOOST_TEST(is_protected);
-    const std::vector<ace_view> want_file{{ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-18"},
-                                          {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-32-544"},
-                                          {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_GENERIC_READ, svc}};
+    const std::vector<ace_view> want_file{
+        {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-18"},
+        {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-32-544"},
+        {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_GENERIC_READ, svc}};
     BOOST_TEST(file == want_file, boost::test_tools::per_element());
 
-    auto folder = read_dacl(const_cast<std::uint8_t*>(rules.secret_items.dir_security.data()), is_protected);
+    auto folder =
+        read_dacl(const_cast<std::uint8_t*>(rules.secret_items.dir_security.data()), is_protected);
     BOOST_TEST(is_protected);
     const BYTE oici = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE;
     const std::vector<ace_view> want_folder{
@@ -199,12 +211,14 @@ BOOST_AUTO_TEST_CASE(certificate_items_are_readable_by_users_and_the_service) {
     const std::string svc = fcs::acl::service_account_sid("FcsTest").str();
     const auto rules = acl.rules();
     bool is_protected = false;
-    auto file = read_dacl(const_cast<std::uint8_t*>(rules.public_items.file_security.data()), is_protected);
+    auto file =
+        read_dacl(const_cast<std::uint8_t*>(rules.public_items.file_security.data()), is_protected);
     BOOST_TEST(is_protected);
-    const std::vector<ace_view> want_file{{ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-18"},
-                                          {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-32-544"},
-                                          {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_GENERIC_READ, svc},
-                                          {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_GENERIC_READ, "S-1-5-32-545"}};
+    const std::vector<ace_view> want_file{
+        {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-18"},
+        {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, "S-1-5-32-544"},
+        {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_GENERIC_READ, svc},
+        {ACCESS_ALLOWED_ACE_TYPE, 0, FILE_GENERIC_READ, "S-1-5-32-545"}};
     BOOST_TEST(file == want_file, boost::test_tools::per_element());
     BOOST_TEST(fcs::acl::to_sddl(rules.public_items.file_security) ==
                "D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;" + svc + ")(A;;FR;;;BU)");
@@ -233,7 +247,8 @@ BOOST_AUTO_TEST_CASE(folders_and_files_are_created_with_the_descriptors) {
     const auto rules = acl.rules();
     temp_folder dir;
     for (auto c : {item_class::public_item, item_class::secret_item}) {
-        const std::wstring folder = dir.path + (c == item_class::public_item ? L"\\Certificates" : L"\\Keys");
+        const std::wstring folder =
+            dir.path + (c == item_class::public_item ? L"\\Certificates" : L"\\Keys");
         SECURITY_ATTRIBUTES sa = fcs::acl::security_attributes(rules.of(c).dir_security);
         const BOOL made = ::CreateDirectoryW(folder.c_str(), &sa);
         const DWORD made_err = ::GetLastError();
@@ -241,8 +256,8 @@ BOOST_AUTO_TEST_CASE(folders_and_files_are_created_with_the_descriptors) {
         const std::wstring file = folder + L"\\x";
         create_with(file, rules.of(c).file_security);
         SECURITY_ATTRIBUTES again = fcs::acl::security_attributes(rules.of(c).file_security);
-        fcs::detail::unique_handle h(::CreateFileW(file.c_str(), GENERIC_WRITE, 0, &again, CREATE_NEW,
-                                                   FILE_ATTRIBUTE_NORMAL, nullptr));
+        fcs::detail::unique_handle h(::CreateFileW(file.c_str(), GENERIC_WRITE, 0, &again,
+                                                   CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr));
         const DWORD err = ::GetLastError();
         BOOST_TEST(!h); // CREATE_NEW never opens what exists
         BOOST_TEST(err == DWORD{ERROR_FILE_EXISTS});
@@ -274,9 +289,10 @@ BOOST_AUTO_TEST_CASE(a_key_anyone_else_may_read_is_too_open) {
         {L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)", "BUILTIN\\Users"},
         {L"D:P(A;;FA;;;SY)(A;;GR;;;WD)", "Everyone"},
         {L"D:(A;;FA;;;SY)(A;;FR;;;AU)", "Authenticated Users"},
-        {L"D:P(A;;FA;;;BA)(A;;FR;;;" + fcs::detail::widen(trusted_installer) + L")", "S-1-5-80-956008885"},
-        {L"D:P(A;;FA;;;BA)(A;;WD;;;BU)", "BUILTIN\\Users"},  // may rewrite the DACL
-        {L"D:P(A;;FA;;;BA)(A;;FW;;;BU)", "BUILTIN\\Users"},  // may replace the key
+        {L"D:P(A;;FA;;;BA)(A;;FR;;;" + fcs::detail::widen(trusted_installer) + L")",
+         "S-1-5-80-956008885"},
+        {L"D:P(A;;FA;;;BA)(A;;WD;;;BU)", "BUILTIN\\Users"}, // may rewrite the DACL
+        {L"D:P(A;;FA;;;BA)(A;;FW;;;BU)", "BUILTIN\\Users"}, // may replace the key
     };
     for (const auto& s : too_open) {
         fcs::file_facts f;
@@ -289,16 +305,18 @@ BOOST_AUTO_TEST_CASE(a_key_anyone_else_may_read_is_too_open) {
     }
     // Denials only narrow; inherit-only entries are for what a folder holds, not for itself.
     for (const std::wstring& ok : {L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;" + svc + L")(D;;FA;;;BU)",
-                                  std::wstring(L"D:P(A;;FA;;;SY)(A;OIIO;FR;;;BU)")}) {
+                                   std::wstring(L"D:P(A;;FA;;;SY)(A;OIIO;FR;;;BU)")}) {
         BOOST_TEST_INFO(fcs::detail::narrow(ok));
-        BOOST_TEST(finding(acl.check_descriptor(from_sddl(ok.c_str()), item_class::secret_item)) == "");
+        BOOST_TEST(finding(acl.check_descriptor(from_sddl(ok.c_str()), item_class::secret_item)) ==
+                   "");
     }
 }
 
 BOOST_AUTO_TEST_CASE(a_certificate_anyone_else_may_change_is_too_open) {
     const windows acl = make_acl();
-    BOOST_TEST(finding(acl.check_descriptor(from_sddl(L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)(A;;FR;;;WD)"),
-                                     item_class::public_item)) == "");
+    BOOST_TEST(finding(acl.check_descriptor(
+                   from_sddl(L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)(A;;FR;;;WD)"),
+                   item_class::public_item)) == "");
     auto p = acl.check_descriptor(from_sddl(L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FRFW;;;BU)"),
                                   item_class::public_item);
     BOOST_REQUIRE(p);
@@ -320,8 +338,10 @@ BOOST_AUTO_TEST_CASE(no_dacl_or_a_foreign_owner_is_a_finding) {
     BOOST_REQUIRE(foreign);
     BOOST_TEST(foreign->text.find("owned by BUILTIN\\Users") != std::string::npos, foreign->text);
     BOOST_TEST(!foreign->mode_only); // a new DACL does not take the owner's rights away
-    BOOST_TEST(finding(acl.check_descriptor(from_sddl(L"O:SYD:P(A;;FA;;;SY)"), item_class::secret_item)) == "");
-    BOOST_TEST(finding(acl.check_descriptor(from_sddl(L"O:BAD:P(A;;FA;;;BA)"), item_class::secret_item)) == "");
+    BOOST_TEST(finding(acl.check_descriptor(from_sddl(L"O:SYD:P(A;;FA;;;SY)"),
+                                            item_class::secret_item)) == "");
+    BOOST_TEST(finding(acl.check_descriptor(from_sddl(L"O:BAD:P(A;;FA;;;BA)"),
+                                            item_class::secret_item)) == "");
 }
 
 BOOST_AUTO_TEST_CASE(a_truncated_or_empty_descriptor_is_a_finding_never_a_pass) {
@@ -351,7 +371,8 @@ std::vector<std::uint8_t> stored_dacl(const std::wstring& path) {
     PSECURITY_DESCRIPTOR sd = nullptr;
     DWORD rc = ::GetNamedSecurityInfoW(path.c_str(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION,
                                        nullptr, nullptr, nullptr, nullptr, &sd);
-    BOOST_REQUIRE_MESSAGE(rc == ERROR_SUCCESS, "GetNamedSecurityInfoW: " << fcs::detail::win32_message(rc));
+    BOOST_REQUIRE_MESSAGE(rc == ERROR_SUCCESS,
+                          "GetNamedSecurityInfoW: " << fcs::detail::win32_message(rc));
     fcs::detail::unique_local<void> owned(sd);
     auto* p = static_cast<std::uint8_t*>(sd);
     return {p, p + ::GetSecurityDescriptorLength(sd)};
@@ -377,7 +398,8 @@ BOOST_AUTO_TEST_CASE(a_key_file_is_created_with_the_key_dacl) {
         return;
     const windows acl = make_acl();
     temp_folder dir;
-    SECURITY_ATTRIBUTES sa = fcs::acl::security_attributes(acl.descriptor(item_class::secret_item, true));
+    SECURITY_ATTRIBUTES sa =
+        fcs::acl::security_attributes(acl.descriptor(item_class::secret_item, true));
     const std::wstring keys = dir.path + L"\\Keys";
     BOOST_REQUIRE(::CreateDirectoryW(keys.c_str(), &sa));
     const std::wstring key = keys + L"\\x.key";
@@ -395,8 +417,9 @@ BOOST_AUTO_TEST_CASE(a_key_file_is_created_with_the_key_dacl) {
     const auto folder = stored_dacl(keys);
     auto folder_aces = read_dacl(const_cast<std::uint8_t*>(folder.data()), stored_protected);
     BOOST_TEST(stored_protected);
-    auto want = read_dacl(const_cast<std::uint8_t*>(acl.descriptor(item_class::secret_item, true).data()),
-                          built_protected);
+    auto want =
+        read_dacl(const_cast<std::uint8_t*>(acl.descriptor(item_class::secret_item, true).data()),
+                  built_protected);
     BOOST_TEST(folder_aces == want, boost::test_tools::per_element());
 }
 

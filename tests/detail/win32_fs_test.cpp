@@ -58,8 +58,12 @@ struct scratch {
     }
 };
 
-std::vector<std::uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
-std::string text(const fcs::secret_bytes& b) { return std::string(b.begin(), b.end()); }
+std::vector<std::uint8_t> bytes(std::string_view s) {
+    return {s.begin(), s.end()};
+}
+std::string text(const fcs::secret_bytes& b) {
+    return std::string(b.begin(), b.end());
+}
 
 } // namespace
 
@@ -138,7 +142,8 @@ BOOST_AUTO_TEST_CASE(the_folder_lock_is_taken_and_given_back) {
                                                        OPEN_EXISTING, 0, nullptr));
         BOOST_REQUIRE(other);
         OVERLAPPED ov{};
-        BOOST_TEST(!::LockFileEx(other.get(), LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov));
+        BOOST_TEST(!::LockFileEx(other.get(), LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
+                                 0, 1, 0, &ov));
     }
     fcs::detail::folder_lock_w again(lock, {}, "lock"); // released with the first
 }

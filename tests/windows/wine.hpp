@@ -23,7 +23,8 @@ inline std::string wine_version() {
     if (!ntdll)
         return {};
     using fn = const char*(__cdecl*)();
-    auto f = reinterpret_cast<fn>(reinterpret_cast<void*>(::GetProcAddress(ntdll, "wine_get_version")));
+    auto f =
+        reinterpret_cast<fn>(reinterpret_cast<void*>(::GetProcAddress(ntdll, "wine_get_version")));
     return f ? std::string(f()) : std::string();
 }
 

@@ -104,8 +104,8 @@ inline windows_sid service_account_sid(std::string_view name) {
     // Windows upper-cases with the invariant table (RtlUpcaseUnicodeString), not a locale's.
     std::wstring upper(w.size(), L'\0');
     if (::LCMapStringEx(L"", LCMAP_UPPERCASE, w.data(), static_cast<int>(w.size()), upper.data(),
-                        static_cast<int>(upper.size()), nullptr, nullptr, 0) !=
-        static_cast<int>(w.size()))
+                        static_cast<int>(upper.size()), nullptr, nullptr,
+                        0) != static_cast<int>(w.size()))
         detail::throw_win32(std::string(name), "upper-case the service name");
     std::vector<std::uint8_t> utf16le;
     utf16le.reserve(upper.size() * 2);
@@ -117,7 +117,8 @@ inline windows_sid service_account_sid(std::string_view name) {
     std::array<std::uint32_t, 6> subs{80};
     for (std::size_t i = 0; i < 5; ++i)
         subs[i + 1] = std::uint32_t{digest[4 * i]} | std::uint32_t{digest[4 * i + 1]} << 8 |
-                      std::uint32_t{digest[4 * i + 2]} << 16 | std::uint32_t{digest[4 * i + 3]} << 24;
+                      std::uint32_t{digest[4 * i + 2]} << 16 |
+                      std::uint32_t{digest[4 * i + 3]} << 24;
     return windows_sid::make(5, subs);
 }
 
@@ -138,7 +139,8 @@ inline std::string to_sddl(std::span<const std::uint8_t> descriptor) {
 
 /// SECURITY_ATTRIBUTES for CreateFileW/CreateDirectoryW that give the new item `descriptor`
 /// (one of protection::dir_security / file_security); `descriptor` must outlive the call.
-inline SECURITY_ATTRIBUTES security_attributes(const std::vector<std::uint8_t>& descriptor) noexcept {
+inline SECURITY_ATTRIBUTES
+security_attributes(const std::vector<std::uint8_t>& descriptor) noexcept {
     SECURITY_ATTRIBUTES sa{};
     sa.nLength = sizeof sa;
     sa.lpSecurityDescriptor =
@@ -191,9 +193,8 @@ public:
             service_sid_ = service_account_sid(opts_.service_name);
         for (int c = 0; c < 2; ++c)
             for (int folder = 0; folder < 2; ++folder)
-                descriptors_[c][folder] = build(c == 0 ? item_class::public_item
-                                                       : item_class::secret_item,
-                                                folder != 0);
+                descriptors_[c][folder] =
+                    build(c == 0 ? item_class::public_item : item_class::secret_item, folder != 0);
     }
 
     /// Access rights in the DACLs (FILE_ALL_ACCESS, FILE_GENERIC_READ, ...).
@@ -240,16 +241,15 @@ public:
                    std::uint32_t{sd[at + 2]} << 16 | std::uint32_t{sd[at + 3]} << 24;
         };
         // SECURITY_DESCRIPTOR_RELATIVE: revision, sbz1, control, owner, group, sacl, dacl.
-        if (sd.size() < 20 || sd[0] != SECURITY_DESCRIPTOR_REVISION ||
-            !(u16(2) & SE_SELF_RELATIVE))
+        if (sd.size() < 20 || sd[0] != SECURITY_DESCRIPTOR_REVISION || !(u16(2) & SE_SELF_RELATIVE))
             return access_problem{"has no readable security descriptor; cannot tell who may "
                                   "access it",
                                   false};
         const std::uint16_t control = u16(2);
         const std::uint32_t owner_at = u32(4), dacl_at = u32(16);
         if (owner_at != 0) {
-            auto owner = owner_at < sd.size() ? windows_sid::parse(sd.subspan(owner_at))
-                                              : std::nullopt;
+            auto owner =
+                owner_at < sd.size() ? windows_sid::parse(sd.subspan(owner_at)) : std::nullopt;
             if (!owner)
                 return access_problem{"has a malformed security descriptor (owner)", false};
             if (!trusted(*owner))
@@ -273,8 +273,8 @@ public:
             return access_problem{"has a malformed security descriptor (DACL size)", false};
         std::size_t at = dacl_at + 8;
         const std::size_t end = dacl_at + acl_size;
-        constexpr ACCESS_MASK reads = FILE_READ_DATA | GENERIC_READ | GENERIC_ALL | WRITE_DAC |
-                                      WRITE_OWNER;
+        constexpr ACCESS_MASK reads =
+            FILE_READ_DATA | GENERIC_READ | GENERIC_ALL | WRITE_DAC | WRITE_OWNER;
         constexpr ACCESS_MASK writes = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA |
                                        FILE_WRITE_ATTRIBUTES | DELETE | WRITE_DAC | WRITE_OWNER |
                                        GENERIC_WRITE | GENERIC_ALL;
@@ -345,8 +345,8 @@ private:
             const windows_sid* sid;
             ACCESS_MASK mask;
         };
-        const windows_sid system = windows_sid::local_system(), admins = windows_sid::administrators(),
-                          users = windows_sid::users();
+        const windows_sid system = windows_sid::local_system(),
+                          admins = windows_sid::administrators(), users = windows_sid::users();
         std::vector<entry> entries{{&system, full_control}, {&admins, full_control}};
         const ACCESS_MASK read = folder ? read_folder : read_file;
         if (service_sid_)

@@ -78,9 +78,11 @@ inline std::string win32_message(DWORD code) {
                                nullptr, code, 0, reinterpret_cast<char*>(&buf), 0, nullptr);
     unique_local<char> owned(buf);
     std::string s = n ? std::string(buf, n) : std::string();
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '.'))
+    while (!s.empty() &&
+           (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '.'))
         s.pop_back();
-    return s.empty() ? "Win32 error " + std::to_string(code) : s + " (" + std::to_string(code) + ")";
+    return s.empty() ? "Win32 error " + std::to_string(code)
+                     : s + " (" + std::to_string(code) + ")";
 }
 
 [[noreturn]] inline void throw_win32(const std::string& where, const std::string& step,
@@ -94,8 +96,8 @@ inline std::wstring widen(std::string_view s) {
         return {};
     if (s.size() > 0x7fffffff)
         throw error(errc::invalid_argument, "", "convert to UTF-16", "text too long");
-    int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s.data(), static_cast<int>(s.size()),
-                                  nullptr, 0);
+    int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s.data(),
+                                  static_cast<int>(s.size()), nullptr, 0);
     if (n <= 0)
         throw error(errc::invalid_argument, "", "convert to UTF-16", "not valid UTF-8");
     std::wstring w(static_cast<std::size_t>(n), L'\0');
@@ -128,12 +130,12 @@ inline std::array<std::uint8_t, 20> sha1(std::span<const std::uint8_t> data) {
         void operator()(void* h) const noexcept { ::BCryptDestroyHash(h); }
     };
     auto fail = [](const char* step, NTSTATUS st) {
-        throw error(errc::crypto_failed, "", step,
-                    "CNG returned NTSTATUS 0x" + [&] {
-                        char b[16];
-                        std::snprintf(b, sizeof b, "%08lx", static_cast<unsigned long>(st));
-                        return std::string(b);
-                    }());
+        throw error(
+            errc::crypto_failed, "", step, "CNG returned NTSTATUS 0x" + [&] {
+                char b[16];
+                std::snprintf(b, sizeof b, "%08lx", static_cast<unsigned long>(st));
+                return std::string(b);
+            }());
     };
     BCRYPT_ALG_HANDLE alg_raw = nullptr;
     NTSTATUS st = ::BCryptOpenAlgorithmProvider(&alg_raw, BCRYPT_SHA1_ALGORITHM, nullptr, 0);
@@ -147,7 +149,8 @@ inline std::array<std::uint8_t, 20> sha1(std::span<const std::uint8_t> data) {
     std::unique_ptr<void, hash_close> hash(hash_raw);
     if (data.size() > 0xffffffffu)
         throw error(errc::invalid_argument, "", "hash with SHA-1", "input too long");
-    st = ::BCryptHashData(hash_raw, const_cast<PUCHAR>(data.data()), static_cast<ULONG>(data.size()), 0);
+    st = ::BCryptHashData(hash_raw, const_cast<PUCHAR>(data.data()),
+                          static_cast<ULONG>(data.size()), 0);
     if (!BCRYPT_SUCCESS(st))
         fail("hash with SHA-1", st);
     std::array<std::uint8_t, 20> out{};

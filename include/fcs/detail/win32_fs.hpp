@@ -33,10 +33,11 @@ inline constexpr std::wstring_view temp_file_prefix_w = L".fcs-tmp-";
 
 /// Opens `path` (no following of reparse points) for what `access` asks; nullopt-like empty
 /// handle when it does not exist, fcs::error for anything else.
-inline unique_handle open_existing_w(const std::wstring& path, DWORD access, const std::string& shown) {
-    unique_handle h(::CreateFileW(path.c_str(), access, FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr,
-                                  OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS,
-                                  nullptr));
+inline unique_handle open_existing_w(const std::wstring& path, DWORD access,
+                                     const std::string& shown) {
+    unique_handle h(::CreateFileW(
+        path.c_str(), access, FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+        FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
     if (!h) {
         const DWORD e = ::GetLastError();
         if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
@@ -87,7 +88,8 @@ inline std::wstring write_temp_w(const std::wstring& folder, std::span<const std
         std::swprintf(buf, 32, L"%016llx", static_cast<unsigned long long>(rng()));
         std::wstring name = std::wstring(temp_file_prefix_w) + buf;
         try {
-            create_new_w(folder + L"\\" + name, data, descriptor, shown_folder + "\\" + narrow(name));
+            create_new_w(folder + L"\\" + name, data, descriptor,
+                         shown_folder + "\\" + narrow(name));
             return name;
         } catch (const error&) {
             if (::GetFileAttributesW((folder + L"\\" + name).c_str()) == INVALID_FILE_ATTRIBUTES)
@@ -100,7 +102,8 @@ inline std::wstring write_temp_w(const std::wstring& folder, std::span<const std
 /// Replaces `to` by `from` in one step that is on disk when it returns
 /// (MoveFileExW REPLACE_EXISTING | WRITE_THROUGH).
 inline void replace_w(const std::wstring& from, const std::wstring& to, const std::string& shown) {
-    if (!::MoveFileExW(from.c_str(), to.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+    if (!::MoveFileExW(from.c_str(), to.c_str(),
+                       MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
         throw_win32(shown, "rename", ::GetLastError());
 }
 
@@ -137,7 +140,8 @@ inline std::optional<read_result_w> read_w(const std::wstring& path, const std::
     std::size_t done = 0;
     while (done < out.data.size()) {
         DWORD n = 0;
-        const DWORD want = static_cast<DWORD>(std::min<std::size_t>(out.data.size() - done, 1u << 20));
+        const DWORD want =
+            static_cast<DWORD>(std::min<std::size_t>(out.data.size() - done, 1u << 20));
         if (!::ReadFile(h.get(), out.data.data() + done, want, &n, nullptr))
             throw_win32(shown, "read", ::GetLastError());
         if (n == 0)
@@ -145,7 +149,8 @@ inline std::optional<read_result_w> read_w(const std::wstring& path, const std::
         done += n;
     }
     if (done > max_size)
-        throw error(errc::too_large, shown, "read", "grew past " + std::to_string(max_size) + " bytes while read");
+        throw error(errc::too_large, shown, "read",
+                    "grew past " + std::to_string(max_size) + " bytes while read");
     out.data.resize(done);
     PSECURITY_DESCRIPTOR sd = nullptr;
     const DWORD rc = ::GetSecurityInfo(h.get(), SE_FILE_OBJECT,
