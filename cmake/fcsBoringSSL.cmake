@@ -7,13 +7,18 @@ if(NOT TARGET fcs::boringssl_crypto)
   # cache entries of the same names from older trees would stop the search, so they go.
   unset(FCS_BORINGSSL_CRYPTO CACHE)
   unset(FCS_BORINGSSL_SSL CACHE)
-  find_library(FCS_BORINGSSL_CRYPTO NAMES crypto PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH NO_CACHE REQUIRED)
-  find_library(FCS_BORINGSSL_SSL NAMES ssl PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH NO_CACHE REQUIRED)
+  find_library(FCS_BORINGSSL_CRYPTO NAMES crypto PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH NO_CACHE REQUIRED)
+  find_library(FCS_BORINGSSL_SSL NAMES ssl PATHS "${FCS_BORINGSSL_LIBRARY_DIR}" NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH NO_CACHE REQUIRED)
+  if(WIN32)
+    set(fcs_boringssl_system_libs ws2_32 advapi32) # sockets (BIO), the system RNG
+  else()
+    set(fcs_boringssl_system_libs pthread)
+  endif()
   add_library(fcs::boringssl_crypto UNKNOWN IMPORTED)
   set_target_properties(fcs::boringssl_crypto PROPERTIES
     IMPORTED_LOCATION "${FCS_BORINGSSL_CRYPTO}"
     INTERFACE_INCLUDE_DIRECTORIES "${FCS_BORINGSSL_INCLUDE_DIR}"
-    INTERFACE_LINK_LIBRARIES pthread)
+    INTERFACE_LINK_LIBRARIES "${fcs_boringssl_system_libs}")
   add_library(fcs::boringssl_ssl UNKNOWN IMPORTED)
   set_target_properties(fcs::boringssl_ssl PROPERTIES
     IMPORTED_LOCATION "${FCS_BORINGSSL_SSL}"

@@ -5,11 +5,17 @@
 #   bash scripts/fcs.sh setup                    only install what is missing
 # `test` also rebuilds with clang under ASan+UBSan, reruns the suite and runs each fuzz target
 # for FCS_FUZZ_SECONDS (default 30), and runs the hot-swap and server tests under TSan;
-# FCS_SANITIZERS=0 skips those stages.
+# FCS_SANITIZERS=0 skips those stages. Last, the Windows stage (FCS_WINDOWS=0 skips it, except
+# under CI=true):
+#   bash scripts/fcs.sh windows                  cross-build the Windows tests, run them under Wine
+#                                                (in FCS_WINDOWS_BUILD_DIR, default build-win)
+#   bash scripts/fcs.sh setup-windows            only mingw-w64, Wine and BoringSSL for Windows
 # Idempotent: packages already installed are not touched, the build folder is reused.
 # BoringSSL: built once from Debian's source package (static, with its x86-64 assembly, without
 # Debian's OPENSSL_SMALL) into $FCS_CACHE_DIR (default /var/cache/fcs, outside the clone) and
 # reused by every later run; FCS_BORINGSSL=debian uses Debian's android-libboringssl-dev.
+# The source tarball is kept in $FCS_CACHE_DIR/src; BoringSSL for Windows (mingw-w64, no
+# assembly) is built from it into $FCS_CACHE_DIR/boringssl-mingw-VERSION, also once.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FCS_BUILD_DIR:-$here/build}
@@ -29,9 +35,11 @@ packages=(
   etcd-server etcd-client
 )
 
+# setup [PACKAGE...]: installs what is missing of the given packages (default: $packages).
 setup() {
-  local missing=()
-  for p in "${packages[@]}"; do
+  local missing=() want=("$@")
+  [ $# -gt 0 ] || want=("${packages[@]}")
+  for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -42,55 +50,98 @@ setup() {
   fi
 }
 
+# The version of the installed android-libboringssl-dev (a binary rebuild, +bN, has its
+# source's version).
+boringssl_version() {
+  local ver
+  ver=$(dpkg-query -W -f='${Version}' android-libboringssl-dev)
+  echo "${ver%+b[0-9]*}"
+}
+
+# Debian's source package android-platform-external-boringssl of version $1, fetched once with
+# a private source list, state and cache (the machine's apt configuration and package lists
+# stay untouched) into $cache/src and kept there: the Linux and the Windows builds unpack the
+# same tarball. Prints the tarball's path; on failure says why on stderr.
+boringssl_source() {
+  local ver=$1 apt=$cache/apt src=$cache/src suite tarball
+  tarball=$(ls "$src"/android-platform-external-boringssl_*.orig.tar.* 2>/dev/null | grep -F "_${ver%-*}.orig" | head -1 || true)
+  if [ -n "$tarball" ]; then echo "$tarball"; return 0; fi
+  suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  mkdir -p "$src/fetch" "$apt/lists/partial" "$apt/cache/archives/partial"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${FCS_DEBIAN_MIRROR:-http://deb.debian.org/debian} $suite main" >"$apt/sources.list"
+  local o=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+           -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+  if ! (cd "$src/fetch" && apt-get "${o[@]}" -qq update && \
+        apt-get "${o[@]}" -qq source --download-only "android-platform-external-boringssl=$ver") \
+        >"$src/fetch.log" 2>&1; then
+    echo "fetch android-platform-external-boringssl=$ver (log: $src/fetch.log)" >&2; return 1
+  fi
+  mv "$src/fetch"/android-platform-external-boringssl_* "$src/"
+  rm -rf "$src/fetch"
+  ls "$src"/android-platform-external-boringssl_*.orig.tar.* | grep -F "_${ver%-*}.orig" | head -1
+}
+
+# Builds cmake/boringssl from the source package into $2 (a prefix that gets a .complete marker
+# when done), with extra cmake arguments after it. $1: version. On failure says which step on
+# stderr, the build log kept under $cache/work.
+boringssl_build() {
+  local ver=$1 prefix=$2; shift 2
+  local work tarball src
+  work=$cache/work/$(basename "$prefix")
+  rm -rf "$work" "$prefix.tmp"
+  mkdir -p "$work"
+  tarball=$(boringssl_source "$ver") || return 1
+  if ! tar -xf "$tarball" -C "$work"; then echo "unpack $tarball in $work" >&2; return 1; fi
+  src=$(ls -d "$work"/android-platform-external-boringssl-*/ | head -1)
+  if ! { cmake -S "$here/cmake/boringssl" -B "$work/build" -G Ninja -DBORINGSSL_SOURCE="$src" \
+           -DFCS_BORINGSSL_VERSION="$ver" -DCMAKE_INSTALL_PREFIX="$prefix.tmp" "$@" && \
+         cmake --build "$work/build" -j "$jobs" && cmake --install "$work/build"; } \
+         >"$work/build.log" 2>&1; then
+    echo "build it (log: $work/build.log)" >&2; return 1
+  fi
+  rm -rf "$prefix"
+  mv "$prefix.tmp" "$prefix" && touch "$prefix/.complete" || { echo "install into $prefix" >&2; return 1; }
+  rm -rf "$work"
+}
+
 # BoringSSL from Debian's source package android-platform-external-boringssl, the version of
-# the installed android-libboringssl-dev, fetched with a private source list, state and cache
-# (the machine's apt configuration and package lists stay untouched), built by
-# cmake/boringssl into $cache/boringssl-VERSION. Sets bssl_root. Where the source cannot be
-# had or built: Debian's binary package, said clearly (under CI=true: an error).
+# the installed android-libboringssl-dev, built by cmake/boringssl into $cache/boringssl-VERSION.
+# Sets bssl_root. Where the source cannot be had or built: Debian's binary package, said clearly
+# (under CI=true: an error).
 boringssl() {
   if [ "${FCS_BORINGSSL:-source}" = debian ]; then
     echo "fcs: BoringSSL: Debian's android-libboringssl-dev (FCS_BORINGSSL=debian)"; return 0
   fi
-  local ver prefix work apt suite src
-  ver=$(dpkg-query -W -f='${Version}' android-libboringssl-dev)
-  ver=${ver%+b[0-9]*} # a binary rebuild has the source's version
+  local ver prefix
+  ver=$(boringssl_version)
   prefix=$cache/boringssl-$ver
   if [ -f "$prefix/.complete" ]; then bssl_root=$prefix; return 0; fi
-  work=$cache/work/boringssl-$ver
-  apt=$cache/apt
-  suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-  rm -rf "$work" "$prefix.tmp"
-  mkdir -p "$work" "$apt/lists/partial" "$apt/cache/archives/partial"
-  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${FCS_DEBIAN_MIRROR:-http://deb.debian.org/debian} $suite main" >"$apt/sources.list"
-  local o=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-           -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
   echo "fcs: building BoringSSL $ver from Debian's source package into $prefix (once)"
-  local step=""
-  if ! (cd "$work" && apt-get "${o[@]}" -qq update && \
-        apt-get "${o[@]}" -qq source --download-only "android-platform-external-boringssl=$ver") \
-        >"$work/fetch.log" 2>&1; then
-    step="fetch android-platform-external-boringssl=$ver (log: $work/fetch.log)"
-  elif ! tar -xf "$work"/android-platform-external-boringssl_*.orig.tar.* -C "$work"; then
-    step="unpack the source package in $work"
-  else
-    src=$(ls -d "$work"/android-platform-external-boringssl-*/ | head -1)
-    if ! { cmake -S "$here/cmake/boringssl" -B "$work/build" -G Ninja -DBORINGSSL_SOURCE="$src" \
-             -DFCS_BORINGSSL_VERSION="$ver" -DCMAKE_INSTALL_PREFIX="$prefix.tmp" && \
-           cmake --build "$work/build" -j "$jobs" && cmake --install "$work/build"; } \
-           >"$work/build.log" 2>&1; then
-      step="build it (log: $work/build.log)"
-    fi
-  fi
-  if [ -n "$step" ]; then
-    echo "fcs: could not $step; using Debian's android-libboringssl-dev instead (built with OPENSSL_SMALL: slower handshakes)" >&2
+  if ! boringssl_build "$ver" "$prefix"; then
+    echo "fcs: could not build BoringSSL (above); using Debian's android-libboringssl-dev instead (built with OPENSSL_SMALL: slower handshakes)" >&2
     if [ "${CI:-}" = true ]; then echo "fcs: under CI the default BoringSSL build is required" >&2; return 1; fi
     return 0
   fi
-  rm -rf "$prefix"
-  mv "$prefix.tmp" "$prefix"
-  touch "$prefix/.complete"
-  rm -rf "$work"
   bssl_root=$prefix
+}
+
+# The Windows stage's tools (mingw-w64 with the posix thread model, Wine), installed only when
+# that stage runs, and BoringSSL for Windows from the same source tarball, without assembly,
+# cached in $cache/boringssl-mingw-VERSION. Sets bssl_mingw_root.
+windows_packages=(g++-mingw-w64-x86-64-posix wine64 wine)
+bssl_mingw_root=""
+boringssl_mingw() {
+  setup "${windows_packages[@]}"
+  local ver prefix
+  ver=$(boringssl_version)
+  prefix=$cache/boringssl-mingw-$ver
+  if [ ! -f "$prefix/.complete" ]; then
+    echo "fcs: building BoringSSL $ver for Windows (mingw-w64, no assembly) into $prefix (once)"
+    boringssl_build "$ver" "$prefix" --toolchain "$here/cmake/mingw-w64.cmake" \
+      -DFCS_BORINGSSL_ASM=OFF -DCMAKE_BUILD_TYPE=Release ||
+      { echo "fcs: could not build BoringSSL for Windows (above)" >&2; return 1; }
+  fi
+  bssl_mingw_root=$prefix
 }
 
 configure() {
@@ -140,9 +191,39 @@ tsan() {
        -R "^(e2e_server|fcs_watch_tests|fcs_https_tests|fcs_core_tests\\.(tls_ticket_keys|detail_published))")
 }
 
+# Windows (issue 13): the Windows tests cross-built with mingw-w64 (cmake/mingw-w64.cmake,
+# BoringSSL from boringssl_mingw) into build-win and run by ctest under Wine, headless, in one
+# Wine prefix made once per run before the tests (a first run inside a test would build it
+# there). Tests that need a real NTFS say SKIPPED under Wine; ctest reports them so.
+windows() {
+  local wb=${FCS_WINDOWS_BUILD_DIR:-$here/build-win} rc=0
+  boringssl_mingw
+  mkdir -p "$wb"
+  cmake -S "$here" -B "$wb" -G Ninja --toolchain "$here/cmake/mingw-w64.cmake" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFCS_WERROR=ON -DFCS_BORINGSSL_ROOT="$bssl_mingw_root" \
+    -DFCS_WINEPREFIX="$wb/wine" >"$wb/fcs-configure.log" 2>&1 || { cat "$wb/fcs-configure.log" >&2; return 1; }
+  cmake --build "$wb" -j "$jobs"
+  echo "== Windows: tests under $(wine --version 2>/dev/null) (prefix $wb/wine)"
+  # stdio on /dev/null: wineboot and wineserver inherit it, and an inherited pipe keeps a
+  # caller's `| grep` waiting for them. wineserver -p: one server for all tests (it needs the
+  # prefix folder), stopped below; wineboot then makes the prefix (first run: 3-7 s, ~700 MB).
+  mkdir -p "$wb/wine"
+  if ! { WINEPREFIX=$wb/wine WINEDEBUG=-all wineserver -p </dev/null >/dev/null 2>&1 &&
+         WINEPREFIX=$wb/wine WINEDEBUG=-all wineboot -i </dev/null >"$wb/wineboot.log" 2>&1; }; then
+    WINEPREFIX=$wb/wine wineserver -k </dev/null >/dev/null 2>&1 || true
+    echo "fcs: could not create the Wine prefix $wb/wine (log: $wb/wineboot.log)" >&2; return 1
+  fi
+  # --timeout: a Wine process that kept a test's output pipe open would hold ctest forever.
+  (cd "$wb" && ctest --output-on-failure -j "$jobs" --timeout 300) || rc=$?
+  WINEPREFIX=$wb/wine wineserver -k </dev/null >/dev/null 2>&1 || true
+  return $rc
+}
+
 cmd=${1:-serve}; shift || true
 case "$cmd" in
   setup) setup; boringssl ;;
+  setup-windows) boringssl_mingw ;;
+  windows) setup; windows ;;
   build) setup; boringssl; configure; cmake --build "$build" -j "$jobs" ;;
   serve)
     setup; boringssl; configure
@@ -152,8 +233,11 @@ case "$cmd" in
     setup; boringssl; configure
     cmake --build "$build" -j "$jobs"
     (cd "$build" && ctest --output-on-failure -j "$jobs" "$@")
-    if [ "${FCS_SANITIZERS:-1}" = 1 ]; then sanitizers; tsan; fi ;;
+    if [ "${FCS_SANITIZERS:-1}" = 1 ]; then sanitizers; tsan; fi
+    if [ "${FCS_WINDOWS:-1}" = 1 ]; then windows
+    elif [ "${CI:-}" = true ]; then echo "fcs: under CI the Windows stage runs (FCS_WINDOWS=0 ignored)"; windows
+    fi ;;
   sanitizers) setup; boringssl; sanitizers ;;
   tsan) setup; boringssl; tsan ;;
-  *) echo "usage: $0 serve|test|sanitizers|setup|build" >&2; exit 2 ;;
+  *) echo "usage: $0 serve|test|sanitizers|tsan|windows|setup|setup-windows|build" >&2; exit 2 ;;
 esac

@@ -8,9 +8,21 @@
 #include <string>
 #include <vector>
 
+#ifndef _WIN32
 #include <sys/types.h>
+#endif
 
 namespace fcs {
+
+#ifdef _WIN32
+// The POSIX-shaped members below stay meaningful on POSIX only; on Windows the security
+// descriptors (file_facts::security_descriptor, protection::dir_security/file_security) carry
+// who may do what. These aliases let the shared types compile there unchanged.
+using mode_t = unsigned;
+using uid_t = std::uint32_t;
+using gid_t = std::uint32_t;
+using nlink_t = std::uint32_t;
+#endif
 
 using time_point = std::chrono::system_clock::time_point;
 
@@ -50,6 +62,9 @@ struct file_facts {
     /// bits are then the mask, not the owning group's access).
     std::optional<unsigned> owning_group_perms;
     std::vector<named_entry> named;
+    /// Windows: the file's security descriptor in self-relative form (owner and DACL), as a
+    /// Windows storage reads it with GetSecurityInfo; empty on POSIX. acl::windows checks it.
+    std::vector<std::uint8_t> security_descriptor{};
 };
 
 /// What an ACL policy finds wrong with a stored file.
@@ -67,6 +82,11 @@ struct protection {
     mode_t file_mode = 0600;
     uid_t uid = static_cast<uid_t>(-1);
     gid_t gid = static_cast<gid_t>(-1);
+    /// Windows: self-relative security descriptors (a protected DACL) a storage gives new
+    /// folders and files of this class at creation (SECURITY_ATTRIBUTES), the Windows form of
+    /// the modes above; empty on POSIX. acl::windows fills them.
+    std::vector<std::uint8_t> dir_security{};
+    std::vector<std::uint8_t> file_security{};
 };
 
 /// What an ACL policy hands to a storage policy: modes for both classes and an optional hook

@@ -8,6 +8,12 @@
 #include <vector>
 
 #if defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX // std::min/std::max, not the macros
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN // no wincrypt.h, whose certificate macros clash with the backend
+#endif
 #include <windows.h>
 #else
 #include <string.h> // explicit_bzero (glibc 2.25, musl, the BSDs)
