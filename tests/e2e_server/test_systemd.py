@@ -1,0 +1,199 @@
+"""End-to-end tests of fcs-failover-server as a service (issue 14): systemd's notification
+protocol against a NOTIFY_SOCKET the test binds (what systemd itself listens on), the unit file
+through `systemd-analyze verify`, the /metrics text and the alert rules through Prometheus's own
+`promtool`, and the Debian package through `lintian` and `dpkg -x`.
+
+A tool that is missing prints "SKIPPED: why" (ctest reports the test skipped); under CI=true it
+fails instead.
+
+Run by ctest (tests/e2e_server/CMakeLists.txt), which sets FCS_SERVER and FCS_SOURCE_DIR:
+    FCS_SERVER=... /usr/bin/python3 -B test_systemd.py SystemdNotify -v
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_failover_server import (  # noqa: E402
+    E2E, SERVER, https_get, make_ca, make_leaf, run, served_fingerprint,
+)
+
+CI = os.environ.get("CI") == "true"
+SOURCE_DIR = os.environ.get("FCS_SOURCE_DIR",
+                            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PACKAGING = os.path.join(SOURCE_DIR, "packaging")
+
+
+def need_tool(test, name, package):
+    path = shutil.which(name)
+    if path:
+        return path
+    why = f"{name} is not installed (Debian package {package}; bash scripts/fcs.sh setup installs it)"
+    if CI:
+        test.fail(why + " (CI=true: fails instead of skipping)")
+    print(f"SKIPPED: {why}", flush=True)
+    test.skipTest(why)
+
+
+# ---- systemd's notification protocol --------------------------------------------------------
+
+class NotifySocket:
+    """What systemd listens on for sd_notify(3): a unix datagram socket (NOTIFY_SOCKET)."""
+
+    def __init__(self, folder):
+        self.path = os.path.join(folder, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.received = []  # (monotonic time of arrival, {field: value})
+
+    def close(self):
+        self.sock.close()
+
+    @staticmethod
+    def parse(datagram):
+        fields = {}
+        for line in datagram.decode().split("\n"):
+            if line:
+                k, v = line.split("=", 1)
+                fields[k] = v
+        return fields
+
+    def next(self, predicate, timeout=30, what="a notification"):
+        """Receives until a message satisfies `predicate` (each received message is kept);
+        returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                m = self.parse(self.sock.recv(4096))
+            except socket.timeout:
+                break
+            self.received.append((time.monotonic(), m))
+            if predicate(m):
+                return m
+        raise AssertionError(f"timed out waiting for {what}; received: {[m for _, m in self.received]!r}")
+
+
+STATUS = re.compile(r"serving SHA-256 ([0-9A-F:]{95}), valid, (\d+) days left \(until [0-9TZ:-]+\), "
+                    r"on https://127\.0\.0\.1:(\d+)$")
+
+
+class SystemdNotify(E2E):
+    def notified_server(self, *extra, env=None):
+        """Starts the server with NOTIFY_SOCKET set, without waiting for its URL (the test
+        waits for READY=1 instead); returns (server, socket, thread that waits for the URL)."""
+        ns = NotifySocket(self.work)
+        self.addCleanup(ns.close)
+        e = dict(os.environ, NOTIFY_SOCKET=ns.path, **(env or {}))
+        for k in ("WATCHDOG_USEC", "WATCHDOG_PID"):
+            if k not in (env or {}):
+                e.pop(k, None)
+        from test_failover_server import Server
+        s = Server(self.data(), self.work, *extra, popen={"env": e})
+        self.servers.append(s)
+        t = threading.Thread(target=s.start, daemon=True)
+        t.start()
+        return s, ns, t
+
+    def test_ready_only_when_serving_then_reload_and_stop_in_order(self):
+        s, ns, started = self.notified_server()
+        ready = ns.next(lambda m: "READY" in m, what="READY=1")
+        # At READY=1 the pair is loaded and the socket listens: a TLS request made now, with no
+        # retry, is answered with the certificate STATUS= names.
+        self.assertEqual(ready["READY"], "1")
+        m = STATUS.match(ready.get("STATUS", ""))
+        self.assertTrue(m, ready)
+        fingerprint, days, port = m.group(1), int(m.group(2)), int(m.group(3))
+        status, _, body, served = https_get(port, "/health")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(served, fingerprint)
+        self.assertIn(days, (5478, 5479, 5480))  # 15 years
+        self.assertEqual([mm for _, mm in ns.received[:-1] if "READY" in mm], [], "READY=1 once")
+        started.join(30)
+        self.assertEqual(s.fingerprint, fingerprint)
+
+        # SIGHUP (ExecReload=): RELOADING=1 with MONOTONIC_USEC, then READY=1 again.
+        before = time.clock_gettime(time.CLOCK_MONOTONIC)
+        s.proc.send_signal(signal.SIGHUP)
+        reloading = ns.next(lambda mm: "RELOADING" in mm, what="RELOADING=1")
+        self.assertEqual(reloading["RELOADING"], "1")
+        usec = int(reloading["MONOTONIC_USEC"])
+        self.assertGreaterEqual(usec, int(before * 1e6))
+        self.assertLessEqual(usec, int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6))
+        self.assertIn("SIGHUP", reloading.get("STATUS", ""))
+        again = ns.next(lambda mm: "READY" in mm, what="READY=1 after the reload")
+        self.assertTrue(STATUS.match(again.get("STATUS", "")), again)
+
+        # A replacement seen by the folder watch is a reload too: RELOADING=1, then READY=1 with
+        # the new fingerprint.
+        ca = make_ca(self.work)
+        crt, key = make_leaf(self.work, ca, "new")
+        code, out, err = self.cli("replace", "--data-dir", self.data(), "--cert", crt, "--key", key)
+        self.assertEqual(code, 0, out + err)
+        ns.next(lambda mm: "RELOADING" in mm, what="RELOADING=1 after the replacement")
+        after = ns.next(lambda mm: "READY" in mm, what="READY=1 after the replacement")
+        new_fp = served_fingerprint(port)
+        self.assertNotEqual(new_fp, fingerprint)
+        self.assertIn("serving SHA-256 " + new_fp, after["STATUS"])
+
+        # SIGTERM: STOPPING=1, then a clean exit.
+        s.proc.send_signal(signal.SIGTERM)
+        stopping = ns.next(lambda mm: "STOPPING" in mm, what="STOPPING=1")
+        self.assertEqual(stopping["STOPPING"], "1")
+        self.assertEqual(s.stop(), 0)
+        order = [k for _, mm in ns.received for k in ("READY", "RELOADING", "STOPPING") if k in mm]
+        self.assertEqual(order, ["READY", "RELOADING", "READY", "RELOADING", "READY", "STOPPING"])
+
+    def test_watchdog_pings_at_half_the_period(self):
+        # WATCHDOG_PID must be the server's own: a shell sets it to its pid and execs the server.
+        ns = NotifySocket(self.work)
+        self.addCleanup(ns.close)
+        env = dict(os.environ, NOTIFY_SOCKET=ns.path, WATCHDOG_USEC="500000")
+        proc = subprocess.Popen(["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$@"', "sh", SERVER, "serve",
+                                 "--data-dir", self.data(), "--port", "0", "--threads", "1", "--log", "stderr"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (proc.poll() is None and proc.kill(), proc.wait()))
+        ns.next(lambda m: "READY" in m, what="READY=1")
+        pings = []
+        while len(pings) < 6:
+            ns.next(lambda m: "WATCHDOG" in m, timeout=5, what="WATCHDOG=1")
+            pings.append(ns.received[-1][0])
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        # Half of 0.5 s; generous bounds for a loaded machine, but far from 0.5 s and from 0.
+        for g in gaps:
+            self.assertGreater(g, 0.15, gaps)
+            self.assertLess(g, 0.45, gaps)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(30), 0)
+
+    def test_no_watchdog_pings_for_another_pid_or_without_notify_socket(self):
+        ns = NotifySocket(self.work)
+        self.addCleanup(ns.close)
+        env = dict(os.environ, NOTIFY_SOCKET=ns.path, WATCHDOG_USEC="200000", WATCHDOG_PID="1")
+        proc = subprocess.Popen([SERVER, "serve", "--data-dir", self.data(), "--port", "0", "--threads", "1",
+                                 "--log", "stderr"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (proc.poll() is None and proc.kill(), proc.wait()))
+        ns.next(lambda m: "READY" in m, what="READY=1")
+        with self.assertRaises(AssertionError):
+            ns.next(lambda m: "WATCHDOG" in m, timeout=1.5, what="WATCHDOG=1")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(30), 0)
+        ns.next(lambda m: "STOPPING" in m, what="STOPPING=1")
+
+        # Without NOTIFY_SOCKET nothing is sent anywhere and the server runs as before.
+        s = self.start(self.data("plain"))
+        status, _, body, _ = s.get("/health")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(s.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
