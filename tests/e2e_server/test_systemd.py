@@ -195,5 +195,99 @@ class SystemdNotify(E2E):
         self.assertEqual(s.stop(), 0)
 
 
+# ---- the unit file ------------------------------------------------------------------------------
+
+UNIT = "fcs-failover-server.service"
+
+
+def unit_root(test, work):
+    """A throwaway root for systemd-analyze --root: the host's units (what the unit pulls in:
+    sysinit.target, network-online.target...), /bin/kill and the server at /usr/bin, the unit,
+    the sysusers.d file. Debian's merged /usr: /bin and /lib are links into /usr."""
+    units = next((d for d in ("/usr/lib/systemd/system", "/lib/systemd/system")
+                  if os.path.isfile(os.path.join(d, "sysinit.target"))), None)
+    if units is None:
+        why = "no systemd units on this machine (Debian package systemd)"
+        if CI:
+            test.fail(why + " (CI=true: fails instead of skipping)")
+        print(f"SKIPPED: {why}", flush=True)
+        test.skipTest(why)
+    root = os.path.join(work, "root")
+    os.makedirs(os.path.join(root, "usr/lib/systemd"))
+    os.makedirs(os.path.join(root, "usr/bin"))
+    os.makedirs(os.path.join(root, "usr/lib/sysusers.d"))
+    os.makedirs(os.path.join(root, "etc"))
+    os.symlink("usr/lib", os.path.join(root, "lib"))
+    os.symlink("usr/bin", os.path.join(root, "bin"))
+    shutil.copytree(units, os.path.join(root, "usr/lib/systemd/system"), symlinks=True)
+    shutil.copy2(shutil.which("kill") or "/bin/kill", os.path.join(root, "usr/bin/kill"))
+    shutil.copy2(SERVER, os.path.join(root, "usr/bin/fcs-failover-server"))
+    shutil.copy2(os.path.join(PACKAGING, UNIT), os.path.join(root, "usr/lib/systemd/system", UNIT))
+    shutil.copy2(os.path.join(PACKAGING, "fcs-failover-server.sysusers"),
+                 os.path.join(root, "usr/lib/sysusers.d/fcs-failover-server.conf"))
+    return root
+
+
+class SystemdUnit(E2E):
+    def analyze(self, root, *args):
+        return run([self.tool, *args, f"--root={root}", os.path.join(root, "usr/lib/systemd/system", UNIT)],
+                   timeout=120)
+
+    def test_verify_accepts_the_unit_and_reports_a_broken_one(self):
+        self.tool = need_tool(self, "systemd-analyze", "systemd")
+        root = unit_root(self, self.work)
+        code, out, err = self.analyze(root, "verify")
+        # systemd-analyze exits 0 on many findings (an unknown value is "ignoring"): any output
+        # is a finding.
+        self.assertEqual((code, out + err), (0, ""))
+
+        unit = os.path.join(root, "usr/lib/systemd/system", UNIT)
+        with open(unit) as f:
+            text = f.read()
+        for broken, expect in ((text.replace("Type=notify", "Type=notifyy"), "notifyy"),
+                               (text.replace("ProtectSystem=strict", "ProtectSystem=stricter"), "stricter"),
+                               (text.replace("ExecStart=/usr/bin/fcs-failover-server", "ExecStart=/usr/bin/fcs-nothing"),
+                                "fcs-nothing")):
+            with open(unit, "w") as f:
+                f.write(broken)
+            code, out, err = self.analyze(root, "verify")
+            self.assertIn(expect, out + err, "the check must see a broken unit")
+        with open(unit, "w") as f:
+            f.write(text)
+
+    def test_security_exposure_is_low(self):
+        self.tool = need_tool(self, "systemd-analyze", "systemd")
+        root = unit_root(self, self.work)
+        code, out, err = self.analyze(root, "security", "--offline=true")
+        m = re.search(r"Overall exposure level for " + re.escape(UNIT) + r": (\d+\.\d+) (\w+)", out + err)
+        self.assertTrue(m, out + err)
+        print(f"systemd-analyze security: exposure {m.group(1)} {m.group(2)}", flush=True)
+        for line in (out + err).splitlines():
+            if line.startswith("\u2717"):
+                print("  " + re.sub(r"\s{2,}", "  ", line.strip()), flush=True)
+        self.assertLessEqual(float(m.group(1)), 2.0, out)
+        for setting in ("NoNewPrivileges=", "ProtectSystem=", "PrivateTmp=", "ProtectHome=",
+                        "CapabilityBoundingSet=~CAP_SYS_ADMIN", "SystemCallFilter=~@mount"):
+            self.assertRegex(out, r"\u2713 " + re.escape(setting), setting)
+
+    def test_sysusers_makes_the_service_user(self):
+        tool = need_tool(self, "systemd-sysusers", "systemd")
+        root = unit_root(self, self.work)
+        code, out, err = run([tool, f"--root={root}", os.path.join(root, "usr/lib/sysusers.d/fcs-failover-server.conf")])
+        self.assertEqual(code, 0, out + err)
+        with open(os.path.join(root, "etc/passwd")) as f:
+            users = [l.split(":") for l in f.read().splitlines()]
+        fcs = [u for u in users if u[0] == "fcs"]
+        self.assertEqual(len(fcs), 1, users)
+        name, _, uid, gid, gecos, home, shell = fcs[0]
+        self.assertLess(int(uid), 1000, "a system user")
+        self.assertEqual((gecos, home, shell), ("fcs failover HTTPS server", "/var/lib/fcs", "/usr/sbin/nologin"))
+        with open(os.path.join(PACKAGING, UNIT)) as f:
+            unit = f.read()
+        self.assertRegex(unit, r"(?m)^User=fcs$")
+        self.assertRegex(unit, r"(?m)^StateDirectory=fcs$")
+        self.assertIn("--data-dir /var/lib/fcs ", unit)
+
+
 if __name__ == "__main__":
     unittest.main()
