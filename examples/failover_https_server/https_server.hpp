@@ -34,6 +34,11 @@
 #include <string>
 #include <type_traits>
 
+// The program's version for fcs_build_info (CMake sets it from the project's version).
+#ifndef FCS_SERVER_VERSION
+#define FCS_SERVER_VERSION "unknown"
+#endif
+
 namespace fcs::storage {
 class etcd;
 } // namespace fcs::storage
@@ -240,6 +245,11 @@ public:
         metric("fcs_connections_rejected_total", "counter",
                "Connections closed at once because of the connection cap.",
                c.rejected_connections);
+        // The info-metric convention (a gauge of 1 whose labels carry the facts), so a
+        // dashboard can join on the version; the label value needs no escaping (digits, dots).
+        out += "# HELP fcs_build_info The version of fcs-failover-server running, as a label.\n"
+               "# TYPE fcs_build_info gauge\n"
+               "fcs_build_info{version=\"" FCS_SERVER_VERSION "\"} 1\n";
         return out;
     }
 

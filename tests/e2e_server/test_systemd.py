@@ -23,13 +23,14 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_failover_server import (  # noqa: E402
-    E2E, SERVER, https_get, make_ca, make_leaf, run, served_fingerprint,
+    E2E, SERVER, https_get, make_ca, make_leaf, openssl_dates, parse_metrics, run, served_fingerprint,
 )
 
 CI = os.environ.get("CI") == "true"
 SOURCE_DIR = os.environ.get("FCS_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PACKAGING = os.path.join(SOURCE_DIR, "packaging")
+VERSION = os.environ.get("FCS_VERSION", "")  # the project's version (CMake)
 
 
 def need_tool(test, name, package):
@@ -287,6 +288,150 @@ class SystemdUnit(E2E):
         self.assertRegex(unit, r"(?m)^User=fcs$")
         self.assertRegex(unit, r"(?m)^StateDirectory=fcs$")
         self.assertIn("--data-dir /var/lib/fcs ", unit)
+
+
+# ---- Prometheus -------------------------------------------------------------------------------
+
+class PrometheusTools(E2E):
+    def test_promtool_accepts_the_served_metrics(self):
+        promtool = need_tool(self, "promtool", "prometheus")
+        s = self.start()
+        status, headers, text, _ = s.get("/metrics")
+        self.assertEqual(status, 200, text)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"), headers)
+        code, out, err = run([promtool, "check", "metrics"], input=text)
+        self.assertEqual((code, out + err), (0, ""), text)
+
+        # HELP and TYPE on every family, and a sample for every TYPE.
+        values, types = parse_metrics(text)
+        self.assertEqual(set(types), set(values))
+        self.assertIn(f'fcs_build_info{{version="{VERSION}"}} 1\n', text)
+        self.assertTrue(VERSION, "FCS_VERSION is set by ctest")
+        self.assertEqual(types["fcs_build_info"], "gauge")
+        _, not_after = openssl_dates(self.cert_path())
+        self.assertEqual(values["fcs_certificate_expiration_timestamp_seconds"], not_after)
+        self.assertEqual(types["fcs_certificate_expiration_timestamp_seconds"], "gauge")
+        for counter in ("fcs_certificate_reloads_total", "fcs_certificate_reload_failures_total",
+                        "fcs_tls_handshakes_total", "fcs_tls_handshake_failures_total"):
+            self.assertEqual(types[counter], "counter")
+
+        # The check is real: the same text with one HELP line left out is reported.
+        broken = re.sub(r"# HELP fcs_build_info [^\n]*\n", "", text)
+        code, out, err = run([promtool, "check", "metrics"], input=broken)
+        self.assertIn("fcs_build_info", out + err)
+        self.assertIn("no help text", out + err)
+        self.assertEqual(s.stop(), 0)
+
+    def test_promtool_accepts_the_alert_rules_and_they_fire_as_meant(self):
+        promtool = need_tool(self, "promtool", "prometheus")
+        rules = os.path.join(PACKAGING, "fcs-alerts.yml")
+        code, out, err = run([promtool, "check", "rules", rules])
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("SUCCESS: 4 rules found", out + err)
+        # tests/e2e_server/fcs-alerts.test.yml: expiring in 20 days, expired, reload failures,
+        # down; each alert fires for its server only, and only when meant.
+        tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fcs-alerts.test.yml")
+        code, out, err = run([promtool, "test", "rules", tests], timeout=120)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("SUCCESS", out + err)
+
+
+# ---- the Debian package -----------------------------------------------------------------------
+
+class DebianPackage(E2E):
+    """The packages `bash scripts/fcs.sh package` builds with CPack (FCS_DEB_DIR): lintian, their
+    contents, and the server installed into a throwaway root with `dpkg -x` and run from there."""
+
+    def debs(self):
+        d = os.environ.get("FCS_DEB_DIR", "")
+        found = {}
+        if d and os.path.isdir(d):
+            for f in os.listdir(d):
+                m = re.fullmatch(r"(fcs-failover-server|fcs-dev)_[^_]+_(amd64|all|[a-z0-9]+)\.deb", f)
+                if m:
+                    found[m.group(1)] = os.path.join(d, f)
+        if set(found) != {"fcs-failover-server", "fcs-dev"}:
+            why = f"no fcs-failover-server and fcs-dev packages in FCS_DEB_DIR={d!r} (bash scripts/fcs.sh package builds them)"
+            if CI:
+                self.fail(why + " (CI=true: fails instead of skipping)")
+            print(f"SKIPPED: {why}", flush=True)
+            self.skipTest(why)
+        return found
+
+    def test_lintian_finds_no_errors(self):
+        debs = self.debs()
+        lintian = need_tool(self, "lintian", "lintian")
+        code, out, err = run([lintian, "--no-tag-display-limit", "--allow-root", *debs.values()], timeout=600)
+        tags = [l for l in (out + err).splitlines() if re.match(r"[EWIXPO]: ", l)]
+        for l in tags:
+            print("lintian: " + l, flush=True)
+        self.assertEqual([l for l in tags if l.startswith("E: ")], [], out + err)
+        self.assertNotIn(code, (2,), "lintian could not run: " + out + err)
+
+    def test_contents_and_the_installed_server_serves(self):
+        debs = self.debs()
+        root = os.path.join(self.work, "root")
+        for deb in debs.values():
+            code, out, err = run(["dpkg-deb", "-x", deb, root], timeout=120)
+            self.assertEqual(code, 0, out + err)
+        code, info, err = run(["dpkg-deb", "-f", debs["fcs-failover-server"], "Package", "Depends", "Architecture"])
+        self.assertEqual(code, 0, err)
+        self.assertIn("Package: fcs-failover-server", info)
+        for dep in ("libsystemd0", "libacl1", "libstdc++6", "systemd"):
+            self.assertIn(dep, info)
+        code, info, err = run(["dpkg-deb", "-f", debs["fcs-dev"], "Architecture"])
+        self.assertEqual(info.strip(), "Architecture: all")
+
+        def mode(rel):
+            st = os.lstat(os.path.join(root, rel))
+            return oct(st.st_mode & 0o7777)
+        for prog in ("fcs-failover-server", "fcs-switchover", "fcs-adapter-check"):
+            self.assertEqual(mode(f"usr/bin/{prog}"), "0o755", prog)
+        for f in ("usr/lib/systemd/system/fcs-failover-server.service", "usr/lib/sysusers.d/fcs-failover-server.conf",
+                  "usr/share/doc/fcs-failover-server/copyright", "usr/share/doc/fcs-dev/copyright",
+                  "usr/include/fcs/fcs.hpp", "usr/include/fcs/systemd/notify.hpp",
+                  "usr/lib/cmake/fcs/fcsConfig.cmake", "usr/lib/cmake/fcs/fcsTargets.cmake"):
+            self.assertEqual(mode(f), "0o644", f)
+        with open(os.path.join(PACKAGING, UNIT)) as a, \
+                open(os.path.join(root, "usr/lib/systemd/system", UNIT)) as b:
+            self.assertEqual(a.read(), b.read())
+        code, out, err = run(["sh", "-n", os.path.join(PACKAGING, "debian", "postinst")])
+        self.assertEqual(code, 0, err)
+
+        # The installed program, run from the throwaway root the way the unit runs it (as a
+        # system user when the test can switch users), on a data folder made as postinst makes
+        # /var/lib/fcs (0750, the user's).
+        import test_failover_server as tfs
+        installed = os.path.join(root, "usr/bin/fcs-failover-server")
+        popen, owner = None, os.geteuid()
+        if os.geteuid() == 0:
+            import pwd
+            nobody = pwd.getpwnam("nobody")
+            owner = nobody.pw_uid
+            popen = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+            os.chmod(self.work, 0o755)
+        data = self.data("var-lib-fcs")
+        os.mkdir(data, 0o750)
+        os.chown(data, owner, -1)
+        saved, tfs.SERVER = tfs.SERVER, installed
+        try:
+            s = self.start(data, "--log", "stderr", popen=popen)
+        finally:
+            tfs.SERVER = saved
+        status, _, body, served = s.get("/health")
+        self.assertEqual(status, 200, body)
+        self.assertIn('"status":"ok"', body.replace(" ", ""))
+        self.assertEqual(served, s.fingerprint)
+        expect = {"Certificates": 0o755, "Certificates/Keys": 0o700,
+                  "Certificates/FailoverService.crt": 0o644, "Certificates/Keys/FailoverService.key": 0o600}
+        for rel, m in expect.items():
+            st = os.lstat(os.path.join(data, rel))
+            self.assertEqual((oct(st.st_mode & 0o7777), st.st_uid), (oct(m), owner), rel)
+        p = subprocess.run([installed, "status", "--data-dir", data], capture_output=True, text=True,
+                           timeout=30, **(popen or {}))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(s.fingerprint, p.stdout)
+        self.assertEqual(s.stop(), 0)
 
 
 if __name__ == "__main__":
