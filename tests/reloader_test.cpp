@@ -168,8 +168,7 @@ BOOST_FIXTURE_TEST_CASE(requests_while_one_waits_are_folded_and_none_run_after_s
     BOOST_TEST(r.reloads() == done);
 }
 
-BOOST_FIXTURE_TEST_CASE(the_hooks_run_around_every_reload_on_the_worker_with_its_outcome,
-                        fixture) {
+BOOST_FIXTURE_TEST_CASE(the_hooks_run_around_every_reload_on_the_worker_with_its_outcome, fixture) {
     // What a server tells systemd: RELOADING=1 before, READY=1 after (with whether it failed).
     struct event {
         std::string what;
@@ -186,8 +185,8 @@ BOOST_FIXTURE_TEST_CASE(the_hooks_run_around_every_reload_on_the_worker_with_its
     };
     o.after_reload = [&](bool failed) {
         std::lock_guard lock(m);
-        events.push_back({failed ? "after failed" : "after ok", std::this_thread::get_id(),
-                          r->reloads()});
+        events.push_back(
+            {failed ? "after failed" : "after ok", std::this_thread::get_id(), r->reloads()});
     };
     r = std::make_unique<fcs::reloader<service>>(svc, &tls, o);
     r->start();

@@ -132,8 +132,8 @@ public:
         wait_signal();
         notify_.ready(status_line());
         if (auto every = notify_.watchdog_interval())
-            ping_watchdog(std::max<std::chrono::microseconds>(*every / 2,
-                                                              std::chrono::milliseconds(1)));
+            ping_watchdog(
+                std::max<std::chrono::microseconds>(*every / 2, std::chrono::milliseconds(1)));
         server_.run();
         reloader_.stop();
     }

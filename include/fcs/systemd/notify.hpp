@@ -64,8 +64,8 @@ public:
 
     /**
      * The watchdog period systemd set (WATCHDOG_USEC, for this process when WATCHDOG_PID is
-     * set), or nullopt when none is asked for. Send watchdog() at half of it, as sd_watchdog_enabled(3)
-     * advises.
+     * set), or nullopt when none is asked for. Send watchdog() at half of it, as
+     * sd_watchdog_enabled(3) advises.
      */
     std::optional<std::chrono::microseconds> watchdog_interval() const noexcept {
         std::uint64_t usec = 0;
