@@ -3,6 +3,7 @@
 #   bash scripts/fcs.sh serve [server options]   build and run the failover HTTPS server
 #   bash scripts/fcs.sh test                     build and run every test (what CI runs)
 #   bash scripts/fcs.sh setup                    only install what is missing
+#   bash scripts/fcs.sh package                  build and check the Debian packages
 # `test` also rebuilds with clang under ASan+UBSan, reruns the suite and runs each fuzz target
 # for FCS_FUZZ_SECONDS (default 30), and runs the hot-swap and server tests under TSan;
 # FCS_SANITIZERS=0 skips those stages. Last, the Windows stage (FCS_WINDOWS=0 skips it, except
@@ -33,6 +34,9 @@ packages=(
   # real peers used by the tests
   openssl curl python3 python3-cryptography gnutls-bin default-jre-headless acl
   etcd-server etcd-client
+  # running it as a service (issue 14): systemd-analyze/systemd-sysusers on the unit, promtool on
+  # /metrics and the alert rules, lintian and dpkg-shlibdeps on the Debian package
+  systemd prometheus lintian dpkg-dev fakeroot
 )
 
 # setup [PACKAGE...]: installs what is missing of the given packages (default: $packages).
@@ -219,6 +223,21 @@ windows() {
   return $rc
 }
 
+# The Debian packages (cmake/fcsPackaging.cmake: fcs-failover-server, fcs-dev) from a build
+# folder of their own without tests or benchmarks (cpack builds "all" first), then checked:
+# lintian, and installed into a throwaway root with dpkg -x and run from there
+# (tests/e2e_server/test_systemd.py DebianPackage).
+package() {
+  local pk=${FCS_DEB_BUILD_DIR:-$here/build-deb}
+  cmake -S "$here" -B "$pk" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFCS_WERROR=ON \
+    -DFCS_BUILD_TESTS=OFF -DFCS_BUILD_BENCHMARKS=OFF -DFCS_BORINGSSL_ROOT="$bssl_root" >/dev/null
+  rm -f "$pk"/*.deb
+  (cd "$pk" && cpack -G DEB >cpack.log 2>&1) || { cat "$pk/cpack.log" >&2; return 1; }
+  ls "$pk"/*.deb
+  echo "== Debian packages: lintian, dpkg -x into a throwaway root, the server run from there"
+  FCS_DEB_DIR=$pk FCS_SOURCE_DIR=$here /usr/bin/python3 -B "$here/tests/e2e_server/test_systemd.py" -v DebianPackage
+}
+
 cmd=${1:-serve}; shift || true
 case "$cmd" in
   setup) setup; boringssl ;;
@@ -233,11 +252,13 @@ case "$cmd" in
     setup; boringssl; configure
     cmake --build "$build" -j "$jobs"
     (cd "$build" && ctest --output-on-failure -j "$jobs" "$@")
+    package
     if [ "${FCS_SANITIZERS:-1}" = 1 ]; then sanitizers; tsan; fi
     if [ "${FCS_WINDOWS:-1}" = 1 ]; then windows
     elif [ "${CI:-}" = true ]; then echo "fcs: under CI the Windows stage runs (FCS_WINDOWS=0 ignored)"; windows
     fi ;;
+  package) setup; boringssl; package ;;
   sanitizers) setup; boringssl; sanitizers ;;
   tsan) setup; boringssl; tsan ;;
-  *) echo "usage: $0 serve|test|sanitizers|tsan|windows|setup|setup-windows|build" >&2; exit 2 ;;
+  *) echo "usage: $0 serve|test|sanitizers|tsan|windows|package|setup|setup-windows|build" >&2; exit 2 ;;
 esac

@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -164,6 +166,55 @@ BOOST_FIXTURE_TEST_CASE(requests_while_one_waits_are_folded_and_none_run_after_s
     r.request("after stop");
     std::this_thread::sleep_for(200ms);
     BOOST_TEST(r.reloads() == done);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_hooks_run_around_every_reload_on_the_worker_with_its_outcome, fixture) {
+    // What a server tells systemd: RELOADING=1 before, READY=1 after (with whether it failed).
+    struct event {
+        std::string what;
+        std::thread::id thread;
+        std::uint64_t reloads_seen;
+    };
+    std::mutex m;
+    std::vector<event> events;
+    std::unique_ptr<fcs::reloader<service>> r;
+    reloader_options o = options();
+    o.before_reload = [&](const std::string& why) {
+        std::lock_guard lock(m);
+        events.push_back({"before " + why, std::this_thread::get_id(), r->reloads()});
+    };
+    o.after_reload = [&](bool failed) {
+        std::lock_guard lock(m);
+        events.push_back(
+            {failed ? "after failed" : "after ok", std::this_thread::get_id(), r->reloads()});
+    };
+    r = std::make_unique<fcs::reloader<service>>(svc, &tls, o);
+    r->start();
+    r->request("SIGHUP");
+    BOOST_TEST(eventually([&] {
+        std::lock_guard lock(m);
+        return events.size() == 2u;
+    }));
+    // A pair that does not match: the reload fails, the hook says so.
+    auto other = t::openssl_ca_issued(dir / "work", "other.example");
+    t::write_text(dir / "Certificates" / (opts.name + ".crt"), other.cert);
+    BOOST_TEST(eventually([&] {
+        std::lock_guard lock(m);
+        return events.size() == 4u;
+    }));
+    const auto worker = r->worker_id();
+    r->stop();
+    std::lock_guard lock(m);
+    BOOST_REQUIRE(events.size() == 4u);
+    BOOST_TEST(events[0].what == "before SIGHUP");
+    BOOST_TEST(events[0].reloads_seen == 0u, "before the reload is counted");
+    BOOST_TEST(events[1].what == "after ok");
+    BOOST_TEST(events[1].reloads_seen == 1u);
+    BOOST_TEST(events[2].what == "before a change in the test");
+    BOOST_TEST(events[3].what == "after failed");
+    BOOST_TEST(r->reload_failures() == 1u);
+    for (auto& e : events)
+        BOOST_TEST((e.thread == worker && e.thread != std::this_thread::get_id()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

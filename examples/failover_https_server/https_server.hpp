@@ -5,7 +5,8 @@
 // TLS connection layer) with the certificate of a FailoverCertService through
 // fcs::tls::server_context, live reload through fcs::reloader (the storage's watch: inotify for a
 // folder storage, etcd's watch stream; and SIGHUP), periodic expiry re-check, the routes
-// /health, /certificate and /metrics, clean stop on SIGINT/SIGTERM.
+// /health, /certificate and /metrics, clean stop on SIGINT/SIGTERM, and systemd's notification
+// protocol (fcs::systemd::notifier: READY/RELOADING/STOPPING/STATUS, WATCHDOG pings).
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
@@ -14,12 +15,14 @@
 #include <fcs/failover_cert_service.hpp>
 #include <fcs/reloader.hpp>
 #include <fcs/storage/directory.hpp>
+#include <fcs/systemd/notify.hpp>
 #include <fcs/tls/https_server.hpp>
 #include <fcs/tls/server_context.hpp>
 #include <fcs/tls/ticket_keys.hpp>
 #include <fcs/types.hpp>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -30,6 +33,11 @@
 #include <filesystem>
 #include <string>
 #include <type_traits>
+
+// The program's version for fcs_build_info (CMake sets it from the project's version).
+#ifndef FCS_SERVER_VERSION
+#define FCS_SERVER_VERSION "unknown"
+#endif
 
 namespace fcs::storage {
 class etcd;
@@ -114,11 +122,30 @@ public:
     std::string url() const { return server_.url(); }
     const fcs::tls::server_context& tls() const noexcept { return tls_; }
 
-    /// Serves until SIGINT or SIGTERM. SIGHUP reloads the certificate.
+    /**
+     * Serves until SIGINT or SIGTERM. SIGHUP reloads the certificate. Under systemd
+     * (NOTIFY_SOCKET) READY=1 goes out here: the pair is loaded and prepared and the socket
+     * listens (both in the constructor); WATCHDOG=1 at half of WatchdogSec from the first
+     * I/O loop, so a hung loop stops the pings.
+     */
     void run() {
         wait_signal();
+        notify_.ready(status_line());
+        if (auto every = notify_.watchdog_interval())
+            ping_watchdog(
+                std::max<std::chrono::microseconds>(*every / 2, std::chrono::milliseconds(1)));
         server_.run();
         reloader_.stop();
+    }
+
+    /// The STATUS= line systemd shows: what is served, until when, where.
+    std::string status_line() const {
+        auto s = service_.status();
+        auto in_use = tls_.current();
+        return "serving SHA-256 " +
+               (in_use ? in_use->sha256_fingerprint() : s.info.sha256_fingerprint) + ", " +
+               std::string(fcs::to_string(s.state)) + ", " + std::to_string(s.days_remaining) +
+               " days left (until " + iso8601(s.info.not_after) + "), on " + server_.url();
     }
 
     /// The reloads: request(why) from another source of changes, counters.
@@ -218,6 +245,11 @@ public:
         metric("fcs_connections_rejected_total", "counter",
                "Connections closed at once because of the connection cap.",
                c.rejected_connections);
+        // The info-metric convention (a gauge of 1 whose labels carry the facts), so a
+        // dashboard can join on the version; the label value needs no escaping (digits, dots).
+        out += "# HELP fcs_build_info The version of fcs-failover-server running, as a label.\n"
+               "# TYPE fcs_build_info gauge\n"
+               "fcs_build_info{version=\"" FCS_SERVER_VERSION "\"} 1\n";
         return out;
     }
 
@@ -256,6 +288,14 @@ private:
         o.change_reason = change_reason<typename Service::storage_type>();
         o.storage_name =
             watches_folders<typename Service::storage_type> ? "the data folder" : "the storage";
+        // systemd: RELOADING=1 ... READY=1 around every reload (a SIGHUP, ExecReload=, or a
+        // change the storage's watch saw).
+        o.before_reload = [this](const std::string& why) {
+            notify_.reloading("reloading after " + why);
+        };
+        o.after_reload = [this](bool failed) {
+            notify_.ready((failed ? "reload failed, kept the pair in use; " : "") + status_line());
+        };
         return o;
     }
 
@@ -275,18 +315,32 @@ private:
     /// Stops accepting, lets requests in flight finish (at most 2 s), then ends run().
     void stop(std::string_view why) {
         service_.log().write(fcs::policy::level::info, "stopping on " + std::string(why));
+        notify_.stopping("stopping on " + std::string(why));
         boost::system::error_code ignored;
         signals_.cancel(ignored);
+        watchdog_.cancel();
         server_.stop(std::chrono::seconds(2));
+    }
+
+    /// WATCHDOG=1 now and every `every` until stop().
+    void ping_watchdog(std::chrono::microseconds every) {
+        notify_.watchdog();
+        watchdog_.expires_after(every);
+        watchdog_.async_wait([this, every](boost::system::error_code ec) {
+            if (!ec && !server_.stopping())
+                ping_watchdog(every);
+        });
     }
 
     Service& service_;
     server_config config_;
+    fcs::systemd::notifier notify_;
     fcs::tls::server_context tls_;
     bool ready_; ///< tls_ follows the service (set before server_ uses tls_)
     // Declared after everything a connection uses: destroyed first, with its connections.
     fcs::tls::https_server server_;
     net::signal_set signals_;
+    net::steady_timer watchdog_{server_.control_executor()};
     // The storage work (its worker thread and the storage's watch): stopped before everything
     // it uses goes.
     fcs::reloader<Service> reloader_{service_, &tls_, reload_options()};

@@ -46,6 +46,13 @@ struct reloader_options {
     std::string change_reason = "a change in the storage";
     /// Where the ticket keys live, for messages ("the data folder").
     std::string storage_name = "the storage";
+    /// Called on the worker just before each reload (a watch event or request()), with its
+    /// reason: a server tells its service manager it is reloading (systemd's RELOADING=1).
+    /// Must not throw or call stop(); empty: nothing.
+    std::function<void(const std::string& why)> before_reload;
+    /// Called on the worker after each reload, with whether it failed (the pair in use was then
+    /// kept): systemd's READY=1. Must not throw or call stop(); empty: nothing.
+    std::function<void(bool failed)> after_reload;
 };
 
 /**
@@ -242,6 +249,8 @@ private:
     }
 
     void reload(const std::string& why) {
+        if (opts_.before_reload)
+            guarded("the before-reload hook", [&] { opts_.before_reload(why); });
         reloads_.fetch_add(1, std::memory_order_relaxed);
         const auto failures_before = tls_ ? tls_->publish_failures() : 0;
         reload_result r;
@@ -267,6 +276,8 @@ private:
         }
         if (!r.changed) // a change logs its expiry finding already
             guarded("expiry re-check", [this] { service_.recheck(); });
+        if (opts_.after_reload)
+            guarded("the after-reload hook", [&] { opts_.after_reload(r.failed); });
     }
 
     /// Loads the stored keys, rotates them when due, publishes them. When the storage cannot
