@@ -36,6 +36,8 @@
 #   failover    two fcs servers sharing the ticket keys: clients get tickets on the first, it is
 #               stopped, they reconnect to the second (same data folder, then a copy of it, then a
 #               foreign folder as the control): share resumed.
+#   inprocess   fcs_handshake_bench (build it too): the full P-256 handshake against its crypto
+#               floor, interleaved per iteration, RUNS repetitions.
 #   all         all of the above, then the targets table (fcs / best peer per line).
 #
 # Environment: FCS_BENCH_BUILD (build folder, default ./build-bench), RUNS (5), DURATION (10 s per
@@ -74,8 +76,8 @@ for f in "$server_bin" "$loadgen"; do
 done
 command -v openssl >/dev/null || { echo "missing openssl (Debian package openssl)" >&2; exit 2; }
 case $what in
-  handshakes|threads|rotation|failover|memory|all) ;;
-  *) echo "usage: $0 [handshakes|threads|memory|rotation|failover|all]" >&2; exit 2 ;;
+  handshakes|threads|rotation|failover|memory|inprocess|all) ;;
+  *) echo "usage: $0 [handshakes|threads|memory|rotation|failover|inprocess|all]" >&2; exit 2 ;;
 esac
 for c in $CLIENTS; do
   case $c in
@@ -674,6 +676,19 @@ bench_memory() {
   result mem_bestk "${bestk:-nan}"
 }
 
+# ---- in process: the handshake against its crypto floor --------------------------------------
+
+# fcs_handshake_bench's interleaved benchmark (one handshake and one floor operation per
+# iteration, so the machine's other work slows both alike): full P-256 handshake / floor.
+bench_inprocess() {
+  local bench=$build/benchmarks/fcs_handshake_bench out=$work/inprocess.out
+  [ -x "$bench" ] || { echo "missing $bench: cmake --build $build --target fcs_handshake_bench" >&2; exit 2; }
+  "$bench" --benchmark_filter='full/p256/' --benchmark_repetitions="$RUNS" \
+    --benchmark_report_aggregates_only=true > "$out" 2>&1 || { cat "$out" >&2; exit 1; }
+  grep -E "^  full/p256" "$out"
+  result inproc_ratio "$(sed -n 's|^  full/p256/fcs_with_floor .*handshake / floor = *\([0-9.]*\) .*|\1|p' "$out")"
+}
+
 # ---- the targets table -----------------------------------------------------------------------
 
 targets() {
@@ -716,6 +731,7 @@ targets() {
   for client in $CLIENTS; do
     row "server CPU per full handshake, threads2/threads1 ($(client_name "$client"))" "$(got "thr_full_${client}_ratio")" "(fcs only)" le 1.05
   done
+  row "in-process full handshake / crypto floor (P-256, interleaved)" "$(got inproc_ratio)" "(fcs only)" le 1.2
 }
 
 machine
@@ -725,7 +741,8 @@ case $what in
   rotation) bench_rotation ;;
   failover) bench_failover ;;
   memory) bench_memory ;;
-  all) bench_handshakes; bench_threads; bench_rotation; bench_failover; bench_memory ;;
+  inprocess) bench_inprocess ;;
+  all) bench_handshakes; bench_threads; bench_rotation; bench_failover; bench_memory; bench_inprocess ;;
 esac
 targets
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

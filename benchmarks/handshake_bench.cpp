@@ -367,49 +367,45 @@ public:
     }
 
     /// Median per-iteration time in µs, or a negative value when the benchmark did not run.
-    double median_us(const std::string& name) const {
-        auto it = times_.find(name);
-        if (it == times_.end() || it->second.empty()) {
-            auto m = medians_.find(name);
-            return m == medians_.end() ? -1 : m->second.first;
-        }
-        auto v = it->second;
-        std::sort(v.begin(), v.end());
-        auto n = v.size();
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    }
-    std::size_t runs(const std::string& name) const {
-        auto it = times_.find(name);
-        if (it != times_.end() && !it->second.empty())
-            return it->second.size();
-        auto m = medians_.find(name);
-        return m == medians_.end() ? 0 : m->second.second;
-    }
-
+    double median_us(const std::string& name) const { return median(times_, medians_, name); }
+    std::size_t runs(const std::string& name) const { return count(times_, medians_, name); }
     /// Median of the handshake/floor ratio of an interleaved benchmark (negative: not run).
     double median_per_floor(const std::string& name) const {
-        auto it = per_floor_.find(name);
-        if (it == per_floor_.end() || it->second.empty()) {
-            auto m = per_floor_median_.find(name);
-            return m == per_floor_median_.end() ? -1 : m->second.first;
-        }
-        auto v = it->second;
-        std::sort(v.begin(), v.end());
-        auto n = v.size();
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        return median(per_floor_, per_floor_median_, name);
     }
     std::size_t per_floor_runs(const std::string& name) const {
-        auto it = per_floor_.find(name);
-        if (it != per_floor_.end() && !it->second.empty())
-            return it->second.size();
-        auto m = per_floor_median_.find(name);
-        return m == per_floor_median_.end() ? 0 : m->second.second;
+        return count(per_floor_, per_floor_median_, name);
     }
 
     /// "NAME: MESSAGE" of every run that stopped with SkipWithError (failed, not skipped).
     const std::vector<std::string>& errors() const { return errors_; }
 
 private:
+    using values = std::map<std::string, std::vector<double>>;
+    using aggregates = std::map<std::string, std::pair<double, std::size_t>>;
+
+    /// The median of the values kept for `name` (every repetition), else the median the
+    /// library reported (--benchmark_report_aggregates_only), else -1.
+    static double median(const values& all, const aggregates& reported, const std::string& name) {
+        auto it = all.find(name);
+        if (it == all.end() || it->second.empty()) {
+            auto m = reported.find(name);
+            return m == reported.end() ? -1 : m->second.first;
+        }
+        auto v = it->second;
+        std::sort(v.begin(), v.end());
+        auto n = v.size();
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+    static std::size_t count(const values& all, const aggregates& reported,
+                             const std::string& name) {
+        auto it = all.find(name);
+        if (it != all.end() && !it->second.empty())
+            return it->second.size();
+        auto m = reported.find(name);
+        return m == reported.end() ? 0 : m->second.second;
+    }
+
     std::vector<std::string> errors_;
     std::map<std::string, std::vector<double>> times_;
     std::map<std::string, std::vector<double>> per_floor_;
