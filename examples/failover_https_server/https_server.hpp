@@ -62,6 +62,8 @@ struct server_config {
     /// rotation when due.
     std::chrono::seconds ticket_sync_interval{60};
     std::filesystem::path data_dir;
+    /// A listening socket to serve instead of binding (systemd socket activation); -1: bind.
+    int listen_fd = -1;
 };
 
 /// True for a storage kept in folders of the data folder (fcs::storage::directory).
@@ -272,6 +274,7 @@ private:
         o.port = config_.port;
         o.threads = config_.threads;
         o.max_connections = config_.max_connections;
+        o.adopt_listener = config_.listen_fd;
         o.timeout = config_.timeout;
         o.limits.max_header_bytes = config_.max_header_bytes;
         o.limits.max_body_bytes = config_.max_body_bytes;

@@ -438,6 +438,13 @@ int serve(const arguments& a) {
     cfg.threads = static_cast<unsigned>(a.threads);
     cfg.max_connections = a.max_connections;
     cfg.recheck_interval = std::chrono::seconds(a.recheck_interval);
+    try { // socket activation: systemd listens (--bind/--port are then its, not ours)
+        if (auto fd = fcs::systemd::listen_socket())
+            cfg.listen_fd = *fd;
+    } catch (const fcs::error& e) {
+        std::cerr << program << ": " << e.what() << "\n";
+        return 1;
+    }
     auto opts = service_options_from(a);
     auto eo = etcd_options_from(a);
 

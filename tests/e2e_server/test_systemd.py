@@ -203,6 +203,52 @@ class SystemdNotify(E2E):
 UNIT = "fcs-failover-server.service"
 
 
+class SocketActivation(E2E):
+    """Socket activation (LISTEN_FDS): systemd holds the listening socket and passes it; the
+    server serves it instead of binding. systemd-socket-activate is systemd's own tool for
+    this: it listens, and execs the server on the first connection with the socket as fd 3."""
+
+    def test_the_socket_systemd_passes_is_served(self):
+        activate = need_tool(self, "systemd-socket-activate", "systemd")
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        from test_failover_server import Server, openssl_fingerprint, wait_for
+        s = Server(self.data(), self.work)
+        self.servers.append(s)
+        s.stderr = open(s.stderr_path, "w")
+        s.proc = subprocess.Popen([activate, "-l", f"127.0.0.1:{port}", SERVER, "serve", "--data-dir", s.data_dir,
+                                   "--threads", "2"], stdout=subprocess.PIPE, stderr=s.stderr, text=True)
+
+        def reader():
+            for line in s.proc.stdout:
+                s.lines.append(line.rstrip("\n"))
+
+        s.reader = threading.Thread(target=reader, daemon=True)
+        s.reader.start()
+        wait_for(lambda: "Listening on" in open(s.stderr_path).read(), timeout=30,
+                 what="systemd-socket-activate to listen")
+        # The first connection waits in the socket's backlog while the server starts (it
+        # generates its pair first): it is served, on the port systemd bound.
+        status, _, body, served = https_get(port, "/health", timeout=60)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(served, openssl_fingerprint(self.cert_path()))
+        wait_for(lambda: f"listening on https://127.0.0.1:{port}" in s.lines, timeout=30,
+                 what="the server to name the passed socket's address")
+        # Every I/O thread accepts from it: many connections, all served.
+        for _ in range(10):
+            self.assertEqual(https_get(port, "/health", timeout=30)[0], 200)
+        self.assertEqual(s.stop(), 0)
+
+    def test_a_passed_descriptor_that_is_not_a_listening_socket_is_refused(self):
+        # fd 3 is /dev/null; LISTEN_PID is the server's own pid (the shell execs it).
+        r = subprocess.run(["sh", "-c", 'exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" serve --data-dir "$1"',
+                            SERVER, self.data()], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("descriptor 3: adopt the listening socket: not a listening socket", r.stderr)
+
+
 def unit_root(test, work):
     """A throwaway root for systemd-analyze --root: the host's units (what the unit pulls in:
     sysinit.target, network-online.target...), /bin/kill and the server at /usr/bin, the unit,

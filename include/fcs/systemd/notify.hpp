@@ -5,6 +5,8 @@
 // through libsystemd (CMake: link fcs::systemd; Debian: libsystemd-dev). Outside systemd
 // (NOTIFY_SOCKET unset) every call does nothing.
 
+#include <fcs/error.hpp>
+
 #include <systemd/sd-daemon.h>
 
 #include <chrono>
@@ -96,6 +98,27 @@ private:
         (void)sd_notify(0, message.c_str());
     }
 };
+
+/**
+ * The listening socket systemd passed (socket activation: a .socket unit, or
+ * systemd-socket-activate; LISTEN_FDS/LISTEN_PID), or nullopt when none was passed to this
+ * process. The LISTEN_* variables are unset so a child does not take the socket for its own.
+ * Hand it to fcs::tls::https_options::adopt_listener, which checks that it listens on TCP.
+ * @throws fcs::error (invalid_argument) when more than one socket was passed, or when the
+ *         variables cannot be read.
+ */
+inline std::optional<int> listen_socket() {
+    const int n = sd_listen_fds(1);
+    if (n == 0)
+        return std::nullopt;
+    if (n < 0)
+        throw error(errc::invalid_argument, "LISTEN_FDS", "take the socket systemd passed",
+                    "sd_listen_fds failed: error " + std::to_string(-n));
+    if (n > 1)
+        throw error(errc::invalid_argument, "LISTEN_FDS", "take the socket systemd passed",
+                    std::to_string(n) + " sockets were passed; one is served");
+    return SD_LISTEN_FDS_START;
+}
 
 } // namespace fcs::systemd
 

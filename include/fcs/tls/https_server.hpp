@@ -45,10 +45,12 @@
 #include <vector>
 
 #include <cerrno>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace fcs::tls {
 
@@ -62,6 +64,10 @@ struct https_options {
     http::request_limits limits;
     /// Where the server's own messages go (running out of descriptors, the cap clamped).
     std::function<void(policy::level, std::string)> log;
+    /// A listening TCP socket to serve instead of binding `bind`:`port` (socket activation:
+    /// systemd passes it, see fcs/systemd/notify.hpp listen_socket()). The server owns it
+    /// from then on; every I/O thread accepts from it (a descriptor of its own each).
+    int adopt_listener = -1;
 };
 
 /// Counts since start, summed over the I/O threads.
@@ -172,6 +178,10 @@ public:
         port_ = options_.port;
         for (unsigned i = 0; i < options_.threads; ++i)
             workers_.push_back(std::make_unique<worker>(*this));
+        if (options_.adopt_listener >= 0) {
+            adopt(options_.adopt_listener);
+            return;
+        }
         for (auto& w : workers_)
             w->listen(port_);
     }
@@ -625,6 +635,49 @@ private:
         /// Where SSL_read puts a record's plaintext (the reader copies what it keeps).
         char buffer[http::request_reader::max_record];
     };
+
+    /// Serves the listening socket `fd` (owned from here on, closed on a throw): each worker
+    /// gets a descriptor of it; the address and port become the server's.
+    void adopt(int fd) {
+        auto refuse = [&](std::string why) {
+            ::close(fd);
+            throw error(errc::invalid_argument, "descriptor " + std::to_string(fd),
+                        "adopt the listening socket", std::move(why));
+        };
+        int listening = 0, type = 0;
+        socklen_t len = sizeof listening;
+        sockaddr_storage ss{};
+        socklen_t sslen = sizeof ss;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+            refuse("not a listening socket");
+        len = sizeof type;
+        if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+            refuse("not a TCP socket (IPv4 or IPv6)");
+        const auto protocol = ss.ss_family == AF_INET ? boost::asio::ip::tcp::v4()
+                                                      : boost::asio::ip::tcp::v6();
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            int own = i == 0 ? fd : ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            boost::system::error_code ec;
+            if (own < 0)
+                ec.assign(errno, boost::system::system_category());
+            else
+                workers_[i]->acceptor.assign(protocol, own, ec);
+            if (!ec)
+                workers_[i]->acceptor.non_blocking(true, ec);
+            if (ec) {
+                if (i == 0 || own >= 0)
+                    ::close(own);
+                throw error(errc::io_failed, "descriptor " + std::to_string(fd),
+                            "adopt the listening socket", ec.message());
+            }
+        }
+        auto ep = workers_.front()->acceptor.local_endpoint();
+        address_ = ep.address();
+        options_.bind = address_.to_string();
+        port_ = ep.port();
+    }
 
     void stop_threads() {
         for (auto& t : threads_)
