@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -312,6 +313,56 @@ BOOST_AUTO_TEST_CASE(stop_closes_idle_connections_and_ends_run) {
     BOOST_TEST((std::chrono::steady_clock::now() - t0 < 4s));
     BOOST_TEST(!c.answer());
     BOOST_CHECK_THROW(client(s.server.port()), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(an_adopted_listening_socket_is_served_by_every_thread) {
+    // Socket activation: the caller (systemd) made the listener.
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    BOOST_REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof a;
+    BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    fcs::tls::https_options o;
+    o.threads = 2;
+    o.bind = "::1"; // ignored: the adopted socket's address counts
+    o.adopt_listener = fd;
+    tls_fixture tls;
+    fcs::tls::https_server server(tls.ctx.native_handle(), o,
+                                  [](const fcs::http::request&, fcs::http::response& res) {
+                                      res.body() = "adopted";
+                                  });
+    BOOST_TEST(server.port() == ntohs(a.sin_port));
+    BOOST_TEST(server.url() == "https://127.0.0.1:" + std::to_string(server.port()));
+    std::thread t([&] { server.run(); });
+    for (int i = 0; i < 8; ++i) {
+        client c(server.port());
+        c.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        auto r = c.answer();
+        BOOST_REQUIRE(r);
+        BOOST_TEST(r->body() == "adopted");
+    }
+    server.stop(0ms);
+    t.join();
+}
+
+BOOST_AUTO_TEST_CASE(an_adopted_descriptor_that_does_not_listen_is_refused) {
+    tls_fixture tls;
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); // not listening
+    fcs::tls::https_options o;
+    o.adopt_listener = fd;
+    try {
+        fcs::tls::https_server s(tls.ctx.native_handle(), o,
+                                 [](const fcs::http::request&, fcs::http::response&) {});
+        BOOST_FAIL("adopted a socket that does not listen");
+    } catch (const fcs::error& e) {
+        BOOST_TEST(std::string(e.what()) == "descriptor " + std::to_string(fd) +
+                                                ": adopt the listening socket: not a listening socket");
+    }
+    // The server owned it from the start: closed on the refusal.
+    BOOST_TEST(::fcntl(fd, F_GETFD) == -1);
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_address_or_a_taken_port_is_an_error_naming_it) {
