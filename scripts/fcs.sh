@@ -223,14 +223,18 @@ windows() {
   return $rc
 }
 
-# The Debian packages (cmake/fcsPackaging.cmake: fcs-failover-server, fcs-dev) from a build
-# folder of their own without tests or benchmarks (cpack builds "all" first), then checked:
-# lintian, and installed into a throwaway root with dpkg -x and run from there
-# (tests/e2e_server/test_systemd.py DebianPackage).
+# The Debian packages (cmake/fcsPackaging.cmake: fcs-failover-server, fcs-dev), made by cpack
+# from the main build folder (its programs are built already; FCS_DEB_BUILD_DIR: a folder of
+# their own, configured without tests), then checked: lintian, and installed into a throwaway
+# root with dpkg -x and run from there (tests/e2e_server/test_systemd.py DebianPackage).
 package() {
-  local pk=${FCS_DEB_BUILD_DIR:-$here/build-deb}
-  cmake -S "$here" -B "$pk" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFCS_WERROR=ON \
-    -DFCS_BUILD_TESTS=OFF -DFCS_BUILD_BENCHMARKS=OFF -DFCS_BORINGSSL_ROOT="$bssl_root" >/dev/null
+  local pk=${FCS_DEB_BUILD_DIR:-$build}
+  if [ "$pk" != "$build" ]; then
+    cmake -S "$here" -B "$pk" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFCS_WERROR=ON \
+      -DFCS_BUILD_TESTS=OFF -DFCS_BUILD_BENCHMARKS=OFF -DFCS_BORINGSSL_ROOT="$bssl_root" >/dev/null
+  fi
+  # cpack only installs: what it packs must be built first.
+  cmake --build "$pk" -j "$jobs" --target fcs-failover-server fcs-adapter-check fcs-switchover
   rm -f "$pk"/*.deb
   (cd "$pk" && cpack -G DEB >cpack.log 2>&1) || { cat "$pk/cpack.log" >&2; return 1; }
   ls "$pk"/*.deb
@@ -257,7 +261,7 @@ case "$cmd" in
     if [ "${FCS_WINDOWS:-1}" = 1 ]; then windows
     elif [ "${CI:-}" = true ]; then echo "fcs: under CI the Windows stage runs (FCS_WINDOWS=0 ignored)"; windows
     fi ;;
-  package) setup; boringssl; package ;;
+  package) setup; boringssl; configure; package ;;
   sanitizers) setup; boringssl; sanitizers ;;
   tsan) setup; boringssl; tsan ;;
   *) echo "usage: $0 serve|test|sanitizers|tsan|windows|package|setup|setup-windows|build" >&2; exit 2 ;;
