@@ -12,6 +12,8 @@
 
 #include "json.hpp"
 
+#include <fcs/acme/http01_listener.hpp>
+#include <fcs/acme/renewer.hpp>
 #include <fcs/failover_cert_service.hpp>
 #include <fcs/reloader.hpp>
 #include <fcs/storage/directory.hpp>
@@ -64,6 +66,10 @@ struct server_config {
     std::filesystem::path data_dir;
     /// A listening socket to serve instead of binding (systemd socket activation); -1: bind.
     int listen_fd = -1;
+    /// Automatic renewal from an ACME CA (off when unset), and for http-01 the plain-HTTP
+    /// port its answers are served on (on `bind`).
+    std::optional<fcs::acme::renewal_options> acme;
+    unsigned short acme_http_port = 80;
 };
 
 /// True for a storage kept in folders of the data folder (fcs::storage::directory).
@@ -114,9 +120,22 @@ public:
         signals_.add(SIGHUP);
         reloader_.start();
         tls_.use_ticket_keys(reloader_.ticket_keys());
+        if (config_.acme) {
+            // Before serving: tls-alpn-01 is answered on this port, http-01 on its own.
+            acme_responder_ = fcs::acme::challenge_responder::make();
+            acme_responder_->serve_on(tls_);
+            if (config_.acme->challenge == fcs::acme::challenge_type::http_01)
+                http01_ = std::make_unique<fcs::acme::http01_listener>(
+                    config_.bind, config_.acme_http_port, acme_responder_);
+            renewer_ = std::make_unique<fcs::acme::renewer<Service>>(service_, *config_.acme,
+                                                                      acme_responder_);
+        }
     }
 
-    ~https_server() { reloader_.stop(); }
+    ~https_server() {
+        renewer_.reset();
+        reloader_.stop();
+    }
     https_server(const https_server&) = delete;
     https_server& operator=(const https_server&) = delete;
 
@@ -136,7 +155,10 @@ public:
         if (auto every = notify_.watchdog_interval())
             ping_watchdog(
                 std::max<std::chrono::microseconds>(*every / 2, std::chrono::milliseconds(1)));
+        if (renewer_) // the CA validates against this server: it serves from now on
+            renewer_->start();
         server_.run();
+        renewer_.reset();
         reloader_.stop();
     }
 
@@ -247,6 +269,17 @@ public:
         metric("fcs_connections_rejected_total", "counter",
                "Connections closed at once because of the connection cap.",
                c.rejected_connections);
+        if (renewer_) {
+            const auto r = renewer_->stats();
+            metric("fcs_acme_renewals_total", "counter",
+                   "Certificates obtained from the ACME CA and installed.", r.renewals);
+            metric("fcs_acme_renewal_failures_total", "counter",
+                   "ACME renewal attempts that failed (the certificate in use was kept).",
+                   r.failures);
+            metric("fcs_acme_next_renewal_timestamp_seconds", "gauge",
+                   "When the ACME renewal looks next, in seconds since the Unix epoch.",
+                   unix_seconds(r.next_try));
+        }
         // The info-metric convention (a gauge of 1 whose labels carry the facts), so a
         // dashboard can join on the version; the label value needs no escaping (digits, dots).
         out += "# HELP fcs_build_info The version of fcs-failover-server running, as a label.\n"
@@ -347,6 +380,10 @@ private:
     // The storage work (its worker thread and the storage's watch): stopped before everything
     // it uses goes.
     fcs::reloader<Service> reloader_{service_, &tls_, reload_options()};
+    // ACME renewal (when configured): its thread installs into the service; stopped first.
+    std::shared_ptr<fcs::acme::challenge_responder> acme_responder_;
+    std::unique_ptr<fcs::acme::http01_listener> http01_;
+    std::unique_ptr<fcs::acme::renewer<Service>> renewer_;
 };
 
 } // namespace fcs_example

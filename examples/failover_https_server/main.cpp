@@ -158,6 +158,12 @@ struct arguments {
     unsigned long max_connections = fcs_example::server_config{}.max_connections;
     unsigned long recheck_interval = 21600;
     std::string log = "file"; ///< serve, replace: where messages go
+    // serve: ACME renewal
+    std::string acme_directory, acme_ca, acme_eab_kid, acme_eab_key_file;
+    std::vector<std::string> acme_contacts, acme_names, acme_ips;
+    std::string acme_challenge = "tls-alpn-01";
+    unsigned long acme_http_port = 80;
+    unsigned long acme_renew_before = 0; ///< seconds; 0: the default rule
     // replace
     std::string cert, key;
     // status
@@ -195,6 +201,41 @@ void add_log_option(CLI::App& app, arguments& a) {
         ->check(cli::word_in("--log", {"file", "journal", "syslog", "stderr"}));
 }
 
+/// serve's --acme-* options: automatic renewal from an ACME CA (README.md, "ACME renewal").
+void add_acme_options(CLI::App& app, arguments& a) {
+    namespace cli = fcs::examples::cli;
+    auto many = [&](const std::string& name, std::vector<std::string>& into, std::string type,
+                    std::string help) {
+        app.add_option(name, into, std::move(help))
+            ->type_name(std::move(type))
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+            ->check(cli::bounded(name));
+    };
+    cli::value(app, "--acme-directory", a.acme_directory, "URL",
+               "renew the certificate from this ACME CA (RFC 8555 directory URL, https://);\n"
+               "off when not given: the admin's replacement stays the only way");
+    cli::value(app, "--acme-ca", a.acme_ca, "FILE",
+               "the CA certificates (PEM) the ACME directory is served with (default: the\n"
+               "system's trust store)");
+    many("--acme-contact", a.acme_contacts, "URL", "account contact, e.g. mailto:admin@example.com (repeatable)");
+    many("--acme-name", a.acme_names, "DNS", "a DNS name the certificate must carry (repeatable)");
+    many("--acme-ip", a.acme_ips, "ADDR", "an IP address the certificate must carry (repeatable)");
+    cli::value(app, "--acme-eab-kid", a.acme_eab_kid, "KID",
+               "External Account Binding key id, when the CA requires one");
+    cli::value(app, "--acme-eab-key-file", a.acme_eab_key_file, "FILE",
+               "the EAB HMAC key (base64url) in a file only its owner may read");
+    cli::value(app, "--acme-challenge", a.acme_challenge, "TYPE",
+               "tls-alpn-01 (default: answered on the server's own port) or http-01")
+        ->check(cli::word_in("--acme-challenge", {"tls-alpn-01", "http-01"}));
+    cli::value(app, "--acme-http-port", a.acme_http_port, "N",
+               "with http-01: the plain-HTTP port the answers are served on (default 80)")
+        ->check(cli::number_in("--acme-http-port", 1, 65535));
+    cli::value(app, "--acme-renew-before", a.acme_renew_before, "S",
+               "renew this many seconds before expiry (default: a third of the lifetime,\n"
+               "and at least 30 days ahead when the lifetime allows)")
+        ->check(cli::number_in("--acme-renew-before", 1, 10u * 365 * 86400));
+}
+
 /// The command line: three CLI11 subcommands, `serve` the default. --help prints and exits 0;
 /// a wrong command line prints why and exits 2.
 arguments parse_command_line(std::vector<std::string> args) {
@@ -229,6 +270,7 @@ arguments parse_command_line(std::vector<std::string> args) {
                "seconds between expiry re-checks (default 21600; at most 86400)")
         ->check(cli::number_in("--recheck-interval", 1, 86400));
     add_log_option(*serve, a);
+    add_acme_options(*serve, a);
 
     auto* replace = app.add_subcommand("replace", replace_description);
     replace->footer(replace_footer);
@@ -381,6 +423,9 @@ void print_status_text(const fcs::cert_status& s) {
               << "origin        " << fcs::to_string(s.origin) << "\n"
               << "fingerprint   SHA256 " << s.info.sha256_fingerprint << "\n"
               << "key type      " << s.info.key_type << "\n";
+    if (s.origin == fcs::origin::acme)
+        std::cout << "next renewal  " << fcs_example::iso8601(fcs::acme::renewal_due(s.info, {}))
+                  << " (ACME, default schedule)\n";
 }
 
 /**
@@ -425,6 +470,50 @@ int serve_with(Make make, const fcs_example::server_config& cfg, const std::stri
     }
 }
 
+/// serve's ACME renewal settings, or nullopt without --acme-directory (checked: exits 2 on a
+/// contradiction, 1 when the EAB key file cannot be read).
+std::optional<fcs::acme::renewal_options> acme_options_from(const arguments& a) {
+    const bool any = std::any_of(a.given.begin(), a.given.end(),
+                                 [](const std::string& o) { return o.starts_with("--acme-"); });
+    if (a.acme_directory.empty()) {
+        if (any)
+            usage_error("serve", "the --acme-* options need --acme-directory URL");
+        return std::nullopt;
+    }
+    if (a.acme_names.empty() && a.acme_ips.empty())
+        usage_error("serve", "--acme-directory needs at least one --acme-name or --acme-ip");
+    if (a.acme_eab_kid.empty() != a.acme_eab_key_file.empty())
+        usage_error("serve", "--acme-eab-kid and --acme-eab-key-file go together");
+    fcs::acme::renewal_options r;
+    r.acme.directory_url = a.acme_directory;
+    r.acme.ca_file = a.acme_ca;
+    r.acme.contacts = a.acme_contacts;
+    for (auto& n : a.acme_names)
+        r.identifiers.push_back({fcs::acme::identifier::kind::dns, n});
+    for (auto& ip : a.acme_ips)
+        r.identifiers.push_back({fcs::acme::identifier::kind::ip, ip});
+    r.challenge = a.acme_challenge == "http-01" ? fcs::acme::challenge_type::http_01
+                                                : fcs::acme::challenge_type::tls_alpn_01;
+    if (a.acme_renew_before)
+        r.renew_before = std::chrono::seconds(a.acme_renew_before);
+    try {
+        (void)fcs::acme::identifiers_json(r.identifiers);
+        (void)fcs::acme::acme_detail::split_url(r.acme.directory_url);
+    } catch (const fcs::error& e) {
+        usage_error("serve", e.what());
+    }
+    if (!a.acme_eab_kid.empty()) {
+        r.acme.eab_kid = a.acme_eab_kid;
+        try {
+            r.acme.eab_hmac_key = fcs::acme::read_eab_key(a.acme_eab_key_file);
+        } catch (const fcs::error& e) {
+            std::cerr << program << ": " << e.what() << "\n";
+            std::exit(1);
+        }
+    }
+    return r;
+}
+
 int serve(const arguments& a) {
     fcs_example::server_config cfg;
     cfg.data_dir = data_dir_of(a);
@@ -445,6 +534,8 @@ int serve(const arguments& a) {
         std::cerr << program << ": " << e.what() << "\n";
         return 1;
     }
+    cfg.acme = acme_options_from(a);
+    cfg.acme_http_port = static_cast<unsigned short>(a.acme_http_port);
     auto opts = service_options_from(a);
     auto eo = etcd_options_from(a);
 

@@ -6,6 +6,7 @@
 // every field. Needs nlohmann-json 3.11 (<nlohmann/json.hpp>); the core does not include this
 // header, so only a program that prints JSON needs the package.
 
+#include <fcs/acme/schedule.hpp>
 #include <fcs/service_types.hpp>
 #include <fcs/types.hpp>
 
@@ -59,6 +60,8 @@ inline nlohmann::json status_json(const cert_status& s, const std::vector<findin
     doc["key_type"] = s.info.key_type;
     doc["state"] = to_string(s.state);
     doc["origin"] = to_string(s.origin);
+    if (s.origin == origin::acme) // when fcs's ACME renewal (default schedule) looks next
+        doc["next_renewal"] = iso8601(acme::renewal_due(s.info, {}));
     doc["self_signed"] = s.info.self_signed;
     doc["is_ca"] = s.info.is_ca;
     doc["certificate_file"] = s.certificate_location;

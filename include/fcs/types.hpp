@@ -35,7 +35,9 @@ enum class encoding { pem, der };
 /// The parts of a certificate slot that a storage holds.
 /// metadata: what fcs knows of the pair that the files do not say (its origin), bound to the
 /// certificate's fingerprint so a stale one is ignored.
-enum class part { certificate, private_key, ticket_keys, metadata };
+/// acme_account: the ACME account key (acme::renewer), a secret like the private key.
+/// renewal_lock: which node of a group renews, until when (acme::renewer), kept with the keys.
+enum class part { certificate, private_key, ticket_keys, metadata, acme_account, renewal_lock };
 
 /// Who may read an item: everyone (certificates) or only admins and the service (keys).
 enum class item_class { public_item, secret_item };
@@ -130,7 +132,8 @@ struct cert_info {
 };
 
 enum class cert_state { valid, expiring, expired, not_yet_valid };
-enum class origin { generated, installed, imported };
+/// acme: issued by an ACME CA to fcs's own renewal (acme::renewer).
+enum class origin { generated, installed, imported, acme };
 
 inline const char* to_string(cert_state s) noexcept {
     switch (s) {
@@ -174,6 +177,8 @@ inline const char* to_string(origin o) noexcept {
         return "installed";
     case origin::imported:
         return "imported";
+    case origin::acme:
+        return "acme";
     }
     return "unknown";
 }

@@ -408,7 +408,7 @@ auto basic_service<Storage, Acl, Crypto, Log, Clock>::stored_origin(
     auto text = as_text(meta->data);
     if (text.find("sha256=" + fingerprint + "\n") == std::string_view::npos)
         return std::nullopt;
-    for (auto o : {origin::generated, origin::installed, origin::imported})
+    for (auto o : {origin::generated, origin::installed, origin::imported, origin::acme})
         if (text.starts_with(std::string("origin=") + to_string(o) + "\n"))
             return o;
     return std::nullopt;

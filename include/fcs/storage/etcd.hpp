@@ -147,7 +147,8 @@ public:
         std::lock_guard lock(st_->mutex);
         std::vector<std::string> out;
         for (auto& [name, e] : st_->snapshot)
-            if (e.problem ? p != part::ticket_keys : e.parts.count(p) > 0)
+            if (e.problem ? (p == part::certificate || p == part::private_key || p == part::metadata)
+                          : e.parts.count(p) > 0)
                 out.push_back(name);
         return out;
     }

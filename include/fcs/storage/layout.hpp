@@ -38,10 +38,12 @@ struct failover_layout {
         return p == part::certificate || p == part::metadata ? "Certificates" : "Certificates/Keys";
     }
     static std::string_view suffix(part p) {
-        return p == part::certificate   ? ".crt"
-               : p == part::private_key ? ".key"
-               : p == part::metadata    ? ".meta"
-                                        : ".tickets";
+        return p == part::certificate    ? ".crt"
+               : p == part::private_key  ? ".key"
+               : p == part::metadata     ? ".meta"
+               : p == part::acme_account ? ".acme-account"
+               : p == part::renewal_lock ? ".renewal-lock"
+                                         : ".tickets";
     }
     static std::string file_name(std::string_view name, part p) {
         return std::string(name) + std::string(suffix(p));
@@ -77,10 +79,12 @@ struct server_group_layout {
     }
     static std::string folder(part) { return "Certificates/ServerGroup"; }
     static std::string file_name(std::string_view, part p) {
-        return p == part::certificate   ? "ServerGroupCertificate.cer"
-               : p == part::private_key ? "ServerGroupPrivateKey.bin"
-               : p == part::metadata    ? "ServerGroupMetadata.txt"
-                                        : "ServerGroupTicketKeys.bin";
+        return p == part::certificate    ? "ServerGroupCertificate.cer"
+               : p == part::private_key  ? "ServerGroupPrivateKey.bin"
+               : p == part::metadata     ? "ServerGroupMetadata.txt"
+               : p == part::acme_account ? "ServerGroupAcmeAccount.bin"
+               : p == part::renewal_lock ? "ServerGroupRenewalLock.txt"
+                                         : "ServerGroupTicketKeys.bin";
     }
     static std::optional<std::string> slot_of(std::string_view file, part p) {
         if (file == file_name(slot, p))

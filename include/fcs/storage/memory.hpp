@@ -40,11 +40,7 @@ public:
     }
 
     std::string location(const std::string& name, part p) const {
-        return "memory:" + name +
-               (p == part::certificate   ? ".crt"
-                : p == part::private_key ? ".key"
-                : p == part::metadata    ? ".meta"
-                                         : ".tickets");
+        return "memory:" + name + std::string(failover_layout::suffix(p));
     }
 
     fcs::encoding encoding(part) const { return fcs::encoding::pem; }

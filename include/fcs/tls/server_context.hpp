@@ -14,12 +14,15 @@
 #include <fcs/error.hpp>
 #include <fcs/tls/ticket_keys.hpp>
 
+#include <openssl/bytestring.h>
 #include <openssl/err.h>
 #include <openssl/pool.h>
 #include <openssl/ssl.h>
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <string_view>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -174,6 +177,8 @@ public:
             fail("attaching the credential slot failed");
         }
         SSL_CTX_set_cert_cb(ctx_.get(), &on_certificate, slot_.get());
+        SSL_CTX_set_select_certificate_cb(ctx_.get(), &on_client_hello);
+        SSL_CTX_set_alpn_select_cb(ctx_.get(), &on_alpn, nullptr);
     }
 
     server_context(const server_context&) = delete;
@@ -241,6 +246,27 @@ public:
      */
     void use_ticket_keys(const ticket_keys& keys) { keys.attach(ctx_.get()); }
 
+    /**
+     * Answers handshakes that offer ALPN `protocol` (and only those) with the credential
+     * `provider` returns for their server name (SNI, empty when none), negotiating `protocol`;
+     * when it returns null the handshake goes on as any other, without ALPN. This is how an
+     * ACME tls-alpn-01 challenge (RFC 8737, "acme-tls/1") is answered on the service's own
+     * port: see acme::challenge_responder::serve_on. Handshakes that do not offer `protocol`
+     * cost one lookup in the ClientHello. Call before serving; one protocol per context.
+     * @throws fcs::error(invalid_argument) for a protocol name longer than 255 bytes or empty.
+     */
+    void answer_alpn(std::string protocol,
+                     std::function<prepared_ptr(std::string_view server_name)> provider) {
+        if (protocol.empty() || protocol.size() > 255)
+            throw error(errc::invalid_argument, protocol, "configure TLS",
+                        "an ALPN protocol name is 1 to 255 bytes");
+        if (slot_->alpn)
+            throw error(errc::invalid_argument, protocol, "configure TLS",
+                        "this context already answers ALPN " + slot_->alpn->protocol);
+        slot_->alpn = std::make_shared<const alpn_answer>(
+            alpn_answer{std::move(protocol), std::move(provider)});
+    }
+
     /// The credential new handshakes get (null before the first publish).
     prepared_ptr current() const { return slot_->owned(); }
 
@@ -257,6 +283,11 @@ public:
     SSL_CTX* native_handle() const noexcept { return ctx_.get(); }
 
 private:
+    struct alpn_answer {
+        std::string protocol;
+        std::function<prepared_ptr(std::string_view)> provider;
+    };
+
     /// The credential new handshakes get: a lock-free read on the handshake path
     /// (detail::published frees a replaced one once no handshake holds it).
     struct slot {
@@ -264,10 +295,115 @@ private:
         void publish(prepared_ptr p) { credential.publish(std::move(p)); }
         prepared_ptr owned() const { return credential.owned(); }
 
+        /// Set by answer_alpn() before serving; read by handshakes.
+        std::shared_ptr<const alpn_answer> alpn;
+
         std::atomic<std::uint64_t> failures{0};
         mutable std::mutex error_mutex;
         std::string last_error;
     };
+
+    /// Per connection: set (to the context's alpn_answer) when this handshake is answered with
+    /// the ALPN credential; the certificate callback then leaves it in place.
+    static int ssl_ex_index() {
+        static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+        return index;
+    }
+
+    /// The ALPN protocols a ClientHello offers contain `wanted` (RFC 7301 3.1 wire format;
+    /// anything malformed: no).
+    static bool offers(CBS list, std::string_view wanted) {
+        CBS protocols;
+        if (!CBS_get_u16_length_prefixed(&list, &protocols) || CBS_len(&list) != 0)
+            return false;
+        while (CBS_len(&protocols) > 0) {
+            CBS name;
+            if (!CBS_get_u8_length_prefixed(&protocols, &name))
+                return false;
+            if (std::string_view(reinterpret_cast<const char*>(CBS_data(&name)), CBS_len(&name)) ==
+                wanted)
+                return true;
+        }
+        return false;
+    }
+
+    /// The host_name of a server_name extension (RFC 6066 3), "" when there is none or it is
+    /// malformed.
+    static std::string_view host_name(const SSL_CLIENT_HELLO* hello) {
+        const std::uint8_t* data = nullptr;
+        std::size_t len = 0;
+        if (!SSL_early_callback_ctx_extension_get(hello, TLSEXT_TYPE_server_name, &data, &len))
+            return {};
+        CBS ext, names;
+        CBS_init(&ext, data, len);
+        if (!CBS_get_u16_length_prefixed(&ext, &names))
+            return {};
+        while (CBS_len(&names) > 0) {
+            std::uint8_t type = 0;
+            CBS name;
+            if (!CBS_get_u8(&names, &type) || !CBS_get_u16_length_prefixed(&names, &name))
+                return {};
+            if (type == TLSEXT_NAMETYPE_host_name)
+                return {reinterpret_cast<const char*>(CBS_data(&name)), CBS_len(&name)};
+        }
+        return {};
+    }
+
+    /// First look at a ClientHello: a handshake that offers the answer_alpn() protocol, and
+    /// for whose name a credential is pending, gets that credential (and that protocol).
+    static ssl_select_cert_result_t on_client_hello(const SSL_CLIENT_HELLO* hello) {
+        auto* keep = static_cast<std::shared_ptr<slot>*>(
+            SSL_CTX_get_ex_data(SSL_get_SSL_CTX(hello->ssl), ex_index()));
+        if (!keep || !*keep)
+            return ssl_select_cert_success;
+        auto answer = (*keep)->alpn;
+        if (!answer)
+            return ssl_select_cert_success;
+        const std::uint8_t* data = nullptr;
+        std::size_t len = 0;
+        if (!SSL_early_callback_ctx_extension_get(
+                hello, TLSEXT_TYPE_application_layer_protocol_negotiation, &data, &len))
+            return ssl_select_cert_success;
+        CBS list;
+        CBS_init(&list, data, len);
+        if (!offers(list, answer->protocol))
+            return ssl_select_cert_success;
+        prepared_ptr cred;
+        try {
+            cred = answer->provider(host_name(hello));
+        } catch (...) {
+            return ssl_select_cert_error;
+        }
+        if (!cred)
+            return ssl_select_cert_success;
+        if (!cred->apply(hello->ssl))
+            return ssl_select_cert_error;
+        SSL_set_ex_data(hello->ssl, ssl_ex_index(), const_cast<alpn_answer*>(answer.get()));
+        return ssl_select_cert_success;
+    }
+
+    /// ALPN: only a handshake answered in on_client_hello negotiates a protocol (its one);
+    /// every other goes on without ALPN, as before answer_alpn() existed.
+    static int on_alpn(SSL* ssl, const std::uint8_t** out, std::uint8_t* out_len,
+                       const std::uint8_t* in, unsigned in_len, void*) {
+        auto* answered = static_cast<alpn_answer*>(SSL_get_ex_data(ssl, ssl_ex_index()));
+        if (!answered)
+            return SSL_TLSEXT_ERR_NOACK;
+        CBS protocols;
+        CBS_init(&protocols, in, in_len);
+        while (CBS_len(&protocols) > 0) {
+            CBS name;
+            if (!CBS_get_u8_length_prefixed(&protocols, &name))
+                break;
+            if (std::string_view(reinterpret_cast<const char*>(CBS_data(&name)), CBS_len(&name)) ==
+                answered->protocol) {
+                *out = CBS_data(&name);
+                *out_len = static_cast<std::uint8_t>(CBS_len(&name));
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
 
     static int ex_index() {
         static const int index = SSL_CTX_get_ex_new_index(
@@ -280,6 +416,8 @@ private:
     /// The certificate step of every handshake: a lock-free read, references only (the SSL
     /// holds its own references to the chain and key once apply() returns).
     static int on_certificate(SSL* ssl, void* arg) {
+        if (SSL_get_ex_data(ssl, ssl_ex_index()))
+            return 1; // answered with the ALPN credential (on_client_hello)
         auto p = static_cast<slot*>(arg)->credential.read();
         if (!p)
             return 0; // nothing published yet: fail this handshake

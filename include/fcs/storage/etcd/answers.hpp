@@ -12,6 +12,8 @@
 #include <fcs/error.hpp>
 #include <fcs/storage/etcd/codec.hpp>
 
+#include <fcs/detail/json.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -31,46 +33,15 @@ using json = nlohmann::json;
 
 inline constexpr std::size_t max_response = 8u << 20;   ///< a range of all slots
 inline constexpr std::size_t max_watch_line = 4u << 20; ///< one watch event (a bundle in base64)
-inline constexpr std::size_t max_depth = 32;            ///< etcd's answers nest 5 deep
-/// Values in one answer (a range of 10000 slots holds about 70000): bounds the memory a small
-/// input of many tiny values (`[0,0,0,...]`) would take once parsed.
-inline constexpr std::size_t max_values = 200000;
+inline constexpr std::size_t max_depth = fcs::detail::json_max_depth;
+inline constexpr std::size_t max_values = fcs::detail::json_max_values;
 
-/**
- * `text` as JSON, or nullopt: larger than `limit`, nested deeper than max_depth, more than
- * max_values values, or not JSON (nlohmann's strict reader: RFC 8259, valid UTF-8, no
- * comments, nothing after the value). Nesting and count are checked before parsing, so such an
- * input costs no allocation.
- */
+/// `text` as JSON (detail::parse_json with etcd's bounds), or nullopt.
 inline std::optional<json> parse(std::string_view text, std::size_t limit = max_response) {
-    if (text.size() > limit)
-        return std::nullopt;
-    std::size_t depth = 0, values = 1;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth)
-                return std::nullopt;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        } else if (c == ',' && ++values > max_values) {
-            return std::nullopt;
-        }
-    }
-    auto doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded())
-        return std::nullopt;
-    return doc;
+    return fcs::detail::parse_json(text, limit);
 }
+
+using fcs::detail::find;
 
 /**
  * `doc` as text for a request body.
@@ -86,13 +57,6 @@ inline std::string dump(const json& doc, const std::string& step) {
     }
 }
 
-/// The member `key` of an object, or nullptr (also when `v` is not an object).
-inline const json* find(const json& v, std::string_view key) {
-    if (!v.is_object())
-        return nullptr;
-    auto it = v.find(key);
-    return it == v.end() ? nullptr : &*it;
-}
 /// A string member, else nullopt.
 inline std::optional<std::string> string_at(const json& v, std::string_view key) {
     auto* m = find(v, key);

@@ -5,6 +5,7 @@
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
+#include <fcs/detail/http_link.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/tls/client.hpp>
@@ -35,61 +36,14 @@ namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 using clock = std::chrono::steady_clock;
 
-/// An endpoint split into its parts.
-struct endpoint {
-    std::string url, host, port;
-    bool tls = false;
-};
+using fcs::detail::http_link::await;
+using fcs::detail::http_link::connection;
+using fcs::detail::http_link::endpoint;
+using fcs::detail::http_link::transport_failure;
 
+/// An etcd endpoint ("http(s)://HOST:PORT").
 inline endpoint parse_endpoint(const std::string& url) {
-    endpoint e;
-    e.url = url;
-    std::string_view rest = url;
-    if (rest.starts_with("https://")) {
-        e.tls = true;
-        rest.remove_prefix(8);
-    } else if (rest.starts_with("http://")) {
-        rest.remove_prefix(7);
-    } else if (rest.find("://") != std::string_view::npos) {
-        throw error(errc::invalid_argument, url, "configure etcd",
-                    "endpoints must be http:// or https://");
-    }
-    if (auto slash = rest.find('/'); slash != std::string_view::npos)
-        rest = rest.substr(0, slash);
-    auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size())
-        throw error(errc::invalid_argument, url, "configure etcd",
-                    "an endpoint must name HOST:PORT");
-    e.host = std::string(rest.substr(0, colon));
-    e.port = std::string(rest.substr(colon + 1));
-    if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']')
-        e.host = e.host.substr(1, e.host.size() - 2);
-    e.url = (e.tls ? "https://" : "http://") + std::string(rest);
-    return e;
-}
-
-/// Runs one asynchronous operation to completion on an io_context that has no other work.
-/// With `stop`, a concurrent stop (see gateway::stoppable) ends it with operation_aborted.
-template <class Init>
-beast::error_code await(net::io_context& ioc, Init&& init, std::mutex* stop_mutex = nullptr,
-                        const bool* stopping = nullptr) {
-    beast::error_code result = net::error::operation_aborted;
-    bool done = false;
-    init([&](beast::error_code ec, auto&&...) {
-        result = ec;
-        done = true;
-    });
-    {
-        std::unique_lock<std::mutex> lock;
-        if (stop_mutex) {
-            lock = std::unique_lock(*stop_mutex);
-            if (*stopping)
-                return net::error::operation_aborted;
-        }
-        ioc.restart();
-    }
-    ioc.run();
-    return done ? result : beast::error_code(net::error::operation_aborted);
+    return fcs::detail::http_link::parse_endpoint(url, "configure etcd");
 }
 
 /// One HTTP answer.
@@ -97,80 +51,6 @@ struct http_answer {
     unsigned status = 0;
     std::string body;
     bool keep_alive = false; ///< the connection may carry another request
-};
-
-/// A transport failure (connect, TLS, send, receive): try another endpoint.
-struct transport_failure {
-    std::string what;
-};
-
-/// A stream to one endpoint, plain or TLS.
-class connection {
-public:
-    connection(net::io_context& ioc, fcs::tls::client_context* tls_ctx, const endpoint& ep)
-        : ep_(ep)
-        , tcp_(ioc)
-        , tls_ctx_(tls_ctx) {
-        if (ep.tls) {
-            if (!tls_ctx)
-                throw transport_failure{"TLS is not configured"};
-            tls_.emplace(ioc, tls_ctx->asio());
-        }
-    }
-
-    void open(net::io_context& ioc, clock::time_point deadline, std::mutex* m = nullptr,
-              const bool* stop = nullptr) {
-        tcp::resolver resolver(ioc);
-        tcp::resolver::results_type results;
-        auto ec = await(
-            ioc,
-            [&](auto h) {
-                resolver.async_resolve(
-                    ep_.host, ep_.port,
-                    [&results, h](beast::error_code e, tcp::resolver::results_type r) mutable {
-                        results = std::move(r);
-                        h(e);
-                    });
-            },
-            m, stop);
-        if (ec)
-            throw transport_failure{"resolve " + ep_.host + ": " + ec.message()};
-        lowest().expires_at(deadline);
-        ec = await(
-            ioc, [&](auto h) { lowest().async_connect(results, h); }, m, stop);
-        if (ec)
-            throw transport_failure{"connect: " + ec.message()};
-        if (tls_) {
-            // The peer must be the host we asked for: its name (also sent as SNI) or its IP
-            // address in the certificate's subjectAltName.
-            try {
-                tls_ctx_->prepare(tls_->native_handle(), ep_.host);
-            } catch (const error& e) {
-                throw transport_failure{e.what()};
-            }
-            lowest().expires_at(deadline);
-            ec = await(
-                ioc, [&](auto h) { tls_->async_handshake(net::ssl::stream_base::client, h); }, m,
-                stop);
-            if (ec)
-                throw transport_failure{"TLS handshake: " + ec.message()};
-        }
-    }
-
-    beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : tcp_; }
-
-    template <class F>
-    auto with_stream(F&& f) {
-        if (tls_)
-            return f(*tls_);
-        return f(tcp_);
-    }
-
-private:
-    endpoint ep_;
-    beast::tcp_stream tcp_;
-    fcs::tls::client_context* tls_ctx_;
-    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
 };
 
 inline http::request<http::string_body> make_request(const endpoint& ep, std::string_view path,
