@@ -34,6 +34,8 @@ packages=(
   # real peers used by the tests
   openssl curl python3 python3-cryptography gnutls-bin default-jre-headless acl
   etcd-server etcd-client
+  # an ACME CA for the renewal tests (issue 15): pebble and pebble-challtestsrv
+  pebble
   # running it as a service (issue 14): systemd-analyze/systemd-sysusers on the unit, promtool on
   # /metrics and the alert rules, lintian and dpkg-shlibdeps on the Debian package
   systemd prometheus lintian dpkg-dev fakeroot

@@ -276,6 +276,9 @@ public:
             metric("fcs_acme_renewal_failures_total", "counter",
                    "ACME renewal attempts that failed (the certificate in use was kept).",
                    r.failures);
+            metric("fcs_acme_bad_nonce_retries_total", "counter",
+                   "Requests the ACME CA refused with badNonce and that were sent again.",
+                   r.bad_nonces);
             metric("fcs_acme_next_renewal_timestamp_seconds", "gauge",
                    "When the ACME renewal looks next, in seconds since the Unix epoch.",
                    unix_seconds(r.next_try));

@@ -164,6 +164,7 @@ struct arguments {
     std::string acme_challenge = "tls-alpn-01";
     unsigned long acme_http_port = 80;
     unsigned long acme_renew_before = 0; ///< seconds; 0: the default rule
+    unsigned long acme_lock_lease = 600;
     // replace
     std::string cert, key;
     // status
@@ -234,6 +235,10 @@ void add_acme_options(CLI::App& app, arguments& a) {
                "renew this many seconds before expiry (default: a third of the lifetime,\n"
                "and at least 30 days ahead when the lifetime allows)")
         ->check(cli::number_in("--acme-renew-before", 1, 10u * 365 * 86400));
+    cli::value(app, "--acme-lock-lease", a.acme_lock_lease, "S",
+               "in a server group: how long one node's claim to renew lasts, so a node that\n"
+               "dies while renewing blocks the others at most this long (default 600)")
+        ->check(cli::number_in("--acme-lock-lease", 5, 86400));
 }
 
 /// The command line: three CLI11 subcommands, `serve` the default. --help prints and exits 0;
@@ -496,6 +501,7 @@ std::optional<fcs::acme::renewal_options> acme_options_from(const arguments& a) 
                                                 : fcs::acme::challenge_type::tls_alpn_01;
     if (a.acme_renew_before)
         r.renew_before = std::chrono::seconds(a.acme_renew_before);
+    r.lock_lease = std::chrono::seconds(a.acme_lock_lease);
     try {
         (void)fcs::acme::identifiers_json(r.identifiers);
         (void)fcs::acme::acme_detail::split_url(r.acme.directory_url);

@@ -37,7 +37,16 @@ enum class encoding { pem, der };
 /// certificate's fingerprint so a stale one is ignored.
 /// acme_account: the ACME account key (acme::renewer), a secret like the private key.
 /// renewal_lock: which node of a group renews, until when (acme::renewer), kept with the keys.
-enum class part { certificate, private_key, ticket_keys, metadata, acme_account, renewal_lock };
+/// acme_challenges: the challenge answers the renewing node shares with the rest of its group.
+enum class part {
+    certificate,
+    private_key,
+    ticket_keys,
+    metadata,
+    acme_account,
+    renewal_lock,
+    acme_challenges
+};
 
 /// Who may read an item: everyone (certificates) or only admins and the service (keys).
 enum class item_class { public_item, secret_item };

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fcs::acme {
 
@@ -128,6 +130,7 @@ public:
             throw error(errc::too_large, id.value, "answer an ACME challenge",
                         "too many pending tls-alpn-01 challenges");
         alpn_[sni_of(id)] = std::move(cert);
+        alpn_answers_[sni_of(id)] = {id, std::string(key_authorization)};
     }
 
     /// Serves `key_authorization` at /.well-known/acme-challenge/`token`.
@@ -142,6 +145,7 @@ public:
     void remove_tls_alpn(const identifier& id) {
         std::lock_guard lock(mutex_);
         alpn_.erase(sni_of(id));
+        alpn_answers_.erase(sni_of(id));
     }
     void remove_http(const std::string& token) {
         std::lock_guard lock(mutex_);
@@ -150,8 +154,9 @@ public:
 
     /**
      * The tls-alpn-01 certificate for a handshake with server name `sni` (lower case
-     * compared). Without SNI, the only pending certificate if there is exactly one (a CA that
-     * validates an IP address may send none).
+     * compared), pending here or mirrored from the node that renews. Without SNI, the only
+     * pending certificate if there is exactly one (a CA that validates an IP address may send
+     * none).
      */
     tls::prepared_ptr alpn_certificate(std::string_view sni) const {
         std::string key(sni);
@@ -159,19 +164,110 @@ public:
             c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
         std::lock_guard lock(mutex_);
         if (!key.empty()) {
-            auto it = alpn_.find(key);
-            return it == alpn_.end() ? nullptr : it->second;
+            if (auto it = alpn_.find(key); it != alpn_.end())
+                return it->second;
+            auto it = mirrored_alpn_.find(key);
+            return it == mirrored_alpn_.end() ? nullptr : it->second.second;
         }
-        return alpn_.size() == 1 ? alpn_.begin()->second : nullptr;
+        if (alpn_.size() + mirrored_alpn_.size() != 1)
+            return nullptr;
+        return alpn_.empty() ? mirrored_alpn_.begin()->second.second : alpn_.begin()->second;
     }
 
-    /// The key authorization to answer for `token`, if one is pending.
+    /// The key authorization to answer for `token`, if one is pending here or mirrored.
     std::optional<std::string> http_answer(std::string_view token) const {
         std::lock_guard lock(mutex_);
-        auto it = http_.find(std::string(token));
-        if (it == http_.end())
-            return std::nullopt;
-        return it->second;
+        if (auto it = http_.find(token); it != http_.end())
+            return it->second;
+        if (auto it = mirrored_http_.find(token); it != mirrored_http_.end())
+            return it->second;
+        return std::nullopt;
+    }
+
+    /**
+     * The answers pending here, as text for the other nodes of a group (mirror() reads it):
+     * one line each, "tls-alpn-01 dns|ip VALUE KEYAUTH" or "http-01 TOKEN KEYAUTH". A key
+     * authorization is public by design (the CA fetches it from anyone's view of the server).
+     */
+    std::string shared_text() const {
+        std::lock_guard lock(mutex_);
+        std::string out;
+        for (auto& [sni, a] : alpn_answers_)
+            out += "tls-alpn-01 " + std::string(a.first.type == identifier::kind::dns ? "dns" : "ip") +
+                   " " + a.first.value + " " + a.second + "\n";
+        for (auto& [token, key_auth] : http_)
+            out += "http-01 " + token + " " + key_auth + "\n";
+        return out;
+    }
+
+    /**
+     * Answers what another node of the group has pending (its shared_text(), read from the
+     * storage), replacing what was mirrored before; "" withdraws it all. The text comes from
+     * the store: every line is checked (identifiers, base64url tokens and key authorizations,
+     * at most max_pending lines); a line that is not valid is ignored.
+     */
+    void mirror(std::string_view text) {
+        std::map<std::string, std::pair<std::string, tls::prepared_ptr>, std::less<>> alpn;
+        std::map<std::string, std::string, std::less<>> http;
+        std::size_t lines = 0;
+        while (!text.empty() && lines < 2 * max_pending) {
+            auto nl = text.find('\n');
+            std::string_view line = text.substr(0, nl);
+            text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+            ++lines;
+            auto words = split_words(line);
+            try {
+                if (words.size() == 4 && words[0] == "tls-alpn-01" &&
+                    (words[1] == "dns" || words[1] == "ip") && is_key_authorization(words[3])) {
+                    identifier id{words[1] == "dns" ? identifier::kind::dns : identifier::kind::ip,
+                                  std::string(words[2])};
+                    const std::string key = sni_of(id), line_text(line);
+                    std::lock_guard lock(mutex_);
+                    auto old = mirrored_alpn_.find(key);
+                    if (old != mirrored_alpn_.end() && old->second.first == line_text)
+                        alpn[key] = old->second; // same answer: keep its certificate
+                    else if (alpn.size() < max_pending)
+                        alpn[key] = {line_text, nullptr};
+                } else if (words.size() == 3 && words[0] == "http-01" &&
+                           is_base64url(words[1]) && is_key_authorization(words[2]) &&
+                           http.size() < max_pending) {
+                    http[std::string(words[1])] = std::string(words[2]);
+                }
+            } catch (const error&) {
+                // not a valid identifier: ignored
+            }
+        }
+        // Certificates for new answers, made outside the lock.
+        for (auto& [key, entry] : alpn) {
+            if (entry.second)
+                continue;
+            auto words = split_words(entry.first);
+            identifier id{words[1] == "dns" ? identifier::kind::dns : identifier::kind::ip,
+                          std::string(words[2])};
+            try {
+                entry.second = tls_alpn_certificate(id, words[3]);
+            } catch (const error&) {
+            }
+        }
+        std::erase_if(alpn, [](auto& e) { return !e.second.second; });
+        std::lock_guard lock(mutex_);
+        mirrored_alpn_ = std::move(alpn);
+        mirrored_http_ = std::move(http);
+    }
+
+    /// base64url characters only, 1 to 256 of them.
+    static bool is_base64url(std::string_view s) {
+        return !s.empty() && s.size() <= 256 &&
+               std::all_of(s.begin(), s.end(), [](char c) {
+                   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '_';
+               });
+    }
+    /// TOKEN "." THUMBPRINT, both base64url.
+    static bool is_key_authorization(std::string_view s) {
+        auto dot = s.find('.');
+        return dot != std::string_view::npos && is_base64url(s.substr(0, dot)) &&
+               is_base64url(s.substr(dot + 1));
     }
 
     /// Connects `tls` so handshakes offering acme-tls/1 get the pending certificates.
@@ -195,9 +291,23 @@ private:
         return p->self_;
     }
 
+    static std::vector<std::string_view> split_words(std::string_view line) {
+        std::vector<std::string_view> w;
+        while (!line.empty() && w.size() < 5) {
+            auto sp = line.find(' ');
+            w.push_back(line.substr(0, sp));
+            line.remove_prefix(sp == std::string_view::npos ? line.size() : sp + 1);
+        }
+        return w;
+    }
+
     mutable std::mutex mutex_;
-    std::map<std::string, tls::prepared_ptr, std::less<>> alpn_;
+    std::map<std::string, tls::prepared_ptr, std::less<>> alpn_; ///< by SNI
+    std::map<std::string, std::pair<identifier, std::string>, std::less<>> alpn_answers_;
     std::map<std::string, std::string, std::less<>> http_;
+    /// From the node that renews (mirror()): by SNI, its line and certificate; by token.
+    std::map<std::string, std::pair<std::string, tls::prepared_ptr>, std::less<>> mirrored_alpn_;
+    std::map<std::string, std::string, std::less<>> mirrored_http_;
     std::weak_ptr<challenge_responder> self_;
 };
 

@@ -33,6 +33,7 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,8 +62,9 @@ struct client_options {
     /// Between polls when the CA gives no Retry-After, and the most a Retry-After is obeyed.
     std::chrono::milliseconds poll_interval{1000};
     std::chrono::seconds max_retry_after{60};
-    /// badNonce refusals retried per request (each with the nonce the refusal carries).
-    int bad_nonce_retries = 5;
+    /// badNonce refusals retried per request (each with the nonce the refusal carries; a CA
+    /// may refuse any nonce, RFC 8555 6.5, and one that refuses ten in a row is broken).
+    int bad_nonce_retries = 10;
     /// The key of each new certificate.
     key_type certificate_key = key_type::ec_p256;
 };
@@ -276,6 +278,14 @@ public:
      * acme_error "stopped"; later calls fail the same way. Thread-safe.
      */
     void cancel() noexcept { cancelled_.store(true); }
+
+    /**
+     * Called (in the ordering thread) after an answer was added to the responder and before
+     * the CA is asked to validate it (`added` true), and after it was withdrawn (false): a
+     * server group shares the answers here (acme::renewer). An exception from it when adding
+     * fails the order.
+     */
+    void on_answers(std::function<void(bool added)> f) { on_answers_ = std::move(f); }
 
     /// badNonce refusals retried so far, and HTTP requests sent (for tests and metrics).
     std::uint64_t bad_nonces() const noexcept { return bad_nonces_; }
@@ -533,18 +543,27 @@ private:
             challenge_type t;
             identifier id;
             std::string token;
+            const std::function<void(bool)>& hook;
             ~withdraw() {
                 if (t == challenge_type::tls_alpn_01)
                     r.remove_tls_alpn(id);
                 else
                     r.remove_http(token);
+                if (hook)
+                    try {
+                        hook(false);
+                    } catch (...) {
+                        // the next share replaces what is left
+                    }
             }
         };
         if (type == challenge_type::tls_alpn_01)
             responder_->add_tls_alpn(id, key_auth);
         else
             responder_->add_http(token, key_auth);
-        withdraw guard{*responder_, type, id, token};
+        withdraw guard{*responder_, type, id, token, on_answers_};
+        if (on_answers_)
+            on_answers_(true);
 
         post(ch_url, "{}", "start the " + std::string(to_string(type)) + " challenge");
         const auto deadline = clock::now() + opts_.validation_timeout;
@@ -794,6 +813,7 @@ private:
     bool conn_keep_ = true;
     std::uint64_t bad_nonces_ = 0, requests_ = 0;
     std::atomic<bool> cancelled_{false};
+    std::function<void(bool)> on_answers_;
 };
 
 } // namespace fcs::acme

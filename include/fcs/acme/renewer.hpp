@@ -51,12 +51,18 @@ struct renewal_options {
     std::chrono::seconds lock_lease{600};
     /// This node's name in the claim; empty: host name and process id.
     std::string node;
+    /// Between sharing the challenge answers through the storage and asking the CA to
+    /// validate them: the other nodes of a group (which poll every mirror_interval while
+    /// another node holds the claim) answer too, whichever one the CA reaches.
+    std::chrono::milliseconds challenge_propagation{2000};
+    std::chrono::milliseconds mirror_interval{500};
 };
 
 /// What the renewer has done, for logs, metrics and `status`.
 struct renewal_stats {
     std::uint64_t renewals = 0; ///< pairs installed
     std::uint64_t failures = 0; ///< attempts that failed
+    std::uint64_t bad_nonces = 0; ///< badNonce refusals retried (the CA refused a nonce)
     sys_clock::time_point next_try{}; ///< when the renewer looks again (epoch: stopped)
     std::string last_error;     ///< of the last failed attempt ("" after a success)
     std::string account_url;
@@ -206,11 +212,17 @@ public:
         log(policy::level::info, "ACME: ordering a certificate for " + names() + " from " +
                                      opts_.acme.directory_url + " (" +
                                      to_string(opts_.challenge) + ")");
+        struct count_on_exit {
+            renewer* self;
+            client& c;
+            std::uint64_t before;
+            ~count_on_exit() {
+                std::lock_guard lock(self->shared_->mutex);
+                self->shared_->stats.bad_nonces += c.bad_nonces() - before;
+                self->shared_->stats.account_url = c.account_url();
+            }
+        } count{this, c, c.bad_nonces()};
         auto pair = c.order(opts_.identifiers, opts_.challenge);
-        {
-            std::lock_guard lock(shared_->mutex);
-            shared_->stats.account_url = c.account_url();
-        }
         auto st = service_.install(pair.chain_pem, pair.key_pem, opts_.acme.directory_url,
                                    "ACME certificate key", origin::acme);
         log(policy::level::info, "ACME: installed the certificate issued by " + st.info.issuer +
@@ -262,6 +274,7 @@ private:
             throw error(errc::conflict, "", "store the ACME account key",
                         "the stored account key keeps changing");
         auto made = std::make_unique<client>(opts_.acme, std::move(*key), responder_);
+        made->on_answers([this](bool added) { share_answers(added); });
         std::lock_guard lock(shared_->mutex);
         if (shared_->stopping)
             made->cancel();
@@ -293,6 +306,47 @@ private:
         return std::nullopt;
     }
 
+    /// Writes the answers pending here to the storage for the rest of the group; after an
+    /// addition, waits challenge_propagation so they can pick it up.
+    void share_answers(bool added) {
+        const auto text = responder_->shared_text();
+        for (int round = 0; round < 3; ++round) {
+            auto item = service_.read_item(part::acme_challenges);
+            std::optional<secret_bytes> expected;
+            if (item)
+                expected = item->data;
+            if (service_.replace_item(part::acme_challenges, std::move(expected), to_secret(text)))
+                break;
+        }
+        if (added)
+            std::this_thread::sleep_for(opts_.challenge_propagation);
+    }
+
+    /// While another node holds the claim (until `until`): answers what it shares, re-read
+    /// every mirror_interval, until the claim ends, the pair changes, or stop().
+    void mirror_until(sys_clock::time_point until) {
+        {
+            std::lock_guard lock(shared_->mutex);
+            shared_->changed = false;
+        }
+        for (;;) {
+            try {
+                auto item = service_.read_item(part::acme_challenges);
+                responder_->mirror(item ? as_text(item->data) : std::string_view());
+            } catch (const std::exception& e) {
+                log(policy::level::warning,
+                    std::string("ACME: cannot read the group's challenge answers: ") + e.what());
+            }
+            std::unique_lock lock(shared_->mutex);
+            const auto next = std::min(until, sys_clock::now() + opts_.mirror_interval);
+            if (shared_->cv.wait_until(lock, next,
+                                       [&] { return shared_->stopping || shared_->changed; }) ||
+                sys_clock::now() >= until)
+                break;
+        }
+        responder_->mirror({});
+    }
+
     /// Gives the claim up (when it is still ours).
     void release(const std::string& mine) noexcept {
         try {
@@ -322,7 +376,7 @@ private:
                 } catch (const std::exception& e) {
                     failure = e.what();
                 }
-                std::lock_guard lock(shared_->mutex);
+                std::unique_lock lock(shared_->mutex);
                 if (shared_->stopping)
                     return;
                 if (!failure.empty()) {
@@ -340,14 +394,19 @@ private:
                     shared_->stats.last_error.clear();
                     continue; // recompute from the new pair
                 } else {
-                    // Another node renews: look again when its claim ends (or sooner, when
-                    // the new pair arrives through the watch).
-                    next = std::min(sys_clock::time_point(std::chrono::seconds(held_by_.until)),
-                                    sys_clock::now() + opts_.lock_lease);
+                    // Another node renews: answer its challenges too until its claim ends or
+                    // the new pair arrives through the watch; then look again.
+                    const auto until =
+                        std::min(sys_clock::time_point(std::chrono::seconds(held_by_.until)),
+                                 sys_clock::now() + opts_.lock_lease);
                     service_.log().write(policy::level::info,
                                          "ACME: " + held_by_.node +
-                                             " renews for the group; looking again at " +
-                                             Service::iso(next));
+                                             " renews for the group; answering its challenges "
+                                             "until " +
+                                             Service::iso(until));
+                    lock.unlock();
+                    mirror_until(until);
+                    continue;
                 }
             }
             std::unique_lock lock(shared_->mutex);

@@ -43,7 +43,8 @@ struct failover_layout {
                : p == part::metadata     ? ".meta"
                : p == part::acme_account ? ".acme-account"
                : p == part::renewal_lock ? ".renewal-lock"
-                                         : ".tickets";
+               : p == part::acme_challenges ? ".acme-challenges"
+                                            : ".tickets";
     }
     static std::string file_name(std::string_view name, part p) {
         return std::string(name) + std::string(suffix(p));
@@ -84,7 +85,8 @@ struct server_group_layout {
                : p == part::metadata     ? "ServerGroupMetadata.txt"
                : p == part::acme_account ? "ServerGroupAcmeAccount.bin"
                : p == part::renewal_lock ? "ServerGroupRenewalLock.txt"
-                                         : "ServerGroupTicketKeys.bin";
+               : p == part::acme_challenges ? "ServerGroupAcmeChallenges.txt"
+                                            : "ServerGroupTicketKeys.bin";
     }
     static std::optional<std::string> slot_of(std::string_view file, part p) {
         if (file == file_name(slot, p))

@@ -38,8 +38,9 @@ inline constexpr std::string_view check_format = "fcs-etcd-kek-check-1";
 inline constexpr std::string_view check_text = "fcs etcd key-encryption key check";
 
 /// Every part a bundle may hold, in the order the MAC covers them.
-inline constexpr part all_parts[] = {part::certificate, part::private_key,  part::ticket_keys,
-                                     part::metadata,    part::acme_account, part::renewal_lock};
+inline constexpr part all_parts[] = {part::certificate,  part::private_key,  part::ticket_keys,
+                                     part::metadata,     part::acme_account, part::renewal_lock,
+                                     part::acme_challenges};
 
 inline const char* part_name(part p) {
     // Each part its own field: metadata once shared "ticket_keys" with the ticket keys.
@@ -48,7 +49,8 @@ inline const char* part_name(part p) {
            : p == part::ticket_keys  ? "ticket_keys"
            : p == part::acme_account ? "acme_account"
            : p == part::renewal_lock ? "renewal_lock"
-                                     : "metadata";
+           : p == part::acme_challenges ? "acme_challenges"
+                                        : "metadata";
 }
 
 /// One slot as read: its raw value and revision, and its decrypted parts (or why not).
