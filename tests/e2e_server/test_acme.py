@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -534,6 +535,144 @@ class AcmeServerGroup(AcmeCase):
         waited = time.monotonic() - killed_at
         self.assertGreater(waited, 3, "B waited for the claim")
         self.assertLess(waited, 8 + 15, "B took over once the lease ended")
+
+
+class ProtocolProxy:
+    """A TLS reverse proxy in front of pebble that records every request the server sends
+    (method, path, time, JWS protected header) and can hold back a state once: the first poll
+    of an authorization that is "valid" is answered "pending" with Retry-After, the first poll
+    of an order that is "valid" is answered "processing" without one. pebble builds its URLs
+    from the Host header, so they all point at the proxy."""
+
+    def __init__(self, pebble, retry_after=2):
+        import http.server
+        self.pebble, self.retry_after = pebble, retry_after
+        self.requests, self.held = [], set()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                header = None
+                if body:
+                    try:
+                        prot = json.loads(body)["protected"]
+                        header = json.loads(base64.urlsafe_b64decode(prot + "=" * (-len(prot) % 4)))
+                    except (ValueError, KeyError):
+                        header = None
+                proxy.requests.append((self.command, self.path, time.monotonic(), header, body))
+                import http.client
+                c = http.client.HTTPSConnection("127.0.0.1", proxy.pebble.port, timeout=10,
+                                                context=ssl.create_default_context(cafile=proxy.pebble.ca_file))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                headers["Host"] = f"127.0.0.1:{proxy.port}"
+                c.request(self.command, self.path, body=body or None, headers=headers)
+                r = c.getresponse()
+                data = r.read()
+                out_headers = [(k, v) for k, v in r.getheaders()
+                               if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+                status = r.status
+                c.close()
+                kind = "authz" if "/authZ/" in self.path else "order" if "/my-order/" in self.path else None
+                if kind and self.command == "POST" and kind not in proxy.held:
+                    try:
+                        doc = json.loads(data)
+                    except ValueError:
+                        doc = None
+                    if isinstance(doc, dict) and doc.get("status") == "valid":
+                        proxy.held.add(kind)
+                        doc["status"] = "pending" if kind == "authz" else "processing"
+                        data = json.dumps(doc).encode()
+                        if kind == "authz":
+                            out_headers.append(("Retry-After", str(proxy.retry_after)))
+                self.send_response(status)
+                for k, v in out_headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_HEAD = forward
+
+        import http.server as hs
+        self.httpd = hs.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pebble.ca_file, os.path.join(pebble.root, "pebble-tls.key"))
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def directory(self):
+        return f"https://127.0.0.1:{self.port}/dir"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class AcmeProtocol(AcmeCase):
+    """The protocol details, seen on the wire between the server and the CA: every URL from
+    the directory; one newNonce, then each answer's Replay-Nonce; ES256 with jwk for newAccount
+    and kid afterwards; the protected url the request URL; POST-as-GET (empty payload) for
+    authorizations, orders and the certificate; Retry-After obeyed, a short interval without."""
+
+    def test_wire(self):
+        port = free_port()
+        pebble = self.pebble(tls_port=port)
+        proxy = ProtocolProxy(pebble, retry_after=2)
+        self.addCleanup(proxy.stop)
+        s = Server(os.path.join(self.work, "data-p"), self.work, "--port", str(port), "--log", "stderr",
+                   "--acme-directory", proxy.directory, "--acme-ca", pebble.ca_file,
+                   "--acme-name", "wire.example.test")
+        self.servers.append(s)
+        s.start()
+        self.wait_acme_certificate(s, pebble, other_than=s.fingerprint)
+        reqs = list(proxy.requests)
+        self.assertEqual(reqs[0][:2], ("GET", "/dir"))
+        heads = [r for r in reqs if r[0] == "HEAD"]
+        self.assertEqual(len(heads), 1, "one newNonce; then the Replay-Nonce of each answer")
+        directory = json.loads(urllib.request.urlopen(
+            pebble.directory, context=ssl.create_default_context(cafile=pebble.ca_file), timeout=5).read())
+        self.assertEqual(heads[0][1], urllib.parse.urlparse(directory["newNonce"]).path)
+        posts = [r for r in reqs if r[0] == "POST"]
+        self.assertEqual([r for r in reqs if r[0] not in ("POST", "HEAD")], reqs[:1], "only /dir is a GET")
+        nonces = [r[3]["nonce"] for r in posts]
+        self.assertEqual(len(set(nonces)), len(nonces), "a nonce is used once")
+        for method, path, _, header, body in posts:
+            self.assertEqual(header["alg"], "ES256")
+            self.assertEqual(header["url"], f"https://127.0.0.1:{proxy.port}{path}")
+            sig = json.loads(body)["signature"]
+            self.assertEqual(len(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))), 64, "raw r||s")
+        self.assertEqual(posts[0][1], urllib.parse.urlparse(directory["newAccount"]).path)
+        self.assertIn("jwk", posts[0][3])
+        self.assertNotIn("kid", posts[0][3])
+        for r in posts[1:]:
+            self.assertIn("kid", r[3])
+            self.assertNotIn("jwk", r[3])
+        self.assertEqual(posts[1][1], urllib.parse.urlparse(directory["newOrder"]).path)
+        as_get = [r for r in posts if "/authZ/" in r[1] or "/my-order/" in r[1] or "/certZ/" in r[1]]
+        self.assertTrue(as_get)
+        for r in as_get:
+            self.assertEqual(json.loads(r[4])["payload"], "", f"POST-as-GET to {r[1]}")
+        finalize = [r for r in posts if "/finalize-order/" in r[1]]
+        self.assertEqual(len(finalize), 1)
+        # Retry-After: 2 on the held authorization poll: the next poll came 2 s later.
+        authz = [r[2] for r in posts if "/authZ/" in r[1]]
+        gaps = [b - a for a, b in zip(authz, authz[1:])]
+        self.assertTrue(any(1.9 <= g < 3.5 for g in gaps), gaps)
+        # No Retry-After on the held order poll: the next one came after the short interval.
+        orders = [r[2] for r in posts if "/my-order/" in r[1]]
+        gaps = [b - a for a, b in zip(orders, orders[1:])]
+        self.assertTrue(any(0.9 <= g < 1.9 for g in gaps), gaps)
 
 
 if __name__ == "__main__":
