@@ -165,6 +165,7 @@ struct arguments {
     unsigned long acme_http_port = 80;
     unsigned long acme_renew_before = 0; ///< seconds; 0: the default rule
     unsigned long acme_lock_lease = 600;
+    unsigned long acme_retry = 60;
     // replace
     std::string cert, key;
     // status
@@ -239,6 +240,10 @@ void add_acme_options(CLI::App& app, arguments& a) {
                "in a server group: how long one node's claim to renew lasts, so a node that\n"
                "dies while renewing blocks the others at most this long (default 600)")
         ->check(cli::number_in("--acme-lock-lease", 5, 86400));
+    cli::value(app, "--acme-retry", a.acme_retry, "S",
+               "after a failed renewal, the first retry in seconds (default 60; doubled at\n"
+               "each further failure, at most an hour)")
+        ->check(cli::number_in("--acme-retry", 1, 3600));
 }
 
 /// The command line: three CLI11 subcommands, `serve` the default. --help prints and exits 0;
@@ -502,6 +507,7 @@ std::optional<fcs::acme::renewal_options> acme_options_from(const arguments& a) 
     if (a.acme_renew_before)
         r.renew_before = std::chrono::seconds(a.acme_renew_before);
     r.lock_lease = std::chrono::seconds(a.acme_lock_lease);
+    r.retry_first = std::chrono::seconds(a.acme_retry);
     try {
         (void)fcs::acme::identifiers_json(r.identifiers);
         (void)fcs::acme::acme_detail::split_url(r.acme.directory_url);

@@ -17,6 +17,7 @@
 #include <fcs/crypto/boringssl/impl/encoding.ipp>
 #include <fcs/crypto/boringssl/impl/handles.ipp>
 #include <fcs/crypto/boringssl/impl/inspect.ipp>
+#include <fcs/crypto/boringssl/impl/jose.ipp>
 #include <fcs/crypto/boringssl/impl/mac.ipp>
 #include <fcs/crypto/boringssl/impl/parse.ipp>
 #include <fcs/crypto/boringssl/impl/pkcs8.ipp>

@@ -367,10 +367,10 @@ class AcmeFailures(AcmeCase):
     """A renewal that fails keeps the certificate in use, logs why (the CA's problem type and
     detail) and when the next try is; the badNonce retry; refusals of the configuration."""
 
-    def test_ca_gone_keeps_serving(self):
+    def test_ca_gone_keeps_serving_then_recovers(self):
         port = free_port()
         pebble = self.pebble(tls_port=port)
-        server = self.server(pebble, port, "--acme-name", "svc.example.test")
+        server = self.server(pebble, port, "--acme-name", "svc.example.test", "--acme-retry", "2")
         issued = self.wait_acme_certificate(server, pebble, other_than=server.fingerprint)
         pebble.stop()
         wait_for(lambda: "ACME renewal failed" in self.log_of(server), timeout=VALIDITY + 15,
@@ -382,7 +382,12 @@ class AcmeFailures(AcmeCase):
         self.assertEqual(https_get(server.port, "/health")[0], 200)
         m = self.metrics(server)
         self.assertGreaterEqual(m["fcs_acme_renewal_failures_total"], 1)
-        self.assertGreater(m["fcs_acme_next_renewal_timestamp_seconds"], time.time())
+        self.assertGreater(m["fcs_acme_next_renewal_timestamp_seconds"], time.time() - 1)
+        # The CA back (a new pebble on the same ports: new roots, and it knows no account):
+        # the next try gets a certificate from it.
+        pebble.start()
+        self.wait_acme_certificate(server, pebble, timeout=30, other_than=issued)
+        self.assertIs(served_chain_verifies(server.port, "svc.example.test", self.root_file(pebble)), True)
 
     def test_refused_identifier_logs_the_problem_document(self):
         port = free_port()

@@ -14,10 +14,6 @@
 #include <fcs/names.hpp>
 #include <fcs/tls/server_context.hpp>
 
-#include <openssl/obj.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -88,25 +84,9 @@ inline tls::prepared_ptr tls_alpn_certificate(const identifier& id,
     else
         p.ip_addresses = {id.value};
     const auto now = std::chrono::system_clock::now();
-    auto cert = c.self_sign(key, p, now - std::chrono::hours(1), now + std::chrono::days(7));
-
-    auto digest = sha256(key_authorization);
-    // extnValue = DER OCTET STRING (04 20 <digest>), itself carried in the extension's OCTET
-    // STRING.
-    std::uint8_t der[34] = {0x04, 0x20};
-    std::copy(digest.begin(), digest.end(), der + 2);
-    bssl::UniquePtr<ASN1_OBJECT> oid(OBJ_txt2obj("1.3.6.1.5.5.7.1.31", /*dont_search_names=*/1));
-    bssl::UniquePtr<ASN1_OCTET_STRING> value(ASN1_OCTET_STRING_new());
-    if (!oid || !value || !ASN1_OCTET_STRING_set(value.get(), der, sizeof der))
-        throw error(errc::crypto_failed, id.value, "make the tls-alpn-01 certificate",
-                    "out of memory");
-    bssl::UniquePtr<X509_EXTENSION> ext(
-        X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), /*crit=*/1, value.get()));
-    // The certificate was made here and is not shared yet: extend it and sign it again.
-    if (!ext || !X509_add_ext(cert.get(), ext.get(), -1) ||
-        !X509_sign(cert.get(), key.get(), EVP_sha256()))
-        throw error(errc::crypto_failed, id.value, "make the tls-alpn-01 certificate",
-                    crypto::with_ssl_error("adding the acmeIdentifier extension failed"));
+    auto cert = crypto::acme_challenge_certificate(key, p, now - std::chrono::hours(1),
+                                                   now + std::chrono::days(7),
+                                                   sha256(key_authorization));
     std::vector<crypto::boringssl::certificate> chain{cert};
     return tls::prepared_credential::make(chain, key, c.fingerprint(cert),
                                           "tls-alpn-01 certificate for " + id.value);

@@ -15,6 +15,7 @@
 #include <fcs/acme/challenges.hpp>
 #include <fcs/acme/jws.hpp>
 #include <fcs/crypto/boringssl.hpp>
+#include <fcs/crypto/boringssl/jose.hpp>
 #include <fcs/detail/fs.hpp>
 #include <fcs/detail/http_link.hpp>
 #include <fcs/detail/json.hpp>
@@ -23,9 +24,6 @@
 #include <fcs/tls/client.hpp>
 
 #include <boost/beast/http.hpp>
-
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -128,36 +126,7 @@ inline std::vector<std::uint8_t> certificate_request_der(const crypto::boringssl
     p.common_name.clear();
     for (auto& id : ids)
         (id.type == identifier::kind::dns ? p.dns_names : p.ip_addresses).push_back(id.value);
-    auto names = crypto::boringssl_detail::alt_names_of(p);
-    auto fail = [](const std::string& why) -> void {
-        throw error(errc::crypto_failed, "", "make the certificate request",
-                    crypto::with_ssl_error(why));
-    };
-    if (!names)
-        throw error(errc::invalid_argument, "", "make the certificate request",
-                    "an order needs at least one identifier");
-    bssl::UniquePtr<X509_REQ> req(X509_REQ_new());
-    if (!req || !X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) ||
-        !X509_REQ_set_pubkey(req.get(), key.get()))
-        fail("creating the request failed");
-    if (!p.dns_names.empty() &&
-        !X509_NAME_add_entry_by_txt(
-            X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
-            reinterpret_cast<const unsigned char*>(p.dns_names.front().data()),
-            static_cast<int>(p.dns_names.front().size()), -1, 0))
-        fail("setting the common name failed");
-    bssl::UniquePtr<STACK_OF(X509_EXTENSION)> exts(sk_X509_EXTENSION_new_null());
-    bssl::UniquePtr<X509_EXTENSION> san(X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get()));
-    if (!exts || !san || !bssl::PushToStack(exts.get(), std::move(san)) ||
-        !X509_REQ_add_extensions(req.get(), exts.get()) ||
-        !X509_REQ_sign(req.get(), key.get(), EVP_sha256()))
-        fail("signing the request failed");
-    std::uint8_t* der = nullptr;
-    int len = i2d_X509_REQ(req.get(), &der);
-    if (len <= 0)
-        fail("encoding the request failed");
-    bssl::UniquePtr<std::uint8_t> owner(der);
-    return {der, der + len};
+    return crypto::make_certificate_request(key, p);
 }
 
 /**

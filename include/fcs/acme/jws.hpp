@@ -7,18 +7,12 @@
 // External Account Binding (RFC 8555 7.3.4, HS256). Needs BoringSSL.
 
 #include <fcs/crypto/boringssl.hpp>
+#include <fcs/crypto/boringssl/jose.hpp>
 #include <fcs/crypto/boringssl/mac.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 
 #include <nlohmann/json.hpp>
-
-#include <openssl/bn.h>
-#include <openssl/ec.h>
-#include <openssl/ec_key.h>
-#include <openssl/ecdsa.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <array>
 #include <cstdint>
@@ -94,12 +88,13 @@ inline bool base64url_decode(std::string_view in, secret_bytes& out) {
     return true;
 }
 
-/// SHA-256 of `in`.
-inline std::array<std::uint8_t, 32> sha256(std::string_view in) {
-    std::array<std::uint8_t, 32> d{};
-    SHA256(reinterpret_cast<const std::uint8_t*>(in.data()), in.size(), d.data());
-    return d;
+/// The bytes of `s`.
+inline std::span<const std::uint8_t> bytes_of(std::string_view s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
+
+/// SHA-256 of `in`.
+inline crypto::sha256_value sha256(std::string_view in) { return crypto::sha256(bytes_of(in)); }
 
 /**
  * The ACME account key: ECDSA P-256 (JWS "ES256"). Stored like a private key (PKCS#8 PEM, in
@@ -120,8 +115,7 @@ public:
      */
     static account_key from_pem(std::span<const std::uint8_t> pem, std::string_view where) {
         auto k = crypto::boringssl{}.parse_private_key(pem, nullptr, where);
-        const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(k.get());
-        if (!ec || EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) != NID_X9_62_prime256v1)
+        if (!crypto::is_ec_p256(k))
             throw error(errc::unsupported_key, std::string(where), "read the ACME account key",
                         "the account key must be ECDSA P-256 (ES256)");
         return account_key(std::move(k));
@@ -152,19 +146,7 @@ public:
      * @throws fcs::error(crypto_failed) when BoringSSL cannot sign.
      */
     std::string sign(std::string_view input) const {
-        auto digest = sha256(input);
-        const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key_.get());
-        bssl::UniquePtr<ECDSA_SIG> sig(ECDSA_do_sign(digest.data(), digest.size(), ec));
-        if (!sig)
-            throw error(errc::crypto_failed, "", "sign an ACME request",
-                        crypto::with_ssl_error("ECDSA signing failed"));
-        const BIGNUM *r = nullptr, *s = nullptr;
-        ECDSA_SIG_get0(sig.get(), &r, &s);
-        std::array<std::uint8_t, 64> raw{};
-        if (!BN_bn2bin_padded(raw.data(), 32, r) || !BN_bn2bin_padded(raw.data() + 32, 32, s))
-            throw error(errc::crypto_failed, "", "sign an ACME request",
-                        "an ECDSA signature value does not fit 32 bytes");
-        return base64url(raw);
+        return base64url(crypto::es256_sign(key_, bytes_of(input)));
     }
 
     const private_key& key() const noexcept { return key_; }
@@ -173,17 +155,8 @@ private:
     explicit account_key(private_key k)
         : key_(std::move(k)) {}
 
-    std::pair<std::array<std::uint8_t, 32>, std::array<std::uint8_t, 32>> coordinates() const {
-        const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(key_.get());
-        bssl::UniquePtr<BIGNUM> x(BN_new()), y(BN_new());
-        std::array<std::uint8_t, 32> xb{}, yb{};
-        if (!ec || !x || !y ||
-            !EC_POINT_get_affine_coordinates_GFp(EC_KEY_get0_group(ec), EC_KEY_get0_public_key(ec),
-                                                 x.get(), y.get(), nullptr) ||
-            !BN_bn2bin_padded(xb.data(), 32, x.get()) || !BN_bn2bin_padded(yb.data(), 32, y.get()))
-            throw error(errc::crypto_failed, "", "describe the ACME account key",
-                        "reading the public point failed");
-        return {xb, yb};
+    std::pair<crypto::p256_scalar, crypto::p256_scalar> coordinates() const {
+        return crypto::ec_p256_public_point(key_);
     }
 
     private_key key_;
@@ -216,11 +189,7 @@ inline nlohmann::json external_account_binding(std::string_view kid,
     const std::string body = base64url(account.jwk().dump());
     const std::string input = p + "." + body;
     crypto::hmac_sha256_value mac{};
-    if (!crypto::hmac_sha256(
-            hmac_key,
-            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(input.data()),
-                                          input.size()),
-            mac))
+    if (!crypto::hmac_sha256(hmac_key, bytes_of(input), mac))
         throw error(errc::crypto_failed, "", "bind the ACME account",
                     "HMAC-SHA256 over the external account binding failed");
     return {{"protected", p}, {"payload", body}, {"signature", base64url(mac)}};

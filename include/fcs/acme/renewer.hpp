@@ -380,6 +380,9 @@ private:
                 if (shared_->stopping)
                     return;
                 if (!failure.empty()) {
+                    // Start afresh next time (directory, nonce, account): a CA that was
+                    // restarted or forgot the account is then met like a new one.
+                    client_.reset();
                     ++failures_in_row;
                     ++shared_->stats.failures;
                     shared_->stats.last_error = failure;
@@ -404,6 +407,7 @@ private:
                                              " renews for the group; answering its challenges "
                                              "until " +
                                              Service::iso(until));
+                    shared_->stats.next_try = until;
                     lock.unlock();
                     mirror_until(until);
                     continue;

@@ -356,7 +356,8 @@ private:
             SSL_CTX_get_ex_data(SSL_get_SSL_CTX(hello->ssl), ex_index()));
         if (!keep || !*keep)
             return ssl_select_cert_success;
-        auto answer = (*keep)->alpn;
+        // Set once before serving (answer_alpn): a plain read, nothing counted per handshake.
+        const alpn_answer* answer = (*keep)->alpn.get();
         if (!answer)
             return ssl_select_cert_success;
         const std::uint8_t* data = nullptr;
@@ -378,7 +379,7 @@ private:
             return ssl_select_cert_success;
         if (!cred->apply(hello->ssl))
             return ssl_select_cert_error;
-        SSL_set_ex_data(hello->ssl, ssl_ex_index(), const_cast<alpn_answer*>(answer.get()));
+        SSL_set_ex_data(hello->ssl, ssl_ex_index(), const_cast<alpn_answer*>(answer));
         return ssl_select_cert_success;
     }
 
