@@ -183,6 +183,8 @@ inline url_parts split_url(const std::string& url) {
                 throw error(errc::invalid_argument, url, "ACME", "malformed host:port");
             port = authority.substr(close + 2);
         }
+    } else if (authority.find(':') != authority.rfind(':')) {
+        throw error(errc::invalid_argument, url, "ACME", "an IPv6 host must be in [brackets]");
     } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
         host = authority.substr(0, colon);
         port = authority.substr(colon + 1);

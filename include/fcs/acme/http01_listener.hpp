@@ -108,14 +108,13 @@ private:
             res.keep_alive(false);
             res.set(http::field::server, "fcs");
             std::optional<std::string> answer;
-            if ((req.method() == http::verb::get || req.method() == http::verb::head) &&
-                target.starts_with(prefix))
+            if (req.method() == http::verb::get && target.starts_with(prefix))
                 answer = owner.responder_->http_answer(target.substr(prefix.size()));
             if (answer) {
                 owner.answered_.fetch_add(1);
                 res.result(http::status::ok);
                 res.set(http::field::content_type, "application/octet-stream");
-                res.body() = req.method() == http::verb::head ? std::string() : *answer;
+                res.body() = *answer;
             } else {
                 res.result(http::status::not_found);
                 res.set(http::field::content_type, "text/plain");

@@ -83,7 +83,9 @@ inline bool base64url_decode(std::string_view in, secret_bytes& out) {
             r.push_back(static_cast<std::uint8_t>((acc >> bits) & 0xff));
         }
     }
-    acc = 0;
+    // The bits left over must be zero (RFC 4648 3.5: one text per byte string).
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return false;
     out = std::move(r);
     return true;
 }
