@@ -11,6 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
 #include <string>
 
 namespace {
@@ -62,6 +66,23 @@ std::string talk(unsigned short port, const std::string& request, bool* reset = 
 std::string get(unsigned short port, const std::string& target, const std::string& method = "GET") {
     return talk(port, method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
 }
+
+/// A connection to 127.0.0.1:`port` that sends nothing (closed by the destructor).
+struct idle_connection {
+    int fd = -1;
+    explicit idle_connection(unsigned short port) {
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        BOOST_REQUIRE(fd >= 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    }
+    ~idle_connection() { ::close(fd); }
+    idle_connection(const idle_connection&) = delete;
+    idle_connection& operator=(const idle_connection&) = delete;
+};
 
 std::string status_line(const std::string& answer) { return answer.substr(0, answer.find("\r\n")); }
 
@@ -133,6 +154,33 @@ BOOST_AUTO_TEST_CASE(an_oversized_header_is_refused_and_the_listener_goes_on) {
     BOOST_TEST(body_of(talk(l.port(), fits)) == "tok.thumbprint");
     BOOST_TEST(body_of(get(l.port(), "/.well-known/acme-challenge/tok")) == "tok.thumbprint");
     BOOST_TEST(l.answered() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(at_most_max_connections_at_once) {
+    auto r = challenge_responder::make();
+    http01_listener l("127.0.0.1", 0, r);
+    r->add_http("tok", "tok.thumbprint");
+    const std::string target = "/.well-known/acme-challenge/tok";
+    {
+        std::vector<std::unique_ptr<idle_connection>> idle;
+        for (std::size_t i = 0; i < http01_listener::max_connections; ++i)
+            idle.push_back(std::make_unique<idle_connection>(l.port()));
+        // The listener accepts in connection order: this one comes after all the idle ones
+        // are counted, and is closed unanswered.
+        auto a = get(l.port(), target);
+        BOOST_TEST(a.find("tok.thumbprint") == std::string::npos);
+        BOOST_TEST(l.answered() == 0u);
+    }
+    // The idle connections closed: their sessions end at once (end of stream), and the
+    // listener serves again.
+    std::string a;
+    for (int i = 0; i < 100 && body_of(a) != "tok.thumbprint"; ++i) {
+        a = get(l.port(), target);
+        if (body_of(a) != "tok.thumbprint")
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    BOOST_TEST(body_of(a) == "tok.thumbprint");
+    BOOST_TEST(l.answered() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(refuses_an_address_that_is_not_an_ip) {
