@@ -2,6 +2,8 @@
 // sockets (socketpair). Included first: the header is self-contained.
 #include <fcs/tls/server_context.hpp>
 
+#include <fcs/acme/challenges.hpp>
+
 #include "support/support.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -61,7 +63,9 @@ struct connection {
     int fds[2] = {-1, -1};
     bool ok = false;
 
-    connection(SSL_CTX* server_ctx, const client_options& o = {}) {
+    /// `prepare_client` sets up the client SSL before the handshake (SNI, ALPN).
+    connection(SSL_CTX* server_ctx, const client_options& o = {},
+               const std::function<void(SSL*)>& prepare_client = {}) {
         // No Boost.Test assertions here: connections are also made on client threads.
         if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
             throw std::runtime_error("socketpair failed");
@@ -78,6 +82,8 @@ struct connection {
         SSL_set_fd(server.get(), fds[1]);
         SSL_set_connect_state(client.get());
         SSL_set_accept_state(server.get());
+        if (prepare_client)
+            prepare_client(client.get());
         ok = drive([&] { return progress_of(client.get(), SSL_do_handshake(client.get())); },
                    [&] { return progress_of(server.get(), SSL_do_handshake(server.get())); });
         ERR_clear_error();
@@ -300,6 +306,204 @@ BOOST_AUTO_TEST_CASE(handshakes_never_fail_while_credentials_are_swapped) {
     swapper.join();
     BOOST_TEST(failures.load() == 0);
     BOOST_TEST(seen_a.load() + seen_b.load() == 120);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// tls-alpn-01 on the server's own port (RFC 8737): server_context::answer_alpn with an
+// acme::challenge_responder serving on it, against a BoringSSL client offering ALPN and SNI.
+namespace {
+
+using fcs::acme::challenge_responder;
+using fcs::acme::identifier;
+
+/// A client set-up: SNI `name` (none when empty) and the ALPN protocols `protocols`.
+std::function<void(SSL*)> offer(std::string name, std::vector<std::string> protocols) {
+    return [name = std::move(name), protocols = std::move(protocols)](SSL* ssl) {
+        if (!name.empty() && !SSL_set_tlsext_host_name(ssl, name.c_str()))
+            throw std::runtime_error("SSL_set_tlsext_host_name failed");
+        if (protocols.empty())
+            return;
+        std::string wire;
+        for (auto& p : protocols)
+            wire += static_cast<char>(p.size()) + p;
+        // SSL_set_alpn_protos returns 0 on success.
+        if (SSL_set_alpn_protos(ssl, reinterpret_cast<const std::uint8_t*>(wire.data()),
+                                wire.size()) != 0)
+            throw std::runtime_error("SSL_set_alpn_protos failed");
+    };
+}
+
+/// The protocol the client negotiated ("" for none).
+std::string negotiated(const connection& c) {
+    const std::uint8_t* p = nullptr;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(c.client.get(), &p, &len);
+    return std::string(reinterpret_cast<const char*>(p), len);
+}
+
+/// Whether the certificate the client received has the acmeIdentifier extension.
+bool peer_has_acme_identifier(const connection& c) {
+    bssl::UniquePtr<X509> x(SSL_get_peer_certificate(c.client.get()));
+    bssl::UniquePtr<ASN1_OBJECT> oid(OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1));
+    return x && oid && X509_get_ext_by_OBJ(x.get(), oid.get(), -1) >= 0;
+}
+
+/// A context serving the pair `normal`, answering acme-tls/1 from `responder`.
+struct alpn_setup {
+    server_context tls;
+    pair_t normal = make_pair("normal.example");
+    std::shared_ptr<challenge_responder> responder = challenge_responder::make();
+    alpn_setup() {
+        tls.publish(prepare(normal));
+        responder->serve_on(tls);
+    }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(tls_server_context_alpn)
+
+BOOST_AUTO_TEST_CASE(acme_tls_for_a_pending_name_gets_the_challenge_certificate) {
+    alpn_setup s;
+    s.responder->add_tls_alpn({identifier::kind::dns, "svc.example"}, "tok.thumb");
+    auto challenge = s.responder->alpn_certificate("svc.example");
+    BOOST_REQUIRE(challenge);
+    for (auto max : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        connection c(s.tls.native_handle(), {TLS1_2_VERSION, static_cast<std::uint16_t>(max), nullptr},
+                     offer("svc.example", {"acme-tls/1"}));
+        BOOST_REQUIRE_MESSAGE(c.ok, "handshake failed, max version " << max);
+        BOOST_TEST(negotiated(c) == "acme-tls/1");
+        BOOST_TEST(c.peer_fingerprint() == challenge->sha256_fingerprint());
+        BOOST_TEST(c.peer_fingerprint() != s.normal.fingerprint);
+        BOOST_TEST(peer_has_acme_identifier(c));
+    }
+    // SNI is compared in lower case.
+    connection upper(s.tls.native_handle(), {}, offer("SVC.Example", {"acme-tls/1"}));
+    BOOST_REQUIRE(upper.ok);
+    BOOST_TEST(upper.peer_fingerprint() == challenge->sha256_fingerprint());
+}
+
+BOOST_AUTO_TEST_CASE(acme_tls_for_an_ip_address_uses_its_reverse_dns_sni) {
+    alpn_setup s;
+    s.responder->add_tls_alpn({identifier::kind::ip, "127.0.0.1"}, "tok.thumb");
+    auto challenge = s.responder->alpn_certificate("1.0.0.127.in-addr.arpa");
+    BOOST_REQUIRE(challenge);
+    connection c(s.tls.native_handle(), {}, offer("1.0.0.127.in-addr.arpa", {"acme-tls/1"}));
+    BOOST_REQUIRE(c.ok);
+    BOOST_TEST(negotiated(c) == "acme-tls/1");
+    BOOST_TEST(c.peer_fingerprint() == challenge->sha256_fingerprint());
+    // A CA that sends no SNI gets the one pending certificate.
+    connection none(s.tls.native_handle(), {}, offer("", {"acme-tls/1"}));
+    BOOST_REQUIRE(none.ok);
+    BOOST_TEST(negotiated(none) == "acme-tls/1");
+    BOOST_TEST(none.peer_fingerprint() == challenge->sha256_fingerprint());
+}
+
+BOOST_AUTO_TEST_CASE(other_protocols_or_no_alpn_get_the_published_certificate_and_no_alpn) {
+    alpn_setup s;
+    s.responder->add_tls_alpn({identifier::kind::dns, "svc.example"}, "tok.thumb");
+    for (auto& protocols : std::vector<std::vector<std::string>>{{"http/1.1"}, {}, {"h2", "http/1.1"}}) {
+        connection c(s.tls.native_handle(), {}, offer("svc.example", protocols));
+        BOOST_REQUIRE(c.ok);
+        BOOST_TEST(negotiated(c) == "");
+        BOOST_TEST(c.peer_fingerprint() == s.normal.fingerprint);
+        BOOST_TEST(!peer_has_acme_identifier(c));
+        BOOST_TEST(c.echo("ping"));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(acme_tls_for_a_name_without_a_pending_challenge_is_an_ordinary_handshake) {
+    alpn_setup s;
+    s.responder->add_tls_alpn({identifier::kind::dns, "svc.example"}, "tok.thumb");
+    connection c(s.tls.native_handle(), {}, offer("other.example", {"acme-tls/1"}));
+    BOOST_REQUIRE(c.ok);
+    BOOST_TEST(negotiated(c) == "");
+    BOOST_TEST(c.peer_fingerprint() == s.normal.fingerprint);
+
+    // Once the challenge is removed, its name too.
+    s.responder->remove_tls_alpn({identifier::kind::dns, "svc.example"});
+    connection after(s.tls.native_handle(), {}, offer("svc.example", {"acme-tls/1"}));
+    BOOST_REQUIRE(after.ok);
+    BOOST_TEST(negotiated(after) == "");
+    BOOST_TEST(after.peer_fingerprint() == s.normal.fingerprint);
+}
+
+BOOST_AUTO_TEST_CASE(a_gone_responder_answers_nothing) {
+    alpn_setup s;
+    s.responder->add_tls_alpn({identifier::kind::dns, "svc.example"}, "tok.thumb");
+    s.responder.reset(); // serve_on holds it weakly
+    connection c(s.tls.native_handle(), {}, offer("svc.example", {"acme-tls/1"}));
+    BOOST_REQUIRE(c.ok);
+    BOOST_TEST(negotiated(c) == "");
+    BOOST_TEST(c.peer_fingerprint() == s.normal.fingerprint);
+}
+
+BOOST_AUTO_TEST_CASE(the_challenge_is_answered_before_any_pair_is_published) {
+    server_context tls;
+    auto responder = challenge_responder::make();
+    responder->serve_on(tls);
+    responder->add_tls_alpn({identifier::kind::dns, "svc.example"}, "tok.thumb");
+    connection c(tls.native_handle(), {}, offer("svc.example", {"acme-tls/1"}));
+    BOOST_REQUIRE(c.ok);
+    BOOST_TEST(negotiated(c) == "acme-tls/1");
+    BOOST_TEST(c.peer_fingerprint() == responder->alpn_certificate("svc.example")->sha256_fingerprint());
+    // Everything else still fails, as before anything is published.
+    connection plain(tls.native_handle(), {}, offer("svc.example", {"http/1.1"}));
+    BOOST_TEST(!plain.ok);
+}
+
+BOOST_AUTO_TEST_CASE(a_provider_that_throws_fails_only_that_handshake) {
+    server_context tls;
+    auto normal = make_pair("normal.example");
+    tls.publish(prepare(normal));
+    tls.answer_alpn("acme-tls/1", [](std::string_view) -> fcs::tls::prepared_ptr {
+        throw std::runtime_error("provider failed");
+    });
+    connection c(tls.native_handle(), {}, offer("svc.example", {"acme-tls/1"}));
+    BOOST_TEST(!c.ok);
+    connection plain(tls.native_handle(), {}, offer("svc.example", {"http/1.1"}));
+    BOOST_REQUIRE(plain.ok);
+    BOOST_TEST(plain.peer_fingerprint() == normal.fingerprint);
+}
+
+BOOST_AUTO_TEST_CASE(the_provider_sees_the_server_name) {
+    server_context tls;
+    auto normal = make_pair("normal.example"), other = make_pair("other.example");
+    tls.publish(prepare(normal));
+    auto po = prepare(other);
+    std::vector<std::string> seen;
+    tls.answer_alpn("x-proto/2", [&](std::string_view sni) -> fcs::tls::prepared_ptr {
+        seen.emplace_back(sni);
+        return sni == "a.example" ? po : nullptr;
+    });
+    connection a(tls.native_handle(), {}, offer("a.example", {"http/1.1", "x-proto/2"}));
+    BOOST_REQUIRE(a.ok);
+    BOOST_TEST(negotiated(a) == "x-proto/2");
+    BOOST_TEST(a.peer_fingerprint() == other.fingerprint);
+    connection none(tls.native_handle(), {}, offer("", {"x-proto/2"}));
+    BOOST_REQUIRE(none.ok);
+    BOOST_TEST(negotiated(none) == "");
+    BOOST_TEST(none.peer_fingerprint() == normal.fingerprint);
+    BOOST_TEST(seen == (std::vector<std::string>{"a.example", ""}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(answer_alpn_is_set_once_with_a_valid_name) {
+    server_context tls;
+    auto nothing = [](std::string_view) -> fcs::tls::prepared_ptr { return nullptr; };
+    BOOST_CHECK_THROW(tls.answer_alpn("", nothing), fcs::error);
+    BOOST_CHECK_THROW(tls.answer_alpn(std::string(256, 'a'), nothing), fcs::error);
+    BOOST_CHECK_NO_THROW(tls.answer_alpn(std::string(255, 'a'), nothing));
+    try {
+        tls.answer_alpn("acme-tls/1", nothing);
+        BOOST_ERROR("a second answer_alpn was accepted");
+    } catch (const fcs::error& e) {
+        BOOST_TEST(e.fcs_code() == fcs::errc::invalid_argument);
+    }
+    server_context other;
+    auto responder = challenge_responder::make();
+    responder->serve_on(other);
+    BOOST_CHECK_THROW(responder->serve_on(other), fcs::error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
