@@ -19,6 +19,7 @@
 //
 // Default policies, used for a kind the pack does not name:
 //  ACL      fcs::acl::posix          (POSIX systems)
+//           fcs::acl::windows        (Windows: _WIN32; fcs/acl/windows.hpp)
 //  crypto   fcs::crypto::boringssl
 //  log      fcs::log::stderr_sink
 //  clock    fcs::clock::system
@@ -48,7 +49,8 @@
 namespace fcs {
 namespace acl {
 class posix;
-}
+class windows;
+} // namespace acl
 namespace crypto {
 class boringssl;
 }
@@ -59,7 +61,11 @@ namespace clock {
 struct system;
 }
 namespace config {
+#ifdef _WIN32
+using default_acl = acl::windows;
+#else
 using default_acl = acl::posix;
+#endif
 using default_crypto = crypto::boringssl;
 using default_log = log::stderr_sink;
 using default_clock = clock::system;

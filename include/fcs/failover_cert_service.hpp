@@ -2,7 +2,11 @@
 #define FCS_FAILOVER_CERT_SERVICE_HPP
 
 // The default policies (fcs/config.hpp), for the kinds a pack does not name.
+#ifdef _WIN32
+#include <fcs/acl/windows.hpp>
+#else
 #include <fcs/acl/posix.hpp>
+#endif
 #include <fcs/config.hpp>
 #include <fcs/crypto/boringssl.hpp>
 #include <fcs/log/sinks.hpp>

@@ -14,7 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#ifdef _WIN32
+#include <fcs/detail/win32.hpp> // NOMINMAX, WIN32_LEAN_AND_MEAN before any Windows header
+#include <ws2tcpip.h>           // inet_pton (ws2_32)
+#ifdef _MSC_VER
+#pragma comment(lib, "ws2_32")
+#endif
+#else
 #include <arpa/inet.h>
+#endif
 
 namespace fcs {
 

@@ -3,6 +3,7 @@
 // build, and, on a real NTFS only, files created with those DACLs and read back from disk.
 #include <fcs/acl/windows.hpp>
 
+#include "windows/scratch.hpp"
 #include "windows/wine.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -77,35 +78,7 @@ std::vector<std::uint8_t> from_sddl(const wchar_t* sddl) {
     return {p, p + len};
 }
 
-struct temp_folder {
-    std::wstring path;
-    temp_folder() {
-        wchar_t base[MAX_PATH + 1];
-        DWORD n = ::GetTempPathW(MAX_PATH + 1, base);
-        BOOST_REQUIRE(n > 0 && n <= MAX_PATH);
-        path = std::wstring(base) + L"fcs-acl-" + std::to_wstring(::GetCurrentProcessId()) + L"-" +
-               std::to_wstring(::GetTickCount64());
-        BOOST_REQUIRE(::CreateDirectoryW(path.c_str(), nullptr));
-    }
-    ~temp_folder() { remove_tree(path); }
-    static void remove_tree(const std::wstring& at) {
-        WIN32_FIND_DATAW d;
-        HANDLE h = ::FindFirstFileW((at + L"\\*").c_str(), &d);
-        if (h != INVALID_HANDLE_VALUE) {
-            do {
-                const std::wstring name = d.cFileName;
-                if (name == L"." || name == L"..")
-                    continue;
-                if (d.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-                    remove_tree(at + L"\\" + name);
-                else
-                    ::DeleteFileW((at + L"\\" + name).c_str());
-            } while (::FindNextFileW(h, &d));
-            ::FindClose(h);
-        }
-        ::RemoveDirectoryW(at.c_str());
-    }
-};
+using temp_folder = fcs::test::scratch;
 
 /// Creates `path` (CREATE_NEW) with `descriptor` at creation.
 void create_with(const std::wstring& path, const std::vector<std::uint8_t>& descriptor) {
@@ -342,6 +315,25 @@ BOOST_AUTO_TEST_CASE(no_dacl_or_a_foreign_owner_is_a_finding) {
                                             item_class::secret_item)) == "");
     BOOST_TEST(finding(acl.check_descriptor(from_sddl(L"O:BAD:P(A;;FA;;;BA)"),
                                             item_class::secret_item)) == "");
+}
+
+BOOST_AUTO_TEST_CASE(the_process_own_account_is_trusted_like_the_posix_owner) {
+    // The account that runs the service wrote the file: as owner and in the DACL it is no
+    // "anyone else" (acl::posix accepts the service's own uid the same way).
+    const windows acl = make_acl();
+    const std::wstring self = fcs::detail::widen(fcs::acl::process_account_sid().str());
+    BOOST_TEST(fcs::acl::process_account_sid().str().starts_with("S-1-5-"));
+    BOOST_TEST(finding(acl.check_descriptor(
+                   from_sddl((L"O:" + self + L"D:P(A;;FA;;;SY)(A;;FA;;;" + self + L")").c_str()),
+                   item_class::secret_item)) == "");
+    BOOST_TEST(finding(acl.check_descriptor(
+                   from_sddl((L"O:" + self + L"D:P(A;;FA;;;" + self + L")").c_str()),
+                   item_class::public_item)) == "");
+    // ...and trusting it does not trust anyone beside it.
+    BOOST_TEST(acl.check_descriptor(
+                      from_sddl((L"O:" + self + L"D:P(A;;FA;;;" + self + L")(A;;FR;;;BU)").c_str()),
+                      item_class::secret_item)
+                   .has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_truncated_or_empty_descriptor_is_a_finding_never_a_pass) {

@@ -4,6 +4,7 @@
 #include <fcs/acl/windows.hpp>
 #include <fcs/detail/win32_fs.hpp>
 
+#include "windows/scratch.hpp"
 #include "windows/wine.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -14,49 +15,7 @@
 
 namespace {
 
-struct scratch {
-    std::wstring path;
-    scratch() {
-        wchar_t base[MAX_PATH + 1];
-        DWORD n = ::GetTempPathW(MAX_PATH + 1, base);
-        BOOST_REQUIRE(n > 0 && n <= MAX_PATH);
-        path = std::wstring(base) + L"fcs-fs-" + std::to_wstring(::GetCurrentProcessId()) + L"-" +
-               std::to_wstring(::GetTickCount64());
-        BOOST_REQUIRE(::CreateDirectoryW(path.c_str(), nullptr));
-    }
-    ~scratch() { remove_tree(path); }
-    static void remove_tree(const std::wstring& at) {
-        WIN32_FIND_DATAW d;
-        HANDLE h = ::FindFirstFileW((at + L"\\*").c_str(), &d);
-        if (h != INVALID_HANDLE_VALUE) {
-            do {
-                const std::wstring name = d.cFileName;
-                if (name == L"." || name == L"..")
-                    continue;
-                if (d.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-                    remove_tree(at + L"\\" + name);
-                else
-                    ::DeleteFileW((at + L"\\" + name).c_str());
-            } while (::FindNextFileW(h, &d));
-            ::FindClose(h);
-        }
-        ::RemoveDirectoryW(at.c_str());
-    }
-    std::vector<std::wstring> files() const {
-        std::vector<std::wstring> out;
-        WIN32_FIND_DATAW d;
-        HANDLE h = ::FindFirstFileW((path + L"\\*").c_str(), &d);
-        if (h != INVALID_HANDLE_VALUE) {
-            do {
-                const std::wstring name = d.cFileName;
-                if (name != L"." && name != L"..")
-                    out.push_back(name);
-            } while (::FindNextFileW(h, &d));
-            ::FindClose(h);
-        }
-        return out;
-    }
-};
+using fcs::test::scratch;
 
 std::vector<std::uint8_t> bytes(std::string_view s) {
     return {s.begin(), s.end()};

@@ -137,6 +137,30 @@ inline std::string to_sddl(std::span<const std::uint8_t> descriptor) {
     return detail::narrow(raw);
 }
 
+/// The account this process runs as (its token's user: `NT SERVICE\<name>` for a service on a
+/// virtual account, SYSTEM for LocalSystem, the admin who runs a tool).
+/// @throws fcs::error when the token cannot be read.
+inline windows_sid process_account_sid() {
+    HANDLE raw = nullptr;
+    if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &raw))
+        detail::throw_win32("process token", "open the process token");
+    detail::unique_handle token(raw);
+    DWORD len = 0;
+    ::GetTokenInformation(token.get(), TokenUser, nullptr, 0, &len);
+    if (len == 0 || len > 4096)
+        detail::throw_win32("process token", "size the token user");
+    std::vector<DWORD> buf((len + sizeof(DWORD) - 1) / sizeof(DWORD));
+    if (!::GetTokenInformation(token.get(), TokenUser, buf.data(), len, &len))
+        detail::throw_win32("process token", "read the token user");
+    const auto* user = reinterpret_cast<const TOKEN_USER*>(buf.data());
+    const DWORD sid_len = ::GetLengthSid(user->User.Sid);
+    auto sid = windows_sid::parse(
+        std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(user->User.Sid), sid_len));
+    if (!sid)
+        throw error(errc::parse_failed, "process token", "read the token user", "malformed SID");
+    return *sid;
+}
+
 /// SECURITY_ATTRIBUTES for CreateFileW/CreateDirectoryW that give the new item `descriptor`
 /// (one of protection::dir_security / file_security); `descriptor` must outlive the call.
 inline SECURITY_ATTRIBUTES
@@ -161,9 +185,11 @@ security_attributes(const std::vector<std::uint8_t>& descriptor) noexcept {
  *
  * On load, check() reads the file's descriptor (file_facts::security_descriptor): a key that
  * anyone else may read, write or re-permission (a DACL entry, a missing DACL) is "too open",
- * a certificate that anyone else may change is too; an owner other than Administrators, SYSTEM
- * or the service account is a finding a new DACL does not repair (the owner may always rewrite
- * the DACL).
+ * a certificate that anyone else may change is too; an owner other than Administrators, SYSTEM,
+ * the service account or this process's own account is a finding a new DACL does not repair
+ * (the owner may always rewrite the DACL). "Anyone else" is everyone but those four: the
+ * process's own account (process_account_sid) is trusted as the POSIX policy trusts the
+ * file's owner when it is the service's uid (it is the account that wrote the file).
  *
  * Example:
  *   fcs::acl::windows acl({.service_name = "NT SERVICE\\FcsServer"});
@@ -191,6 +217,7 @@ public:
         : opts_(std::move(o)) {
         if (!opts_.service_name.empty())
             service_sid_ = service_account_sid(opts_.service_name);
+        self_sid_ = process_account_sid();
         for (int c = 0; c < 2; ++c)
             for (int folder = 0; folder < 2; ++folder)
                 descriptors_[c][folder] =
@@ -254,8 +281,9 @@ public:
                 return access_problem{"has a malformed security descriptor (owner)", false};
             if (!trusted(*owner))
                 return access_problem{"is owned by " + describe(*owner) +
-                                          ", not by Administrators, SYSTEM or the service "
-                                          "account; its owner may always change its DACL",
+                                          ", not by Administrators, SYSTEM, the service "
+                                          "account or this process's account; its owner may "
+                                          "always change its DACL",
                                       false};
         }
         if (!(control & SE_DACL_PRESENT) || dacl_at == 0)
@@ -322,11 +350,11 @@ public:
 private:
     bool trusted(const windows_sid& s) const {
         return s == windows_sid::local_system() || s == windows_sid::administrators() ||
-               (service_sid_ && s == *service_sid_);
+               (service_sid_ && s == *service_sid_) || s == self_sid_;
     }
     bool trusted_writer(const windows_sid& s) const {
         return s == windows_sid::local_system() || s == windows_sid::administrators() ||
-               (opts_.service_writes && service_sid_ && s == *service_sid_);
+               (opts_.service_writes && service_sid_ && s == *service_sid_) || s == self_sid_;
     }
     std::string describe(const windows_sid& s) const {
         if (s == windows_sid::users())
@@ -384,7 +412,8 @@ private:
 
     options opts_;
     std::optional<windows_sid> service_sid_;
-    std::vector<std::uint8_t> descriptors_[2][2]; // [public, secret][file, folder]
+    windows_sid self_sid_ = windows_sid::local_system(); // set in the constructor
+    std::vector<std::uint8_t> descriptors_[2][2];        // [public, secret][file, folder]
 };
 
 static_assert(policy::Acl<windows>, "acl::windows must satisfy fcs::policy::Acl");

@@ -6,6 +6,7 @@
 // first byte, and a replacement is temp + fsync + rename + fsync of the folder.
 
 #include <fcs/detail/fault.hpp>
+#include <fcs/detail/journal.hpp> // temp_file_prefix
 #include <fcs/detail/posix_acl.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
@@ -248,10 +249,6 @@ inline void fsync_dir(int dir, const std::string& shown) {
     if (FCS_FAIL_POINT("fsync") || ::fsync(dir) != 0)
         throw_io(shown, "fsync folder", errno);
 }
-
-/// Name prefix of every temporary file write_temp_at makes (recognised by open()'s clean-up and
-/// ignored by the folder watch).
-inline constexpr std::string_view temp_file_prefix = ".fcs-tmp-";
 
 /// Writes `data` to a new temporary file in `dir`, created with `p.file_mode` (and owner)
 /// before any byte is written, then fsyncs it. Returns the temporary name.

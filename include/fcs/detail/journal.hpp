@@ -21,6 +21,13 @@
 
 namespace fcs::detail {
 
+/// Name prefix of every temporary file a folder storage makes (recognised by open()'s clean-up
+/// and ignored by the folder watches).
+inline constexpr std::string_view temp_file_prefix = ".fcs-tmp-";
+
+/// Name of the commit journal in the layout's journal folder.
+inline constexpr std::string_view journal_file_name = ".fcs-journal";
+
 /// One rename of a commit: folders relative to the data folder, plain file names.
 struct journal_rename {
     std::string from_dir, from, to_dir, to;

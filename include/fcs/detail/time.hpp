@@ -13,7 +13,11 @@ namespace fcs::detail {
 inline std::string format_utc(time_point t, const char* format) {
     std::time_t tt = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
+#ifdef _WIN32
+    ::gmtime_s(&tm, &tt); // the CRT's, arguments the other way round
+#else
     ::gmtime_r(&tt, &tm);
+#endif
     char buf[64];
     std::strftime(buf, sizeof buf, format, &tm);
     return buf;

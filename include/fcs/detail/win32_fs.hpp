@@ -20,6 +20,8 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -162,6 +164,89 @@ inline std::optional<read_result_w> read_w(const std::wstring& path, const std::
     auto* p = static_cast<const std::uint8_t*>(sd);
     out.facts.security_descriptor.assign(p, p + ::GetSecurityDescriptorLength(sd));
     return out;
+}
+
+/// An entry of a folder listing: its name (UTF-8) and its attributes.
+struct dir_entry_w {
+    std::string name;
+    DWORD attributes = 0;
+    bool is_folder() const noexcept {
+        // A reparse point (junction, link) is never a folder to descend into.
+        return (attributes & FILE_ATTRIBUTE_DIRECTORY) &&
+               !(attributes & FILE_ATTRIBUTE_REPARSE_POINT);
+    }
+};
+
+/// The entries of `folder` (not . and ..); empty when it does not exist.
+inline std::vector<dir_entry_w> list_w(const std::wstring& folder) {
+    struct find_close {
+        void operator()(HANDLE h) const noexcept { ::FindClose(h); }
+    };
+    std::vector<dir_entry_w> out;
+    WIN32_FIND_DATAW d{};
+    HANDLE raw = ::FindFirstFileExW((folder + L"\\*").c_str(), FindExInfoBasic, &d,
+                                    FindExSearchNameMatch, nullptr, 0);
+    if (raw == INVALID_HANDLE_VALUE)
+        return out;
+    std::unique_ptr<void, find_close> h(raw);
+    do {
+        const std::wstring_view n = d.cFileName;
+        if (n != L"." && n != L"..")
+            out.push_back({narrow(n), d.dwFileAttributes});
+    } while (::FindNextFileW(raw, &d));
+    return out;
+}
+
+/// Refuses `path` unless it is a folder and no reparse point.
+inline void check_folder_w(const std::wstring& path, const std::string& shown) {
+    const DWORD a = ::GetFileAttributesW(path.c_str());
+    if (a == INVALID_FILE_ATTRIBUTES)
+        throw_win32(shown, "check folder", ::GetLastError());
+    if (a & FILE_ATTRIBUTE_REPARSE_POINT)
+        throw error(errc::unsafe_file, shown, "check folder",
+                    "is a reparse point (a link or junction); refusing to follow it");
+    if (!(a & FILE_ATTRIBUTE_DIRECTORY))
+        throw error(errc::unsafe_file, shown, "check folder", "is a file, not a folder");
+}
+
+/// Creates the folder `path` with `descriptor` (SECURITY_ATTRIBUTES: its protected DACL from
+/// the start). An existing folder is kept; an existing reparse point (a junction planted in
+/// its place) or file is refused, the way open_dir refuses a symlink on POSIX. True when it
+/// was created.
+inline bool create_folder_w(const std::wstring& path, const std::vector<std::uint8_t>& descriptor,
+                            const std::string& shown) {
+    SECURITY_ATTRIBUTES sa{};
+    sa.nLength = sizeof sa;
+    sa.lpSecurityDescriptor =
+        descriptor.empty() ? nullptr : const_cast<std::uint8_t*>(descriptor.data());
+    if (::CreateDirectoryW(path.c_str(), &sa))
+        return true;
+    const DWORD e = ::GetLastError();
+    if (e != ERROR_ALREADY_EXISTS)
+        throw_win32(shown, "create folder", e);
+    check_folder_w(path, shown);
+    return false;
+}
+
+/// Gives the file or folder `path` the protected DACL of `descriptor` again (a repair).
+inline void set_dacl_w(const std::wstring& path, const std::vector<std::uint8_t>& descriptor,
+                       const std::string& shown) {
+    if (descriptor.empty())
+        return;
+    BOOL present = FALSE, defaulted = FALSE;
+    PACL dacl = nullptr;
+    if (!::GetSecurityDescriptorDacl(const_cast<std::uint8_t*>(descriptor.data()), &present, &dacl,
+                                     &defaulted) ||
+        !present)
+        throw_win32(shown, "read the configured DACL");
+    unique_handle h = open_existing_w(path, READ_CONTROL | WRITE_DAC, shown);
+    if (!h)
+        throw error(errc::not_found, shown, "set DACL", "does not exist");
+    const DWORD rc = ::SetSecurityInfo(
+        h.get(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+        nullptr, nullptr, dacl, nullptr);
+    if (rc != ERROR_SUCCESS)
+        throw_win32(shown, "set DACL", rc);
 }
 
 /// An exclusive lock on a lock file in a folder (LockFileEx), held for the object's life: one

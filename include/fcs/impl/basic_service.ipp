@@ -11,17 +11,29 @@
 #include <chrono>
 #include <tuple>
 
+#ifdef _WIN32
+#include <fcs/detail/win32.hpp>
+#else
 #include <unistd.h>
+#endif
 
 namespace fcs {
 
 namespace detail {
 
 inline std::string host_name() {
+#ifdef _WIN32
+    wchar_t buf[256] = {};
+    DWORD n = 255;
+    if (!::GetComputerNameExW(ComputerNameDnsHostname, buf, &n) || n == 0)
+        return "localhost";
+    return narrow(std::wstring_view(buf, n));
+#else
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0])
         return "localhost";
     return buf;
+#endif
 }
 
 /// `t` plus whole calendar years (29 February becomes 28 February).

@@ -3,7 +3,9 @@
 
 // Log sinks: the "message log". Each receives leveled messages that never contain key bytes.
 
+#ifndef _WIN32
 #include <fcs/detail/fs.hpp>
+#endif
 #include <fcs/detail/time.hpp>
 #include <fcs/detail/movable_mutex.hpp>
 #include <fcs/error.hpp>
@@ -20,9 +22,11 @@
 #include <string_view>
 #include <vector>
 
+#ifndef _WIN32
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 namespace fcs::log {
 
@@ -45,13 +49,19 @@ public:
     void write(policy::level l, std::string_view msg) {
         auto line = format_line(std::chrono::system_clock::now(), l, msg);
         std::lock_guard lock(mutex_);
+#ifdef _WIN32
+        (void)std::fwrite(line.data(), 1, line.size(), stderr);
+        (void)std::fflush(stderr);
+#else
         (void)!::write(2, line.data(), line.size());
+#endif
     }
 
 private:
     detail::movable_mutex mutex_;
 };
 
+#ifndef _WIN32 // the message log file is POSIX so far (issue 13: Windows logs to stderr/memory)
 /// The message log file (default DATA/Logs/messages.log), one line per message, appended
 /// with O_APPEND so several processes (server and CLI) can share it. Mode 0644.
 class file {
@@ -138,6 +148,8 @@ private:
     detail::unique_fd fd_;
     detail::movable_mutex mutex_;
 };
+
+#endif // _WIN32
 
 /// Keeps messages in memory (tests). Copies share the same record.
 class memory {

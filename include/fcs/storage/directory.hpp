@@ -1,6 +1,7 @@
 #ifndef FCS_STORAGE_DIRECTORY_HPP
 #define FCS_STORAGE_DIRECTORY_HPP
 
+#include <fcs/detail/commit.hpp>
 #include <fcs/detail/fault.hpp>
 #include <fcs/detail/fs.hpp>
 #include <fcs/detail/journal.hpp>
@@ -22,9 +23,6 @@
 #include <sys/file.h>
 
 namespace fcs::storage {
-
-/// Largest item a directory storage reads (1 MiB); larger files are refused from fstat.
-inline constexpr std::size_t max_item_size = 1u << 20;
 
 /**
  * Storage in a data folder, laid out by `Layout` (failover_layout, server_group_layout).
@@ -161,117 +159,28 @@ public:
             detail::throw_io(location(name, p), "set mode", errno);
     }
 
-    /// Applies the change set as one step (see the class comment).
+    /// Applies the change set as one step (see the class comment and detail/commit.hpp).
     void commit(const change_set& c) {
         std::lock_guard lock(mutex_);
         // Another process (the CLI's `replace` while the server runs) may commit too.
         folder_lock other_processes(root_fd(), root_path_.string());
-        // A journal another process left (it crashed mid-commit) is finished first: writing
-        // ours over it would lose its change.
-        recover_locked();
-        check_tag(c.archive_tag);
-        std::vector<rename_op> ops;
-        std::vector<std::pair<std::string, std::string>> temps; // folder, file: removed on failure
-        for (auto& e : c.expects) { // under the folder lock: no other process commits now
-            check_name(e.name);
-            auto now = read_unlocked(e.name, e.part);
-            if (now ? !e.data || *e.data != now->data : e.data.has_value())
-                throw error(errc::conflict, location(e.name, e.part), "commit",
-                            "changed since it was read (another process wrote it); nothing was "
-                            "changed");
-        }
-        try {
-            std::string archive_dir;
-            auto archive_target = [&](const std::string& name, part p) {
-                if (archive_dir.empty())
-                    archive_dir = make_archive_folder(c.archive_tag);
-                auto adir = detail::open_dir(root_fd(), archive_dir, false, 0);
-                std::string file = Layout::archive_file(name, p, c.archive_tag);
-                for (int n = 2;
-                     detail::exists_at(adir.get(), file) || planned(ops, archive_dir, file); ++n)
-                    file = Layout::archive_file(name, p, c.archive_tag + "-" + std::to_string(n));
-                return std::pair{archive_dir, file};
-            };
-            // 1. Backups: a copy of every item that a put replaces.
-            for (auto& put : c.puts) {
-                check_name(put.name);
-                if (!put.backup)
-                    continue;
-                auto existing = read_unlocked(put.name, put.part);
-                if (!existing)
-                    continue;
-                auto [adir_path, afile] = archive_target(put.name, put.part);
-                auto adir = detail::open_dir(root_fd(), adir_path, false, 0);
-                auto tmp = detail::write_temp_at(adir.get(), existing->data,
-                                                 prot_.of(class_of(put.part)), adir_path);
-                temps.emplace_back(adir_path, tmp);
-                ops.push_back({adir_path, tmp, adir_path, afile});
-            }
-            // 2. Moves into the archive.
-            for (auto& a : c.archives) {
-                check_name(a.name);
-                auto [adir_path, afile] = archive_target(a.name, a.part);
-                ops.push_back(
-                    {Layout::folder(a.part), Layout::file_name(a.name, a.part), adir_path, afile});
-            }
-            // 3. The new items.
-            for (auto& put : c.puts) {
-                auto folder = Layout::folder(put.part);
-                auto dir = detail::open_dir(root_fd(), folder, false, 0);
-                auto tmp = detail::write_temp_at(dir.get(), put.data, prot_.of(class_of(put.part)),
-                                                 folder);
-                temps.emplace_back(folder, tmp);
-                ops.push_back({folder, tmp, folder, Layout::file_name(put.name, put.part)});
-            }
-            FCS_CRASH_POINT("commit.before_journal");
-            write_journal(ops);
-        } catch (...) {
-            for (auto& [folder, file] : temps) {
-                try {
-                    auto dir = detail::open_dir(root_fd(), folder, false, 0);
-                    ::unlinkat(dir.get(), file.c_str(), 0);
-                } catch (...) {
-                }
-            }
-            throw;
-        }
-        // Past this point the change is decided: finish it, now or at the next open().
-        FCS_CRASH_POINT("commit.after_journal");
-        try {
-            apply(ops, true);
-            remove_journal();
-        } catch (const error& e) {
-            try {
-                recover_locked(); // roll forward once more
-            } catch (...) {
-                throw error(e.fcs_code(), e.file(), e.step(),
-                            e.cause() +
-                                "; the change is recorded and will be finished at the next start");
-            }
-        }
-        FCS_CRASH_POINT("commit.done");
+        file_steps fs{*this};
+        detail::run_commit<Layout>(fs, c,
+                                   [this](const std::string& n, part p) { return location(n, p); });
     }
 
     /// Name of the commit journal in Layout::journal_folder.
-    static constexpr std::string_view journal_file = ".fcs-journal";
+    static constexpr std::string_view journal_file = detail::journal_file_name;
 
     /// True for the files this storage makes for itself in its folders (temporary files of a
     /// commit, the journal): never a change by someone else.
-    static bool is_own_file(std::string_view file) noexcept {
-        return file.starts_with(detail::temp_file_prefix) || file == journal_file;
-    }
+    static bool is_own_file(std::string_view file) noexcept { return detail::is_own_file(file); }
 
     /// True when `file` in `folder` holds a certificate, key or metadata item of a slot: what
     /// a reload reads to choose the pair. Session-ticket keys are not (they are re-read on
     /// their own schedule, and this process rotates them), nor are the storage's own files.
     static bool is_pair_item(std::string_view folder, std::string_view file) {
-        if (is_own_file(file))
-            return false;
-        for (part p : {part::certificate, part::private_key, part::metadata})
-            if (Layout::folder(p) == folder)
-                if (auto n = Layout::slot_of(file, p); n && valid_slot_name(*n))
-                    return true;
-        return false;
+        return detail::is_pair_item<Layout>(folder, file);
     }
 
     /**
@@ -286,30 +195,15 @@ public:
                                            policy::watch_log_fn on_log = {},
                                            directory_watch_options o = {}) const {
         (void)name;
-        std::vector<std::string> folders;
-        for (part p : {part::certificate, part::private_key, part::metadata})
-            if (std::find(folders.begin(), folders.end(), Layout::folder(p)) == folders.end())
-                folders.push_back(Layout::folder(p));
-        return std::make_unique<directory_watch>(
-            root_path_, std::move(folders),
-            [](std::string_view folder, std::string_view file) {
-                return is_pair_item(folder, file);
-            },
-            std::move(on_change), std::move(on_log), o);
+        return detail::make_pair_watch<Layout, directory_watch>(root_path_, std::move(on_change),
+                                                                std::move(on_log), o);
     }
 
     /// The archive/backup entries (folder-relative paths), for status and tests.
     std::vector<std::string> archive_entries() const {
         std::lock_guard lock(mutex_);
-        std::vector<std::string> out;
-        for (auto& f : Layout::folders()) {
-            if (f.path.find("Archive") == std::string::npos &&
-                f.path.find("Backup") == std::string::npos)
-                continue;
-            collect(f.path, out);
-        }
-        std::sort(out.begin(), out.end());
-        return out;
+        return detail::archive_listing<Layout>(
+            [this](const std::string& f, std::vector<std::string>& out) { collect(f, out); });
     }
 
 private:
@@ -382,32 +276,10 @@ private:
                         "account controls");
     }
 
-    /// An archive tag becomes part of file and folder names: letters, digits and '-' only,
-    /// and a UTC timestamp where it names a folder (recovery accepts no other).
-    static void check_tag(const std::string& tag) {
-        if (tag.empty() || tag.size() > 64 ||
-            !std::all_of(tag.begin(), tag.end(),
-                         [](unsigned char ch) { return std::isalnum(ch) || ch == '-'; }) ||
-            !detail::is_archive_folder<Layout>(Layout::archive_folder(tag)))
-            throw error(errc::invalid_argument, tag, "commit",
-                        "not a valid archive tag (a UTC timestamp such as 20261123T101500Z)");
-    }
-
     static std::string octal(mode_t m) {
         char buf[16];
         std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
         return buf;
-    }
-
-    static void check_name(const std::string& n) {
-        if (!valid_slot_name(n))
-            throw error(errc::invalid_argument, n, "commit", "not a valid certificate name");
-    }
-
-    static bool planned(const std::vector<rename_op>& ops, const std::string& dir,
-                        const std::string& file) {
-        return std::any_of(ops.begin(), ops.end(),
-                           [&](auto& o) { return o.to_dir == dir && o.to == file; });
     }
 
     std::optional<stored_item> read_unlocked(const std::string& name, part p) const {
@@ -471,32 +343,48 @@ private:
         detail::fsync_dir(dir.get(), jdir);
     }
 
-    /// Performs the renames; a rename whose source is gone was done before a crash.
-    void apply(const std::vector<rename_op>& ops, bool inject) {
-        std::vector<std::string> touched;
-        int i = 0;
-        for (auto& o : ops) {
-            auto from = detail::open_dir(root_fd(), o.from_dir, false, 0);
-            auto to = detail::open_dir(root_fd(), o.to_dir, false, 0);
-            if (!detail::exists_at(from.get(), o.from))
-                continue;
+    /// The file steps of the commit protocol (detail/commit.hpp) on this data folder.
+    struct file_steps {
+        directory& d;
+        std::optional<stored_item> read_unlocked(const std::string& n, part p) const {
+            return d.read_unlocked(n, p);
+        }
+        bool exists(const std::string& folder, const std::string& file) const {
+            auto dir = detail::open_dir(d.root_fd(), folder, false, 0);
+            return detail::exists_at(dir.get(), file);
+        }
+        std::string write_temp(const std::string& folder, std::span<const std::uint8_t> data,
+                               item_class c) const {
+            auto dir = detail::open_dir(d.root_fd(), folder, false, 0);
+            return detail::write_temp_at(dir.get(), data, d.prot_.of(c), folder);
+        }
+        void remove_quietly(const std::string& folder, const std::string& file) const noexcept {
+            try {
+                auto dir = detail::open_dir(d.root_fd(), folder, false, 0);
+                ::unlinkat(dir.get(), file.c_str(), 0);
+            } catch (...) {
+            }
+        }
+        std::string make_archive_folder(const std::string& tag) const {
+            return d.make_archive_folder(tag);
+        }
+        void write_journal(const std::vector<rename_op>& ops) const { d.write_journal(ops); }
+        void rename_item(const rename_op& o) const {
+            auto from = detail::open_dir(d.root_fd(), o.from_dir, false, 0);
+            auto to = detail::open_dir(d.root_fd(), o.to_dir, false, 0);
             if (FCS_FAIL_POINT("rename.item") ||
                 ::renameat(from.get(), o.from.c_str(), to.get(), o.to.c_str()) != 0)
                 detail::throw_io(detail::join(o.to_dir, o.to), "rename into place", errno);
-            for (auto* d : {&o.from_dir, &o.to_dir})
-                if (std::find(touched.begin(), touched.end(), *d) == touched.end())
-                    touched.push_back(*d);
-            if (inject) {
-                std::string point = "commit.rename." + std::to_string(i);
-                FCS_CRASH_POINT(point);
+        }
+        void sync_folders(const std::vector<std::string>& folders) const {
+            for (auto& f : folders) {
+                auto fd = detail::open_dir(d.root_fd(), f, false, 0);
+                detail::fsync_dir(fd.get(), f);
             }
-            ++i;
         }
-        for (auto& d : touched) {
-            auto fd = detail::open_dir(root_fd(), d, false, 0);
-            detail::fsync_dir(fd.get(), d);
-        }
-    }
+        void remove_journal() const { d.remove_journal(); }
+        bool recover_locked() const { return d.recover_locked(); }
+    };
 
     /// Finishes a journal left behind. Returns true when there was one. The journal is
     /// refused (and left in place for the admin) unless it is a regular file of this process's
@@ -519,7 +407,8 @@ private:
                             ", mode 0600, 1 link); refusing to replay it, it is left in place "
                             "for an admin to inspect");
         auto ops = detail::parse_journal<Layout>(as_text(text), shown);
-        apply(ops, false);
+        file_steps fs{*this};
+        detail::apply_renames(fs, ops, false);
         remove_journal();
         return true;
     }

@@ -6,6 +6,7 @@
 
 #include <fcs/detail/fs.hpp>
 #include <fcs/policy/concepts.hpp>
+#include <fcs/storage/watch_options.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,13 +29,6 @@
 #include <unistd.h>
 
 namespace fcs::storage {
-
-/// How a folder watch reports.
-struct directory_watch_options {
-    /// Quiet time after the last relevant event before on_change is called: a certificate may
-    /// land before its key, and a commit is several renames. A burst is reported once.
-    std::chrono::milliseconds settle{300};
-};
 
 /**
  * Watches folders of a data folder with inotify and calls `on_change` (on its own thread) once

@@ -6,12 +6,16 @@
 
 #include <fcs/types.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace fcs::storage {
+
+/// Largest item a folder storage reads (1 MiB); larger files are refused from their size.
+inline constexpr std::size_t max_item_size = 1u << 20;
 
 /// A folder of a layout and who may read it.
 struct folder_spec {

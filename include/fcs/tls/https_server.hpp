@@ -20,6 +20,7 @@
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
+#include <fcs/detail/socket_ops.hpp>
 #include <fcs/error.hpp>
 #include <fcs/http/request_reader.hpp>
 #include <fcs/policy/concepts.hpp>
@@ -44,13 +45,13 @@
 #include <thread>
 #include <vector>
 
+#ifndef _WIN32 // adopt(): socket activation is POSIX (systemd)
 #include <cerrno>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 namespace fcs::tls {
 
@@ -58,7 +59,7 @@ namespace fcs::tls {
 struct https_options {
     std::string bind = "127.0.0.1";
     unsigned short port = 8443; ///< 0: an ephemeral port (see https_server::port())
-    unsigned threads = 1;       ///< I/O threads, each with its own listener and event loop
+    unsigned threads = 1; ///< I/O threads, each with its own listener and event loop (Windows: 1)
     std::size_t max_connections = 256;
     std::chrono::seconds timeout{10}; ///< handshake, each request, idle keep-alive
     http::request_limits limits;
@@ -66,7 +67,8 @@ struct https_options {
     std::function<void(policy::level, std::string)> log;
     /// A listening TCP socket to serve instead of binding `bind`:`port` (socket activation:
     /// systemd passes it, see fcs/systemd/notify.hpp listen_socket()). The server owns it
-    /// from then on; every I/O thread accepts from it (a descriptor of its own each).
+    /// from then on; every I/O thread accepts from it (a descriptor of its own each). POSIX
+    /// only: refused on Windows.
     int adopt_listener = -1;
 };
 
@@ -81,15 +83,16 @@ struct https_counters {
 
 namespace https_detail {
 
-/// What the socket BIO of a connection writes to: the descriptor and the send flags (MSG_MORE
+/// What the socket BIO of a connection writes to: the socket and the send flags (MSG_MORE
 /// while an answer, its close_notify and the FIN can leave as one segment).
 struct socket_io {
-    int fd = -1;
+    detail::socket_ops::native fd{};
     int send_flags = 0;
 };
 
-/// A BIO that is the socket: recv/send with MSG_NOSIGNAL (a write to a peer that went away
-/// is EPIPE, never SIGPIPE for the process), EAGAIN as "retry". Its data is a socket_io.
+/// A BIO that is the socket: recv/send (detail/socket_ops.hpp: MSG_NOSIGNAL on POSIX, a write
+/// to a peer that went away is EPIPE, never SIGPIPE), would-block as "retry". Its data is a
+/// socket_io.
 inline BIO_METHOD* socket_bio_method() {
     static BIO_METHOD* const method = [] {
         BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "fcs socket");
@@ -98,18 +101,20 @@ inline BIO_METHOD* socket_bio_method() {
         BIO_meth_set_read(m, [](BIO* b, char* out, int len) -> int {
             BIO_clear_retry_flags(b);
             auto* io = static_cast<socket_io*>(BIO_get_data(b));
-            auto n = ::recv(io->fd, out, static_cast<std::size_t>(len), 0);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            bool retry = false;
+            const int n = detail::socket_ops::recv_some(io->fd, out, len, retry);
+            if (retry)
                 BIO_set_retry_read(b);
-            return static_cast<int>(n);
+            return n;
         });
         BIO_meth_set_write(m, [](BIO* b, const char* in, int len) -> int {
             BIO_clear_retry_flags(b);
             auto* io = static_cast<socket_io*>(BIO_get_data(b));
-            auto n = ::send(io->fd, in, static_cast<std::size_t>(len), MSG_NOSIGNAL | io->send_flags);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            bool retry = false;
+            const int n = detail::socket_ops::send_some(io->fd, in, len, io->send_flags, retry);
+            if (retry)
                 BIO_set_retry_write(b);
-            return static_cast<int>(n);
+            return n;
         });
         BIO_meth_set_ctrl(m, [](BIO*, int cmd, long, void*) -> long {
             return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing is held: every write is a send
@@ -173,6 +178,11 @@ public:
             throw error(errc::invalid_argument, options_.bind, "start the HTTPS server",
                         "not an IP address");
         options_.threads = std::clamp(options_.threads, 1u, 256u);
+        if (!detail::socket_ops::shared_port && options_.threads > 1) {
+            log(policy::level::info, "serving on one I/O thread: this platform cannot give "
+                                     "each thread a listener of its own (no SO_REUSEPORT)");
+            options_.threads = 1;
+        }
         options_.timeout = std::max(options_.timeout, std::chrono::seconds(1));
         clamp_connection_cap();
         port_ = options_.port;
@@ -401,7 +411,7 @@ private:
         bool write() {
             // The last answer waits in the socket (MSG_MORE) for its close_notify and the FIN:
             // one segment, one wake-up of the client instead of three.
-            io_.send_flags = keep_alive_ ? 0 : MSG_MORE;
+            io_.send_flags = keep_alive_ ? 0 : detail::socket_ops::more;
             // Retried with the same buffer after WANT_WRITE, as BoringSSL requires.
             int n = SSL_write(ssl_.get(), out_.data(), static_cast<int>(out_.size()));
             if (n <= 0) {
@@ -437,13 +447,15 @@ private:
         /// that could destroy the answer in flight. The peer's close_notify is not awaited.
         bool finish(bool graceful) {
             if (graceful && !closing_) {
-                io_.send_flags = MSG_MORE; // pushed by the FIN below
+                io_.send_flags = detail::socket_ops::more; // pushed by the FIN below
                 SSL_shutdown(ssl_.get()); // sends close_notify (once; a full socket drops it)
                 ERR_clear_error();
-                int fd = socket_.native_handle();
-                ::shutdown(fd, SHUT_WR); // the FIN, with whatever waits in the socket
+                const auto fd = socket_.native_handle();
+                // The FIN, with whatever waits in the socket.
+                detail::socket_ops::shutdown_write(fd);
                 for (int i = 0; i < 4; ++i)
-                    if (::recv(fd, w_.buffer, sizeof w_.buffer, MSG_DONTWAIT) <= 0)
+                    if (detail::socket_ops::recv_nowait(fd, w_.buffer,
+                                                        static_cast<int>(sizeof w_.buffer)) <= 0)
                         break;
             }
             w_.destroy(this);
@@ -485,13 +497,7 @@ private:
             boost::system::error_code ec;
             acceptor.open(ep.protocol(), ec);
             if (!ec)
-                acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
-            if (!ec) {
-                int one = 1;
-                if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
-                                 sizeof one) != 0)
-                    ec.assign(errno, boost::system::system_category());
-            }
+                detail::socket_ops::prepare_listener(acceptor, ec);
             if (!ec)
                 acceptor.bind(ep, ec);
             if (!ec)
@@ -513,6 +519,27 @@ private:
             ioc.run();
         }
 
+#ifdef _WIN32
+        /// Windows: accepts through IOCP (AcceptEx), one connection per completion. A readiness
+        /// wait on a listening socket is not usable there: Asio waits with a zero-byte receive,
+        /// which a listening socket never completes (seen under Wine).
+        void accept() {
+            if (!acceptor.is_open())
+                return;
+            acceptor.async_accept(ioc, [this](boost::system::error_code ec,
+                                              boost::asio::ip::tcp::socket s) {
+                if (ec == boost::asio::error::operation_aborted || !acceptor.is_open())
+                    return;
+                if (ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory)
+                    return starved(ec);
+                if (!ec) {
+                    server.accepting_again();
+                    open(std::move(s));
+                }
+                accept();
+            });
+        }
+#else
         /// Accepts every connection waiting, then waits for more. A burst is taken in slices
         /// so the connections already open get their turn.
         void accept() {
@@ -542,6 +569,7 @@ private:
             }
             boost::asio::post(ioc, [this] { accept(); });
         }
+#endif
 
         /// The connection stays in the listen queue: accepting again at once would fail again
         /// at once, a busy loop. Wait for descriptors to be freed.
@@ -639,6 +667,11 @@ private:
     /// Serves the listening socket `fd` (owned from here on, closed on a throw): each worker
     /// gets a descriptor of it; the address and port become the server's.
     void adopt(int fd) {
+#ifdef _WIN32
+        throw error(errc::invalid_argument, "descriptor " + std::to_string(fd),
+                    "adopt the listening socket",
+                    "socket activation is not supported on Windows; give bind and port");
+#else
         auto refuse = [&](std::string why) {
             ::close(fd);
             throw error(errc::invalid_argument, "descriptor " + std::to_string(fd),
@@ -677,6 +710,7 @@ private:
         address_ = ep.address();
         options_.bind = address_.to_string();
         port_ = ep.port();
+#endif
     }
 
     void stop_threads() {
@@ -713,10 +747,10 @@ private:
     /// A cap above what the descriptor limit allows would end in accept() failing (EMFILE)
     /// instead of the orderly refusal the cap gives: each connection takes one descriptor.
     void clamp_connection_cap() {
-        rlimit nofile{};
-        if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY)
+        const auto known = detail::socket_ops::descriptor_limit();
+        if (!known)
             return;
-        const auto limit = static_cast<std::size_t>(nofile.rlim_cur);
+        const auto limit = *known;
         const std::size_t reserved = reserved_descriptors;
         const std::size_t fits = limit > reserved + 1 ? limit - reserved : 1;
         if (options_.max_connections <= fits)

@@ -9,8 +9,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <arpa/inet.h>
-
 #include <string>
 #include <vector>
 

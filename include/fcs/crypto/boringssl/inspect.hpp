@@ -19,8 +19,6 @@
 #include <openssl/nid.h>
 #include <openssl/x509v3.h>
 
-#include <arpa/inet.h>
-
 #include <string>
 
 namespace fcs::crypto::boringssl_detail {
