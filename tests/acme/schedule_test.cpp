@@ -57,6 +57,19 @@ BOOST_AUTO_TEST_CASE(a_pair_lacking_an_identifier_is_due_at_once) {
                             ids) != sys_clock::time_point::min()));
 }
 
+BOOST_AUTO_TEST_CASE(names_compare_as_dns_and_ip_do) {
+    // A CA may write the name in lower case, and an IPv6 address has many spellings: the
+    // pair is the configured one (else every renewal would be followed by another at once).
+    const std::vector<identifier> mixed = {{identifier::kind::dns, "SVC.Example"},
+                                           {identifier::kind::ip, "0:0::1"}};
+    const auto pair = issued(std::chrono::days(90), {"DNS:svc.example", "IP:::1"});
+    BOOST_TEST((renewal_due(pair, mixed) == pair.not_after - std::chrono::days(30)));
+    BOOST_TEST(fcs::acme::names_identifier(pair, {identifier::kind::ip, "::1"}));
+    BOOST_TEST(!fcs::acme::names_identifier(pair, {identifier::kind::ip, "::2"}));
+    BOOST_TEST(!fcs::acme::names_identifier(pair, {identifier::kind::dns, "svc.example.org"}));
+    BOOST_TEST(!fcs::acme::names_identifier(pair, {identifier::kind::dns, "::1"}));
+}
+
 BOOST_AUTO_TEST_CASE(a_90_day_pair_renews_30_days_before_not_after) {
     auto i = issued(std::chrono::days(90));
     BOOST_TEST((renewal_due(i, ids) == i.not_after - std::chrono::days(30)));

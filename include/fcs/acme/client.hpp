@@ -614,12 +614,10 @@ private:
             throw bad_answer(url, "check the certificate",
                              "the first certificate is not for the key of the request");
         auto info = c.describe(chain.front());
-        for (auto& id : ids) {
-            std::string want = (id.type == identifier::kind::dns ? "DNS:" : "IP:") + id.value;
-            if (std::find(info.sans.begin(), info.sans.end(), want) == info.sans.end())
+        for (auto& id : ids)
+            if (!names_identifier(info, id))
                 throw bad_answer(url, "check the certificate",
                                  "the certificate does not name " + id.value);
-        }
         const auto now = std::chrono::system_clock::now();
         if (info.not_after <= now || info.not_before > now + std::chrono::minutes(5))
             throw bad_answer(url, "check the certificate", "the certificate is not valid now");

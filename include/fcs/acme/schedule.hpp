@@ -4,6 +4,7 @@
 // When a pair issued by an ACME CA is renewed (acme::renewer), also shown by `status`: a
 // calculation on the certificate's dates and names, with no network and no crypto.
 
+#include <fcs/names.hpp>
 #include <fcs/types.hpp>
 
 #include <algorithm>
@@ -23,6 +24,31 @@ struct identifier {
     friend bool operator==(const identifier&, const identifier&) = default;
 };
 
+/**
+ * True when `info`'s subjectAltName carries `id`: a DNS name compared without regard to case
+ * (as DNS does; a CA may write it in lower case), an IP address by its octets (so "::1" and
+ * "0:0::1" are one address).
+ */
+inline bool names_identifier(const cert_info& info, const identifier& id) {
+    auto lower = [](std::string_view s) {
+        std::string out(s);
+        for (auto& c : out)
+            c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        return out;
+    };
+    const auto want_ip = id.type == identifier::kind::ip ? ip_address_octets(id.value) : std::nullopt;
+    for (auto& san : info.sans) {
+        std::string_view s = san;
+        if (id.type == identifier::kind::dns && s.starts_with("DNS:") &&
+            lower(s.substr(4)) == lower(id.value))
+            return true;
+        if (want_ip && s.starts_with("IP:"))
+            if (auto have = ip_address_octets(s.substr(3)); have && *have == *want_ip)
+                return true;
+    }
+    return false;
+}
+
 /// The days before notAfter of the 30-day expiry warning.
 inline constexpr std::chrono::days expiry_warning{30};
 
@@ -35,11 +61,9 @@ inline constexpr std::chrono::days expiry_warning{30};
 inline sys_clock::time_point renewal_due(const cert_info& info, const std::vector<identifier>& ids,
                                          std::optional<std::chrono::seconds> before = {}) {
     bool covers = !info.self_signed;
-    for (auto& id : ids) {
-        const std::string want = (id.type == identifier::kind::dns ? "DNS:" : "IP:") + id.value;
-        if (std::find(info.sans.begin(), info.sans.end(), want) == info.sans.end())
+    for (auto& id : ids)
+        if (!names_identifier(info, id))
             covers = false;
-    }
     if (!covers)
         return sys_clock::time_point::min();
     const auto life = info.not_after - info.not_before;
