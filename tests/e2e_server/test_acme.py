@@ -241,6 +241,14 @@ class AcmeCase(unittest.TestCase):
         self.assertEqual(status, 200)
         return parse_metrics(body)[0]
 
+    def wait_installed(self, fingerprint, *servers, timeout=10):
+        """Waits until one of `servers` logged installing the pair `fingerprint`: a node serves
+        the new pair as soon as it is installed, and logs it just after."""
+        def logged():
+            return any("ACME: installed the certificate issued by" in line and fingerprint in line
+                       for s in servers for line in self.log_of(s).splitlines())
+        wait_for(logged, timeout=timeout, what=f"the log line on installing {fingerprint}")
+
     def root_file(self, pebble):
         path = os.path.join(self.work, f"pebble-root-{time.monotonic_ns()}.pem")
         write_file(path, pebble.root_pem())
@@ -257,6 +265,7 @@ class AcmeTlsAlpn(AcmeCase):
         server = self.server(pebble, port, "--acme-name", "svc.example.test")
         self_signed = server.fingerprint
         first = self.wait_acme_certificate(server, pebble, other_than=self_signed)
+        self.wait_installed(first, server)
         root = self.root_file(pebble)
         self.assertIs(served_chain_verifies(server.port, "svc.example.test", root), True)
         text = served_certificate(server.port)
@@ -306,6 +315,7 @@ class AcmeTlsAlpn(AcmeCase):
             stop.set()
             t.join(10)
         self.assertNotEqual(second, first)
+        self.wait_installed(second, server)
         self.assertEqual(failures, [], "handshakes failed during the renewal")
         self.assertGreater(done[0], 10)
         self.assertIs(served_chain_verifies(server.port, "svc.example.test", root), True)
@@ -502,6 +512,7 @@ class AcmeServerGroup(AcmeCase):
         wait_for(lambda: served_fingerprint(b.port) == first, timeout=10, what="both nodes serving it")
         self.assertEqual(pebble.orders(), 1, "one order for the group")
         second = self.wait_acme_certificate(a, pebble, timeout=VALIDITY + 25, other_than=first)
+        self.wait_installed(second, a, b)
         wait_for(lambda: pebble.orders() >= 2, timeout=5, what="the second order")
         time.sleep(1)
         self.assertEqual(pebble.orders(), 2, "one order per renewal for the group")

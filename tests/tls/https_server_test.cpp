@@ -278,6 +278,43 @@ BOOST_AUTO_TEST_CASE(the_connection_cap_closes_the_connections_over_it) {
     BOOST_TEST(r->body() == "you asked for /still; 0 body bytes");
 }
 
+BOOST_AUTO_TEST_CASE(the_cap_is_exact_over_several_io_threads) {
+    // Many connections at once, spread by the kernel over four threads: exactly the cap's
+    // number stay open, whichever threads accept them.
+    fcs::tls::https_options o;
+    o.threads = 4;
+    o.max_connections = 8;
+    running_server s(o);
+    std::vector<int> fds;
+    for (int i = 0; i < 40; ++i)
+        fds.push_back(tcp_connect(s.server.port()));
+    BOOST_TEST(eventually([&] { return s.server.counters().rejected_connections == 32u; }));
+    int closed = 0;
+    for (int fd : fds)
+        closed += closed_within(fd, 50ms) ? 1 : 0;
+    BOOST_TEST(closed == 32);
+    BOOST_TEST(s.server.counters().active_connections == 8);
+    for (int fd : fds)
+        ::close(fd);
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_connection_frees_its_slot_before_the_peer_sees_the_close) {
+    // Cap 1, two threads: a client that saw the server close its connection may connect at
+    // once and is served, whichever thread accepts it.
+    fcs::tls::https_options o;
+    o.threads = 2;
+    o.max_connections = 1;
+    running_server s(o);
+    for (int i = 0; i < 50; ++i) {
+        client c(s.server.port());
+        c.send("GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        auto a = c.answer();
+        BOOST_REQUIRE(a);
+        BOOST_REQUIRE(c.clean_close());
+    }
+    BOOST_TEST(s.server.counters().rejected_connections == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(several_io_threads_serve_one_port) {
     fcs::tls::https_options o;
     o.threads = 3;

@@ -225,6 +225,11 @@ public:
         auto pair = c.order(opts_.identifiers, opts_.challenge);
         auto st = service_.install(pair.chain_pem, pair.key_pem, opts_.acme.directory_url,
                                    "ACME certificate key", origin::acme);
+        {
+            // Counted before it is logged: a reader of the log finds it in the metrics too.
+            std::lock_guard lock(shared_->mutex);
+            ++shared_->stats.renewals;
+        }
         log(policy::level::info, "ACME: installed the certificate issued by " + st.info.issuer +
                                      " (" + st.info.sha256_fingerprint + "), valid until " +
                                      Service::iso(st.info.not_after) + "; next renewal " +
@@ -392,8 +397,7 @@ private:
                                          "ACME renewal failed, the certificate in use stays: " +
                                              failure + "; next try at " + Service::iso(next));
                 } else if (renewed) {
-                    failures_in_row = 0;
-                    ++shared_->stats.renewals;
+                    failures_in_row = 0; // counted in renew_now()
                     shared_->stats.last_error.clear();
                     continue; // recompute from the new pair
                 } else {

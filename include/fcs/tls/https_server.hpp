@@ -322,6 +322,7 @@ private:
             closing_ = true;
             if (timed_out && phase_ == phase::handshake)
                 https_detail::thread_counters::add(w_.counters.handshake_failures, std::uint64_t{1});
+            w_.release_slot(*this); // before the peer can see the close
             boost::system::error_code ignored;
             socket_.close(ignored);
         }
@@ -331,6 +332,7 @@ private:
 
         connection* prev = nullptr;
         connection* next = nullptr;
+        bool holds_slot = true; ///< counted in the server's open connections
 
     private:
         enum class phase : std::uint8_t { handshake, reading, writing };
@@ -447,6 +449,7 @@ private:
         /// that could destroy the answer in flight. The peer's close_notify is not awaited.
         bool finish(bool graceful) {
             if (graceful && !closing_) {
+                w_.release_slot(*this); // before the peer can see close_notify or the FIN
                 io_.send_flags = detail::socket_ops::more; // pushed by the FIN below
                 SSL_shutdown(ssl_.get()); // sends close_notify (once; a full socket drops it)
                 ERR_clear_error();
@@ -584,8 +587,11 @@ private:
 
         void open(boost::asio::ip::tcp::socket&& s) {
             boost::system::error_code ignored;
-            if (static_cast<std::size_t>(server.counters().active_connections) >=
+            // One slot of the cap, taken by all threads from one count: exact, whichever
+            // thread accepts.
+            if (server.open_.fetch_add(1, std::memory_order_relaxed) >=
                 server.options_.max_connections) {
+                server.open_.fetch_sub(1, std::memory_order_relaxed);
                 https_detail::thread_counters::add(counters.rejected, std::uint64_t{1});
                 s.close(ignored);
                 return;
@@ -614,8 +620,18 @@ private:
                 head = c->next;
             if (c->next)
                 c->next->prev = c->prev;
-            https_detail::thread_counters::add(counters.active, std::int64_t{-1});
+            release_slot(*c);
             delete c;
+        }
+
+        /// Gives the connection's slot back as soon as it ends (before its close is visible to
+        /// the peer, so a peer that saw it may connect again at the cap), once.
+        void release_slot(connection& c) noexcept {
+            if (!c.holds_slot)
+                return;
+            c.holds_slot = false;
+            server.open_.fetch_sub(1, std::memory_order_relaxed);
+            https_detail::thread_counters::add(counters.active, std::int64_t{-1});
         }
 
         /// Closes the connections past their deadline; while stopping, the idle ones too and,
@@ -770,6 +786,9 @@ private:
     unsigned short port_ = 0;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> accept_starved_{false};
+    /// Connections open, over all threads: the cap's one shared count (its own cache line:
+    /// written once per accept and once per close).
+    alignas(64) std::atomic<std::size_t> open_{0};
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::thread> threads_;
 };
