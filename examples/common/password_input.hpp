@@ -10,7 +10,11 @@
 #include "cli.hpp"
 
 #include <fcs/error.hpp>
+#if defined(_WIN32)
+#include <fcs/detail/win32_fs.hpp> // read_w: reparse points refused, size bounded
+#else
 #include <fcs/files.hpp> // read_secret_file: the checked secret-file reader
+#endif
 
 #include <openssl/mem.h>
 
@@ -23,8 +27,14 @@
 #include <optional>
 #include <string>
 
+#if defined(_WIN32)
+#include <windows.h>
+#include <io.h>
+#include <stdlib.h> // _putenv_s
+#else
 #include <termios.h>
 #include <unistd.h>
+#endif
 
 namespace fcs::examples {
 
@@ -90,7 +100,11 @@ inline secret_bytes from_env(const std::string& name, const std::string& step) {
     if (n <= max_password_bytes)
         pw.assign(v, v + n);
     OPENSSL_cleanse(const_cast<char*>(v), n);
+#if defined(_WIN32)
+    ::_putenv_s(name.c_str(), ""); // removes it: child processes do not inherit it
+#else
     ::unsetenv(name.c_str()); // child processes do not inherit it
+#endif
     if (n > max_password_bytes)
         throw error(errc::too_large, "", step,
                     "the environment variable " + name + " is longer than " +
@@ -98,36 +112,95 @@ inline secret_bytes from_env(const std::string& name, const std::string& step) {
     return pw;
 }
 
-inline secret_bytes from_stdin(const std::string& step) {
-    termios old{};
-    const bool tty = ::isatty(0) && ::tcgetattr(0, &old) == 0;
-    if (tty) {
-        std::fputs("Password: ", stderr);
-        termios quiet = old;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        ::tcsetattr(0, TCSAFLUSH, &quiet);
+/// Standard input without echo on a terminal: termios on POSIX, the console mode on Windows.
+class quiet_stdin {
+public:
+    quiet_stdin() {
+#if defined(_WIN32)
+        in_ = ::GetStdHandle(STD_INPUT_HANDLE);
+        tty_ = in_ != INVALID_HANDLE_VALUE && in_ != nullptr && ::GetConsoleMode(in_, &old_);
+        if (tty_) {
+            std::fputs("Password: ", stderr);
+            ::SetConsoleMode(in_, old_ & ~static_cast<DWORD>(ENABLE_ECHO_INPUT));
+        }
+#else
+        tty_ = ::isatty(0) && ::tcgetattr(0, &old_) == 0;
+        if (tty_) {
+            std::fputs("Password: ", stderr);
+            termios quiet = old_;
+            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+            ::tcsetattr(0, TCSAFLUSH, &quiet);
+        }
+#endif
     }
+    quiet_stdin(const quiet_stdin&) = delete;
+    quiet_stdin& operator=(const quiet_stdin&) = delete;
+    ~quiet_stdin() {
+        if (!tty_)
+            return;
+#if defined(_WIN32)
+        ::SetConsoleMode(in_, old_);
+#else
+        ::tcsetattr(0, TCSAFLUSH, &old_);
+#endif
+        std::fputs("\n", stderr);
+    }
+
+    /// One byte of standard input; false at its end or on an error.
+    static bool read_byte(char& c) {
+        for (;;) {
+#if defined(_WIN32)
+            const int n = ::_read(0, &c, 1);
+#else
+            const ssize_t n = ::read(0, &c, 1);
+#endif
+            if (n < 0 && errno == EINTR)
+                continue;
+            return n == 1;
+        }
+    }
+
+private:
+#if defined(_WIN32)
+    HANDLE in_ = nullptr;
+    DWORD old_ = 0;
+#else
+    termios old_{};
+#endif
+    bool tty_ = false;
+};
+
+inline secret_bytes from_stdin(const std::string& step) {
     secret_bytes pw;
     pw.reserve(max_password_bytes + 1); // no reallocation: no stray copies on the heap
-    char c = 0;
-    while (pw.size() <= max_password_bytes) {
-        ssize_t n = ::read(0, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || c == '\n')
-            break;
-        pw.push_back(static_cast<std::uint8_t>(c));
-    }
-    OPENSSL_cleanse(&c, sizeof c);
-    if (tty) {
-        ::tcsetattr(0, TCSAFLUSH, &old);
-        std::fputs("\n", stderr);
+    {
+        quiet_stdin quiet;
+        char c = 0;
+        while (pw.size() <= max_password_bytes) {
+            if (!quiet_stdin::read_byte(c) || c == '\n')
+                break;
+            pw.push_back(static_cast<std::uint8_t>(c));
+        }
+        OPENSSL_cleanse(&c, sizeof c);
     }
     if (pw.size() > max_password_bytes)
         throw error(errc::too_large, "standard input", step,
                     "longer than " + std::to_string(max_password_bytes) + " bytes");
     return pw;
 }
+
+#if defined(_WIN32)
+/// Windows: a password file read through the Win32 helpers (a reparse point or folder
+/// refused, at most `max_size` bytes). Its DACL is not checked yet (the POSIX reader refuses
+/// a file other users can read); TODO(issue 13): check it with acl::windows.
+inline secret_bytes read_secret_file(const std::string& file, const std::string& step,
+                                     std::size_t max_size) {
+    auto r = detail::read_w(detail::widen(file), file, max_size);
+    if (!r)
+        throw error(errc::not_found, file, step, "no such file");
+    return std::move(r->data);
+}
+#endif
 
 } // namespace password_detail
 
@@ -141,7 +214,11 @@ inline std::optional<secret_bytes> read_password(const password_source& src,
                                                  const std::string& step) {
     secret_bytes pw;
     if (!src.file.empty())
+#if defined(_WIN32)
+        pw = password_detail::read_secret_file(src.file, step, max_password_bytes);
+#else
         pw = read_secret_file(src.file, step, max_password_bytes);
+#endif
     else if (!src.env.empty())
         pw = password_detail::from_env(src.env, step);
     else if (src.from_stdin)

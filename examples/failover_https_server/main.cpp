@@ -481,7 +481,7 @@ int serve_with(Make make, const fcs_example::server_config& cfg, const std::stri
 }
 
 /// serve's ACME renewal settings, or nullopt without --acme-directory (checked: exits 2 on a
-/// contradiction, 1 when the EAB key file cannot be read).
+/// contradiction, 1 when the CA file or the EAB key file cannot be read).
 std::optional<fcs::acme::renewal_options> acme_options_from(const arguments& a) {
     const bool any = std::any_of(a.given.begin(), a.given.end(),
                                  [](const std::string& o) { return o.starts_with("--acme-"); });
@@ -513,6 +513,12 @@ std::optional<fcs::acme::renewal_options> acme_options_from(const arguments& a) 
         (void)fcs::acme::acme_detail::split_url(r.acme.directory_url);
     } catch (const fcs::error& e) {
         usage_error("serve", e.what());
+    }
+    try { // the CA file (--acme-ca): refused at start, not in every renewal attempt
+        fcs::acme::client::check(r.acme);
+    } catch (const fcs::error& e) {
+        std::cerr << program << ": " << e.what() << "\n";
+        std::exit(1);
     }
     if (!a.acme_eab_kid.empty()) {
         r.acme.eab_kid = a.acme_eab_kid;

@@ -4,15 +4,29 @@
 
 #include <utility> // before Boost (fcs/storage/etcd.hpp): Boost 1.74 Asio with g++ 12 in C++20
 
+#if defined(_WIN32)
+// Windows (issue 13): the Windows folder storage and ACL; no etcd storage (POSIX-only).
+#include <fcs/acl/windows.hpp>
+#include <fcs/crypto/boringssl.hpp>
+#include <fcs/failover_cert_service.hpp>
+#include <fcs/log/sinks.hpp>
+#include <fcs/storage/layout.hpp>
+#include <fcs/storage/windows_directory.hpp>
+#else
 #include <fcs/fcs.hpp>
-#include <fcs/status_json.hpp>
 #include <fcs/storage/etcd.hpp>
+#endif
+#include <fcs/status_json.hpp>
 #include <fcs/switchover.hpp>
 
 #include "cli.hpp"
+#if !defined(_WIN32)
 #include "etcd_cli.hpp"
+#endif
 #include "password_input.hpp"
-#include "process_hardening.hpp"
+#if !defined(_WIN32)
+#include "process_hardening.hpp" // TODO(win-adapter): its Windows branch comes with that branch
+#endif
 
 #include <range/v3/range/conversion.hpp>
 #include <range/v3/view/join.hpp>
@@ -32,10 +46,17 @@
 namespace {
 
 using layout = fcs::storage::server_group_layout;
+#if defined(_WIN32)
+// The message log file is POSIX so far (fcs/log/sinks.hpp): on Windows messages go to stderr.
+using storage_type = fcs::storage::windows_directory<layout>;
+using service = fcs::FailoverCertService<storage_type, fcs::acl::windows, fcs::crypto::boringssl,
+                                         fcs::log::stderr_sink>;
+#else
 using storage_type = fcs::storage::directory<layout>;
 using service = fcs::FailoverCertService<storage_type, fcs::acl::posix, fcs::log::file>;
 /// With --storage etcd://...: the pair lives in etcd (a server group), DATA holds the message log.
 using etcd_service = fcs::FailoverCertService<fcs::storage::etcd, fcs::acl::none, fcs::log::file>;
+#endif
 
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1; // refused input, failure, or (verify) the pair differs
@@ -64,7 +85,13 @@ std::string general_footer() {
   DATA/Certificates/ServerGroup/ServerGroupPrivateKey.bin    DER PKCS#8 key, 0600 (folder 0700)
   DATA/Certificates/ServerGroup/Backup/<UTC timestamp>/      replaced pairs, never overwritten
   DATA/Logs/messages.log                                     the message log
-
+)"
+#if defined(_WIN32)
+           R"(On Windows the files are protected by the folders' ACLs (acl::windows), not by modes,
+and messages go to standard error. --storage etcd:// is not available on Windows.
+)"
+#else
+           R"(
 Server groups in etcd: every command also takes
   --storage etcd://HOST:PORT[,HOST:PORT...]/PREFIX  --kek-file FILE
 The pair then lives in etcd at PREFIX/slots/ServerGroup (one key: certificate, and the private
@@ -76,7 +103,9 @@ over TLS. How to reach etcd:
 Example:
   fcs-switchover import --data-dir /var/lib/app --storage etcd://10.0.0.5:2379/fcs \
       --kek-file /etc/fcs/kek --bundle group.pfx --password-file /root/pfx.pass
-
+)"
+#endif
+           R"(
 Exit status: 0 success; 1 failure, refused input or (verify) a different pair, with the file
 and the cause on stderr and the installed pair unchanged; 2 wrong command line. status exits
 as a monitoring check: 0 valid, 1 expires within 30 days, 2 expired, not yet valid, no pair or
@@ -184,7 +213,9 @@ struct arguments {
     std::map<std::string, std::vector<std::string>, std::less<>> lists;
     bool force = false, accept_csr_names = false, json = false;
     fcs::examples::password_source password{"", {}, {}, false};
+#if !defined(_WIN32)
     fcs::examples::etcd_connection_args etcd;
+#endif
     fcs::examples::cli::given_set given;
 
     bool flag(std::string_view f) const { return given.contains("--" + std::string(f)); }
@@ -216,11 +247,17 @@ CLI::Option* one_value(CLI::App& cmd, arguments& a, const std::string& name, std
 /// The options every command takes: where the pair lives, and how to reach etcd.
 void add_storage_options(CLI::App& cmd, arguments& a) {
     one_value(cmd, a, "data-dir", "DIR", "the data folder");
+#if defined(_WIN32)
+    one_value(cmd, a, "storage", "URL",
+              "dir (the data folder; the only storage on Windows: etcd:// is\n"
+              "not available on Windows)");
+#else
     one_value(cmd, a, "storage", "URL",
               "etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS): the pair\n"
               "lives in etcd; DIR then holds only the message log");
     one_value(cmd, a, "kek-file", "FILE", "with etcd: the group's key-encryption key (mode 0600)");
     fcs::examples::add_etcd_connection_options(cmd, a.etcd);
+#endif
 }
 
 const char* const key_type_help = "ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096";
@@ -317,9 +354,11 @@ std::optional<arguments> parse(int argc, char** argv) {
     a.given = cli::given_options(*chosen);
     if (auto two = fcs::examples::password_source_problem(a.password))
         throw usage_error{*two};
+#if !defined(_WIN32)
     if (a.password.from_stdin && a.etcd.password.from_stdin)
         throw usage_error{"standard input gives one password: use --etcd-password-file or "
                           "--etcd-password-env for etcd's"};
+#endif
     return a;
 }
 
@@ -354,8 +393,18 @@ fcs::service_options service_options_of(const arguments& a, bool generate) {
 template <class F>
 int with_service(const arguments& a, bool generate, F&& f) {
     std::filesystem::path data = a.required("data-dir");
-    auto log = fcs::log::file(data / "Logs" / "messages.log");
     auto url = a.one("storage");
+#if defined(_WIN32)
+    if (url && *url != "dir" && *url != "directory")
+        throw usage_error{url->starts_with("etcd://") || url->starts_with("etcds://")
+                              ? "--storage etcd:// is not available on Windows (the etcd storage "
+                                "is POSIX-only); use the data folder"
+                              : "--storage must be dir (the data folder) on Windows"};
+    service svc(service_options_of(a, generate), storage_type(data), fcs::acl::windows{},
+                fcs::crypto::boringssl{}, fcs::log::stderr_sink{});
+    return f(svc);
+#else
+    auto log = fcs::log::file(data / "Logs" / "messages.log");
     if (!url || *url == "dir" || *url == "directory") {
         if (a.one("kek-file"))
             throw usage_error{"--kek-file is for --storage etcd://..."};
@@ -373,6 +422,7 @@ int with_service(const arguments& a, bool generate, F&& f) {
         throw usage_error{*misuse};
     etcd_service svc(service_options_of(a, generate), fcs::storage::etcd(o), fcs::acl::none{}, log);
     return f(svc);
+#endif
 }
 
 /// "DNS:a.example, IP:10.0.0.1"; "(none)" for no names.
@@ -581,10 +631,12 @@ int cmd_status(const arguments& a) {
 } // namespace
 
 int main(int argc, char** argv) {
+#if !defined(_WIN32) // TODO(win-adapter): harden_process() has a Windows branch on that branch
     if (auto failed = fcs::examples::harden_process()) {
         std::cerr << "fcs-switchover: " << *failed << "\n";
         return exit_failed;
     }
+#endif
     if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h" ||
         std::string_view(argv[1]) == "help") {
         std::cout << general_description << "\n\n" << general_footer() << "\n";

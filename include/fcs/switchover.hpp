@@ -7,7 +7,11 @@
 // (fcs::crypto::boringssl); the example program fcs-switchover is a thin shell around them.
 
 #include <fcs/detail/formats.hpp>
+#if defined(_WIN32)
+#include <fcs/detail/win32_fs.hpp>
+#else
 #include <fcs/detail/fs.hpp>
+#endif
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
 #include <fcs/names.hpp>
@@ -34,9 +38,11 @@
 #include <string_view>
 #include <vector>
 
+#if !defined(_WIN32)
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 namespace fcs::switchover {
 
@@ -178,46 +184,139 @@ inline std::string shown(const std::filesystem::path& p) {
     return p.string();
 }
 
-/// Opens (creating with exactly `mode` when missing) the folder `dir`, never following a
-/// symlink at its last component. `created` says whether it was made now.
-inline fcs::detail::unique_fd open_out_dir(const std::filesystem::path& dir, mode_t mode,
-                                           bool& created) {
-    created = false;
-    if (::mkdir(dir.c_str(), mode) == 0) {
-        created = true;
-    } else if (errno != EEXIST) {
-        fcs::detail::throw_io(shown(dir), "create folder", errno);
+// The platform seam: an output folder (export, issue) and the reading of an input file.
+// Everything else in this header is platform-independent.
+#if !defined(_WIN32)
+/// An output folder, opened (created with exactly `mode` when missing) without following a
+/// symlink at its last component; its files are written by name relative to it.
+class out_folder {
+public:
+    out_folder(const std::filesystem::path& dir, mode_t mode) : path_(dir) {
+        if (::mkdir(dir.c_str(), mode) == 0) {
+            created_ = true;
+        } else if (errno != EEXIST) {
+            fcs::detail::throw_io(shown(dir), "create folder", errno);
+        }
+        fd_ = fcs::detail::unique_fd(
+            ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd_) {
+            int e = errno;
+            struct stat st {};
+            if (::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+                e = ELOOP;
+            fcs::detail::throw_io(shown(dir), "open folder", e);
+        }
+        if (created_ && ::fchmod(fd_.get(), mode) != 0) // the umask may have narrowed it
+            fcs::detail::throw_io(shown(dir), "set folder mode", errno);
     }
-    fcs::detail::unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-        int e = errno;
+
+    bool created() const noexcept { return created_; }
+
+    /// A note when an existing folder is accessible by group or others; nullopt otherwise.
+    std::optional<std::string> too_open_note() const {
         struct stat st {};
-        if (::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
-            e = ELOOP;
-        fcs::detail::throw_io(shown(dir), "open folder", e);
+        if (created_ || ::fstat(fd_.get(), &st) != 0 || !(st.st_mode & 077))
+            return std::nullopt;
+        return path_.string() + ": the folder is accessible by group or others (mode " +
+               std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+               std::to_string(st.st_mode & 7) + "); the key file itself is 0600";
     }
-    if (created && ::fchmod(fd.get(), mode) != 0) // the umask may have narrowed it
-        fcs::detail::throw_io(shown(dir), "set folder mode", errno);
-    return fd;
+
+    bool exists(const std::string& name) const { return fcs::detail::exists_at(fd_.get(), name); }
+
+    secret_bytes read(const std::string& name, std::size_t max_size) const {
+        return fcs::detail::read_at(fd_.get(), name, (path_ / name).string(), max_size).first;
+    }
+
+    /// Writes `data` as `name` (created with its final mode, fsynced, renamed into place). An
+    /// existing file is only replaced when `replace`.
+    void write(const std::string& name, std::span<const std::uint8_t> data, mode_t mode,
+               bool replace) const {
+        if (!replace && exists(name))
+            throw error(errc::conflict, shown(path_ / name), "write",
+                        "the file exists; remove it or choose another folder");
+        protection p;
+        p.file_mode = mode;
+        auto tmp = fcs::detail::write_temp_at(fd_.get(), data, p, shown(path_));
+        if (::renameat(fd_.get(), tmp.c_str(), fd_.get(), name.c_str()) != 0) {
+            int e = errno;
+            ::unlinkat(fd_.get(), tmp.c_str(), 0);
+            fcs::detail::throw_io(shown(path_ / name), "rename into place", e);
+        }
+        fcs::detail::fsync_dir(fd_.get(), shown(path_));
+    }
+
+private:
+    std::filesystem::path path_;
+    fcs::detail::unique_fd fd_;
+    bool created_ = false;
+};
+
+inline secret_bytes read_input_file(const std::filesystem::path& file, std::size_t max_size) {
+    return fcs::detail::read_file(file, max_size);
 }
 
-/// Writes `data` as `name` in `dir` (created with its final mode, fsynced, renamed into
-/// place). An existing file is only replaced when `replace`.
-inline void write_file_at(int dir, const std::filesystem::path& dir_path, const std::string& name,
-                          std::span<const std::uint8_t> data, mode_t mode, bool replace) {
-    if (!replace && fcs::detail::exists_at(dir, name))
-        throw error(errc::conflict, shown(dir_path / name), "write",
-                    "the file exists; remove it or choose another folder");
-    protection p;
-    p.file_mode = mode;
-    auto tmp = fcs::detail::write_temp_at(dir, data, p, shown(dir_path));
-    if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
-        int e = errno;
-        ::unlinkat(dir, tmp.c_str(), 0);
-        fcs::detail::throw_io(shown(dir_path / name), "rename into place", e);
+/// What separates the folders of a storage location.
+inline constexpr const char* location_separators = "/";
+#else
+/// An output folder on Windows: created when missing (its DACL inherited from its parent),
+/// refused when it is a reparse point (a junction planted in its place) or a file. Files are
+/// written to a temporary file and moved into place (MoveFileExW, write-through). `mode` is
+/// POSIX-only; the files inherit the folder's DACL.
+class out_folder {
+public:
+    out_folder(const std::filesystem::path& dir, unsigned /*mode*/)
+        : path_(dir), wpath_(dir.wstring()),
+          created_(fcs::detail::create_folder_w(wpath_, {}, shown(dir))) {}
+
+    bool created() const noexcept { return created_; }
+    std::optional<std::string> too_open_note() const { return std::nullopt; }
+
+    bool exists(const std::string& name) const {
+        return ::GetFileAttributesW(file(name).c_str()) != INVALID_FILE_ATTRIBUTES;
     }
-    fcs::detail::fsync_dir(dir, shown(dir_path));
+
+    secret_bytes read(const std::string& name, std::size_t max_size) const {
+        auto r = fcs::detail::read_w(file(name), shown(path_ / name), max_size);
+        if (!r)
+            throw error(errc::not_found, shown(path_ / name), "open", "no such file");
+        return std::move(r->data);
+    }
+
+    void write(const std::string& name, std::span<const std::uint8_t> data, unsigned /*mode*/,
+               bool replace) const {
+        if (!replace && exists(name))
+            throw error(errc::conflict, shown(path_ / name), "write",
+                        "the file exists; remove it or choose another folder");
+        auto tmp = fcs::detail::write_temp_w(wpath_, data, {}, shown(path_));
+        try {
+            fcs::detail::replace_w(wpath_ + L"\\" + tmp, file(name), shown(path_ / name));
+        } catch (...) {
+            ::DeleteFileW((wpath_ + L"\\" + tmp).c_str());
+            throw;
+        }
+    }
+
+private:
+    std::wstring file(const std::string& name) const {
+        return wpath_ + L"\\" + fcs::detail::widen(name);
+    }
+    std::filesystem::path path_;
+    std::wstring wpath_;
+    bool created_ = false;
+};
+
+/// What separates the folders of a storage location (windows_directory: a backslash).
+inline constexpr const char* location_separators = "/\\";
+
+/// Windows: read through the Win32 helpers (a reparse point or folder refused, size bounded).
+inline secret_bytes read_input_file(const std::filesystem::path& file, std::size_t max_size) {
+    auto r = fcs::detail::read_w(file.wstring(), shown(file), max_size);
+    if (!r)
+        throw error(errc::not_found, shown(file), "open", "no such file");
+    return std::move(r->data);
 }
+#endif
 
 /// `names` separated by `sep` ("DNS:a, IP:1.2.3.4"); "" for none.
 inline std::string joined(const std::vector<std::string>& names, std::string_view sep) {
@@ -243,7 +342,7 @@ inline std::string file_stem_of(std::string_view cn) {
  */
 inline secret_bytes read_input(const std::filesystem::path& file,
                                std::size_t max_size = crypto::max_input_size) {
-    return fcs::detail::read_file(file, max_size);
+    return detail::read_input_file(file, max_size);
 }
 
 /**
@@ -440,26 +539,19 @@ export_result export_to(Service& svc, const std::filesystem::path& dir, bool rep
             "the pair on disk is not the pair in use (changed since start); run the command again");
     export_result r;
     r.fingerprint = cur->info.sha256_fingerprint;
-    bool created = false;
-    auto fd = detail::open_out_dir(dir, 0700, created);
-    if (!created) {
-        struct stat st {};
-        if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077))
-            r.notes.push_back(
-                dir.string() + ": the folder is accessible by group or others (mode " +
-                std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
-                std::to_string(st.st_mode & 7) + "); the key file itself is 0600");
-    }
-    auto base = [](const std::string& loc) { return loc.substr(loc.rfind('/') + 1); };
+    detail::out_folder out(dir, 0700);
+    if (auto note = out.too_open_note())
+        r.notes.push_back(*note);
+    auto base = [](const std::string& loc) {
+        return loc.substr(loc.find_last_of(detail::location_separators) + 1);
+    };
     std::string cert_name = base(cert_item->location), key_name = base(key_item->location);
     r.certificate = dir / cert_name;
     r.key = dir / key_name;
     auto same_bytes = [&](const std::string& name, const secret_bytes& want) {
-        if (!fcs::detail::exists_at(fd.get(), name))
+        if (!out.exists(name))
             return std::optional<bool>{};
-        auto [have, facts] =
-            fcs::detail::read_at(fd.get(), name, (dir / name).string(), crypto::max_input_size);
-        return std::optional<bool>{have == want};
+        return std::optional<bool>{out.read(name, crypto::max_input_size) == want};
     };
     auto cert_same = same_bytes(cert_name, cert_item->data);
     auto key_same = same_bytes(key_name, key_item->data);
@@ -471,8 +563,8 @@ export_result export_to(Service& svc, const std::filesystem::path& dir, bool rep
         throw error(errc::conflict, (dir / (cert_same ? cert_name : key_name)).string(), "export",
                     "a different file of that name exists; remove it, choose an empty folder, or "
                     "replace it (--force)");
-    detail::write_file_at(fd.get(), dir, key_name, key_item->data, 0600, true);
-    detail::write_file_at(fd.get(), dir, cert_name, cert_item->data, 0644, true);
+    out.write(key_name, key_item->data, 0600, true);
+    out.write(cert_name, cert_item->data, 0644, true);
     svc.log().write(policy::level::info,
                     "exported the pair (SHA-256 " + r.fingerprint + ") to " + dir.string());
     return r;
@@ -666,11 +758,10 @@ issue_result issue(Service& svc, const issue_request& req) {
     auto child = crypto.issue(cur->chain.front(), cur->key, subject_key, p, not_before, not_after);
     r.info = crypto.describe(child);
     r.sans = r.info.sans;
-    bool created = false;
-    auto fd = detail::open_out_dir(req.out_dir, 0700, created);
+    detail::out_folder out(req.out_dir, 0700);
     auto stem = detail::file_stem_of(p.common_name);
     for (auto name : {stem + ".crt", stem + ".key"}) // check all before writing any
-        if (fcs::detail::exists_at(fd.get(), name))
+        if (out.exists(name))
             throw error(errc::conflict, (req.out_dir / name).string(), "issue",
                         "the file exists; remove it or choose another folder");
     r.certificate = req.out_dir / (stem + ".crt");
@@ -678,22 +769,20 @@ issue_result issue(Service& svc, const issue_request& req) {
     if (fresh) {
         r.key = req.out_dir / (stem + ".key");
         auto key_pem = crypto.encode(*fresh, encoding::pem);
-        detail::write_file_at(fd.get(), req.out_dir, stem + ".key", key_pem, 0600, false);
+        out.write(stem + ".key", key_pem, 0600, false);
     }
-    detail::write_file_at(fd.get(), req.out_dir, stem + ".crt", crypto.encode(child, encoding::pem),
-                          0644, false);
+    out.write(stem + ".crt", crypto.encode(child, encoding::pem), 0644, false);
     auto ca_pem = crypto.encode(cur->chain.front(), encoding::pem);
     bool ca_written = false;
-    if (fcs::detail::exists_at(fd.get(), "ServerGroupCA.crt")) {
-        auto [have, facts] = fcs::detail::read_at(
-            fd.get(), "ServerGroupCA.crt", r.ca_certificate.string(), crypto::max_input_size);
+    if (out.exists("ServerGroupCA.crt")) {
+        auto have = out.read("ServerGroupCA.crt", crypto::max_input_size);
         if (!std::equal(have.begin(), have.end(), ca_pem.begin(), ca_pem.end()))
             r.notes.push_back(r.ca_certificate.string() +
                               " exists and is another certificate; left as it is");
         ca_written = true;
     }
     if (!ca_written)
-        detail::write_file_at(fd.get(), req.out_dir, "ServerGroupCA.crt", ca_pem, 0644, false);
+        out.write("ServerGroupCA.crt", ca_pem, 0644, false);
     svc.log().write(policy::level::info,
                     "issued a child certificate (" + r.info.subject + ", names " +
                         (r.sans.empty() ? std::string("none") : detail::joined(r.sans, " ")) +

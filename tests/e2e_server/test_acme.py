@@ -437,6 +437,19 @@ class AcmeFailures(AcmeCase):
             self.assertIn(words, err, args)
             self.assertFalse(os.path.exists(os.path.join(self.work, "never", "Certificates")), args)
 
+    def test_unusable_ca_file_refused_at_start(self):
+        # --acme-ca that cannot be read or holds no certificate: exit 1 naming the file, before
+        # the server generates or serves anything (not a failure logged at every retry).
+        not_pem = os.path.join(self.work, "not-a-certificate.pem")
+        write_file(not_pem, "hello\n")
+        for ca in (os.path.join(self.work, "missing-ca.pem"), not_pem):
+            code, _, err = run([SERVER, "serve", "--data-dir", os.path.join(self.work, "never"), "--port", "0",
+                                "--acme-directory", "https://127.0.0.1:1/dir", "--acme-name", "a.test",
+                                "--acme-ca", ca])
+            self.assertEqual(code, 1, err)
+            self.assertIn(ca, err)
+            self.assertFalse(os.path.exists(os.path.join(self.work, "never", "Certificates")), ca)
+
 
 class AcmeExternalAccountBinding(AcmeCase):
     """A CA that requires External Account Binding: refused (and said so) without it, refused
@@ -648,7 +661,7 @@ class AcmeProtocol(AcmeCase):
         self.addCleanup(proxy.stop)
         s = Server(os.path.join(self.work, "data-p"), self.work, "--port", str(port), "--log", "stderr",
                    "--acme-directory", proxy.directory, "--acme-ca", pebble.ca_file,
-                   "--acme-name", "wire.example.test")
+                   "--acme-name", "wire.example.test", "--acme-contact", "mailto:ops@example.test")
         self.servers.append(s)
         s.start()
         self.wait_acme_certificate(s, pebble, other_than=s.fingerprint)
@@ -671,6 +684,10 @@ class AcmeProtocol(AcmeCase):
         self.assertEqual(posts[0][1], urllib.parse.urlparse(directory["newAccount"]).path)
         self.assertIn("jwk", posts[0][3])
         self.assertNotIn("kid", posts[0][3])
+        payload = json.loads(posts[0][4])["payload"]
+        account = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        self.assertEqual(account.get("contact"), ["mailto:ops@example.test"], "--acme-contact")
+        self.assertIs(account.get("termsOfServiceAgreed"), True)
         for r in posts[1:]:
             self.assertIn("kid", r[3])
             self.assertNotIn("jwk", r[3])

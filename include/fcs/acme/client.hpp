@@ -204,7 +204,7 @@ inline url_parts split_url(const std::string& url) {
 /// One answer of the CA, with the headers ACME uses.
 struct answer {
     unsigned status = 0;
-    std::string body, content_type, location, replay_nonce, retry_after;
+    std::string body, location, replay_nonce, retry_after;
 };
 
 } // namespace acme_detail
@@ -238,6 +238,14 @@ public:
             throw error(errc::invalid_argument, "", "configure ACME",
                         "a challenge responder is required");
         (void)acme_detail::split_url(opts_.directory_url); // refuse a bad URL at once
+    }
+
+    /// What a client made from `o` would load first, checked now (the directory URL's form,
+    /// the CA file: read and parsed): throws fcs::error naming the URL or the file, so a
+    /// program refuses a bad configuration at start instead of in every renewal attempt.
+    static void check(const client_options& o) {
+        (void)acme_detail::split_url(o.directory_url);
+        tls::client_context loaded(tls_options(o));
     }
 
     const account_key& key() const noexcept { return key_; }
@@ -755,7 +763,6 @@ private:
             auto it = res.find(f);
             return it == res.end() ? std::string() : std::string(it->value().substr(0, 4096));
         };
-        out.content_type = field(http::field::content_type);
         out.location = field(http::field::location);
         out.retry_after = field(http::field::retry_after);
         out.replay_nonce = field("Replay-Nonce");
