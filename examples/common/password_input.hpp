@@ -11,6 +11,7 @@
 
 #include <fcs/error.hpp>
 #if defined(_WIN32)
+#include <fcs/acl/windows.hpp>      // the "too open" check of a secret's DACL
 #include <fcs/detail/win32_fs.hpp> // read_w: reparse points refused, size bounded
 #else
 #include <fcs/files.hpp> // read_secret_file: the checked secret-file reader
@@ -191,13 +192,22 @@ inline secret_bytes from_stdin(const std::string& step) {
 
 #if defined(_WIN32)
 /// Windows: a password file read through the Win32 helpers (a reparse point or folder
-/// refused, at most `max_size` bytes). Its DACL is not checked yet (the POSIX reader refuses
-/// a file other users can read); TODO(issue 13): check it with acl::windows.
+/// refused, at most `max_size` bytes, no second name through a hard link) and judged as a
+/// private key is (acl::windows): a DACL that lets anyone but Administrators, SYSTEM, the
+/// service account or this account read it, or a foreign owner, is refused, as the POSIX
+/// reader refuses a file other users can read.
 inline secret_bytes read_secret_file(const std::string& file, const std::string& step,
                                      std::size_t max_size) {
     auto r = detail::read_w(detail::widen(file), file, max_size);
     if (!r)
         throw error(errc::not_found, file, step, "no such file");
+    if (r->facts.links > 1)
+        throw error(errc::unsafe_file, file, step,
+                    "has " + std::to_string(r->facts.links) + " hard links; refusing it");
+    if (auto problem = acl::windows().check_descriptor(r->facts.security_descriptor,
+                                                       item_class::secret_item))
+        throw error(errc::unsafe_file, file, step,
+                    problem->text + " (a password file must be readable by you only)");
     return std::move(r->data);
 }
 #endif

@@ -20,6 +20,8 @@
 #include <fcs/tls/https_server.hpp>
 #include <fcs/tls/server_context.hpp>
 
+#include "process_hardening.hpp"
+
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
@@ -123,6 +125,10 @@ void handle(const service& svc, const fcs::http::request& req, fcs::http::respon
 } // namespace
 
 int main(int argc, char** argv) {
+    if (auto failed = fcs::examples::harden_process()) {
+        std::fprintf(stderr, "fcs-failover-server: %s\n", failed->c_str());
+        return 1;
+    }
     try {
         const config c = parse(argc, argv);
         fcs::service_options opts;

@@ -24,9 +24,7 @@
 #include "etcd_cli.hpp"
 #endif
 #include "password_input.hpp"
-#if !defined(_WIN32)
-#include "process_hardening.hpp" // TODO(win-adapter): its Windows branch comes with that branch
-#endif
+#include "process_hardening.hpp"
 
 #include <range/v3/range/conversion.hpp>
 #include <range/v3/view/join.hpp>
@@ -87,8 +85,10 @@ std::string general_footer() {
   DATA/Logs/messages.log                                     the message log
 )"
 #if defined(_WIN32)
-           R"(On Windows the files are protected by the folders' ACLs (acl::windows), not by modes,
-and messages go to standard error. --storage etcd:// is not available on Windows.
+           R"(On Windows the files are protected by DACLs (acl::windows), not by modes: what is 0600
+above is for Administrators, SYSTEM and the service account only; export and issue give their
+key files to Administrators, SYSTEM and the account that runs the command (Users may read the
+certificates). Messages go to standard error. --storage etcd:// is not available on Windows.
 )"
 #else
            R"(
@@ -477,6 +477,13 @@ int cmd_init(const arguments& a) {
     });
 }
 
+/// How a key file written by export and issue is protected, for their output.
+#if defined(_WIN32)
+constexpr const char* key_file_protection = "(Administrators, SYSTEM and this account only)";
+#else
+constexpr const char* key_file_protection = "(0600)";
+#endif
+
 int cmd_export(const arguments& a) {
     auto to = a.required("to");
     return with_service(a, false, [&](auto& svc) {
@@ -485,7 +492,8 @@ int cmd_export(const arguments& a) {
         for (auto& n : r.notes)
             std::cerr << "note: " << n << "\n";
         std::cout << (r.unchanged ? "already exported (identical pair): " : "exported: ")
-                  << r.certificate.string() << "\n          " << r.key.string() << " (0600)\n"
+                  << r.certificate.string() << "\n          " << r.key.string() << " "
+                  << key_file_protection << "\n"
                   << "SHA-256:  " << r.fingerprint << "\n"
                   << "Compare this fingerprint on the other server after the import.\n";
         return exit_ok;
@@ -595,7 +603,7 @@ int cmd_issue(const arguments& a) {
                   << "valid until: " << service::iso(r.info.not_after) << "\n"
                   << "certificate: " << r.certificate.string() << "\n";
         if (!r.key.empty())
-            std::cout << "key:         " << r.key.string() << " (0600)\n";
+            std::cout << "key:         " << r.key.string() << " " << key_file_protection << "\n";
         std::cout << "CA:          " << r.ca_certificate.string() << "\n"
                   << "SHA-256:     " << r.info.sha256_fingerprint << "\n";
         return exit_ok;
@@ -631,12 +639,10 @@ int cmd_status(const arguments& a) {
 } // namespace
 
 int main(int argc, char** argv) {
-#if !defined(_WIN32) // TODO(win-adapter): harden_process() has a Windows branch on that branch
     if (auto failed = fcs::examples::harden_process()) {
         std::cerr << "fcs-switchover: " << *failed << "\n";
         return exit_failed;
     }
-#endif
     if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h" ||
         std::string_view(argv[1]) == "help") {
         std::cout << general_description << "\n\n" << general_footer() << "\n";

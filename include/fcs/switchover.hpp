@@ -8,6 +8,7 @@
 
 #include <fcs/detail/formats.hpp>
 #if defined(_WIN32)
+#include <fcs/acl/windows.hpp>
 #include <fcs/detail/win32_fs.hpp>
 #else
 #include <fcs/detail/fs.hpp>
@@ -181,7 +182,11 @@ constexpr void check_service() {
 }
 
 inline std::string shown(const std::filesystem::path& p) {
+#if defined(_WIN32)
+    return fcs::detail::narrow(p.native()); // UTF-8, not the ANSI code page
+#else
     return p.string();
+#endif
 }
 
 // The platform seam: an output folder (export, issue) and the reading of an input file.
@@ -259,15 +264,17 @@ inline secret_bytes read_input_file(const std::filesystem::path& file, std::size
 /// What separates the folders of a storage location.
 inline constexpr const char* location_separators = "/";
 #else
-/// An output folder on Windows: created when missing (its DACL inherited from its parent),
-/// refused when it is a reparse point (a junction planted in its place) or a file. Files are
-/// written to a temporary file and moved into place (MoveFileExW, write-through). `mode` is
-/// POSIX-only; the files inherit the folder's DACL.
+/// An output folder on Windows: created when missing, refused when it is a reparse point (a
+/// junction planted in its place) or a file. The POSIX modes map to protected DACLs given at
+/// creation (SECURITY_ATTRIBUTES): an owner-only mode (0600, 0700) to LOCAL SYSTEM,
+/// Administrators and the account that runs the program; a mode others may read (0644) adds
+/// read for BUILTIN\Users. Files are written to a temporary file created with that DACL and
+/// moved into place (MoveFileExW, write-through).
 class out_folder {
 public:
-    out_folder(const std::filesystem::path& dir, unsigned /*mode*/)
+    out_folder(const std::filesystem::path& dir, unsigned mode)
         : path_(dir), wpath_(dir.wstring()),
-          created_(fcs::detail::create_folder_w(wpath_, {}, shown(dir))) {}
+          created_(fcs::detail::create_folder_w(wpath_, descriptor(mode, true), shown(dir))) {}
 
     bool created() const noexcept { return created_; }
     std::optional<std::string> too_open_note() const { return std::nullopt; }
@@ -283,18 +290,37 @@ public:
         return std::move(r->data);
     }
 
-    void write(const std::string& name, std::span<const std::uint8_t> data, unsigned /*mode*/,
+    void write(const std::string& name, std::span<const std::uint8_t> data, unsigned mode,
                bool replace) const {
         if (!replace && exists(name))
             throw error(errc::conflict, shown(path_ / name), "write",
                         "the file exists; remove it or choose another folder");
-        auto tmp = fcs::detail::write_temp_w(wpath_, data, {}, shown(path_));
+        auto tmp = fcs::detail::write_temp_w(wpath_, data, descriptor(mode, false), shown(path_));
         try {
             fcs::detail::replace_w(wpath_ + L"\\" + tmp, file(name), shown(path_ / name));
         } catch (...) {
             ::DeleteFileW((wpath_ + L"\\" + tmp).c_str());
             throw;
         }
+    }
+
+    /// The self-relative descriptor for a POSIX `mode` (see the class comment); a folder's
+    /// entries are inherited by what is created in it.
+    static std::vector<std::uint8_t> descriptor(unsigned mode, bool folder) {
+        const std::wstring self = fcs::detail::widen(acl::process_account_sid().str());
+        const std::wstring flags = folder ? L"OICI" : L"";
+        std::wstring sddl = L"D:P(A;" + flags + L";FA;;;SY)(A;" + flags + L";FA;;;BA)(A;" +
+                            flags + L";FA;;;" + self + L")";
+        if (mode & 0044)
+            sddl += L"(A;" + flags + L";" + (folder ? L"0x1200a9" : L"FR") + L";;;BU)";
+        PSECURITY_DESCRIPTOR sd = nullptr;
+        ULONG len = 0;
+        if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1,
+                                                                    &sd, &len))
+            fcs::detail::throw_win32("output DACL", "build the security descriptor");
+        fcs::detail::unique_local<void> owned(sd);
+        const auto* p = static_cast<const std::uint8_t*>(sd);
+        return std::vector<std::uint8_t>(p, p + len);
     }
 
 private:

@@ -10,18 +10,14 @@
 # A missing curl or openssl says SKIPPED (ctest: skipped); under CI=true it fails instead.
 set -euo pipefail
 exe=$1 prefix=$2 wine=$3
-for tool in curl openssl python3 "$wine"; do
-  if ! command -v "$tool" >/dev/null; then
-    [ "${CI:-}" = true ] && { echo "FAILED: $tool is missing (CI=true)"; exit 1; }
-    echo "SKIPPED: $tool is missing"; exit 0
-  fi
-done
-[ -d "$prefix/drive_c" ] || { echo "FAILED: no Wine prefix at $prefix (scripts/fcs.sh windows makes it)"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+need_tools curl openssl python3 "$wine"
+need_prefix "$prefix"
 
 folder=fcs-e2e-$$
 data=$prefix/drive_c/$folder
 log=$(mktemp)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 pid=
 cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
@@ -30,6 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 # stdin from /dev/null, output to a file: an inherited pipe would keep ctest waiting for Wine.
+# Not through in_wine: $! must be Wine itself, which the SIGINT below is for.
 WINEPREFIX=$prefix WINEDEBUG=-all "$wine" "$exe" --data-dir "C:\\$folder" --port "$port" \
   </dev/null >"$log" 2>&1 &
 pid=$!

@@ -8,8 +8,9 @@
 #     match) exits 1 naming the key file and the cause, and the backup's pair is unchanged;
 #  3. importing the exported pair (--format der) into the backup succeeds; the old pair is in
 #     Certificates\ServerGroup\Backup\<UTC>\, byte for byte; the same pair as a PKCS#12
-#     bundle with --password-env (a wrong password refused; --password on argv refused, not
-#     echoed) into a third folder;
+#     bundle into a third folder: a --password-file others may read refused, the owner-only
+#     one taken, --password-env (a wrong password refused; --password on argv refused, not
+#     echoed);
 #  4. verify (backup against active) says identical, with the active's fingerprint, and both
 #     `status` show the same SHA-256, also openssl's; verify against a third pair exits 1;
 #  5. issue signs a child certificate that openssl verifies against ServerGroupCA.crt;
@@ -17,13 +18,9 @@
 # A missing openssl says SKIPPED (ctest: skipped); under CI=true it fails instead.
 set -euo pipefail
 exe=$1 prefix=$2 wine=$3
-for tool in openssl sha256sum "$wine"; do
-  if ! command -v "$tool" >/dev/null; then
-    [ "${CI:-}" = true ] && { echo "FAILED: $tool is missing (CI=true)"; exit 1; }
-    echo "SKIPPED: $tool is missing"; exit 0
-  fi
-done
-[ -d "$prefix/drive_c" ] || { echo "FAILED: no Wine prefix at $prefix (scripts/fcs.sh windows makes it)"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+need_tools openssl sha256sum "$wine"
+need_prefix "$prefix"
 
 folder=fcs-sw-$$
 root=$prefix/drive_c/$folder
@@ -34,11 +31,10 @@ trap cleanup EXIT
 mkdir -p "$root"
 
 fail() { echo "FAILED: $*"; echo "--- stdout:"; cat "$out"; echo "--- stderr:"; cat "$err"; exit 1; }
-# sw EXPECTED-EXIT ARGS...: runs the program (stdin /dev/null: an inherited pipe would keep
-# ctest waiting for Wine), output in $out / $err.
+# sw EXPECTED-EXIT ARGS...: runs the program under Wine, output in $out / $err.
 sw() {
   local want=$1 rc=0; shift
-  WINEPREFIX=$prefix WINEDEBUG=-all "$wine" "$exe" "$@" </dev/null >"$out" 2>"$err" || rc=$?
+  in_wine "$exe" "$@" >"$out" 2>"$err" || rc=$?
   echo "\$ fcs-switchover $* -> exit $rc" >&2
   [ "$rc" = "$want" ] || fail "exit $rc, expected $want"
 }
@@ -97,9 +93,20 @@ openssl pkcs12 -export -in "$root/pair.crt" -inkey "$root/pair.key" -out "$root/
 FCS_SW_PW=wrong-pw sw 1 import --data-dir "$win\\other" --bundle "$win\\group.p12" --password-env FCS_SW_PW
 has "$err" "group.p12"
 echo "  wrong password refused: $(tail -1 "$err")"
-FCS_SW_PW=s3cret-pw sw 0 import --data-dir "$win\\other" --bundle "$win\\group.p12" --password-env FCS_SW_PW
+# A password file others may read is refused (Wine shows mode 0644 as an Everyone read entry,
+# which acl::windows judges as it judges a key's DACL); the same file owner-only is taken.
+printf 's3cret-pw\n' >"$root/pw.txt"
+chmod 644 "$root/pw.txt"
+sw 1 import --data-dir "$win\\other" --bundle "$win\\group.p12" --password-file "$win\\pw.txt"
+has "$err" "pw.txt"
+has "$err" "a password file must be readable by you only"
+echo "  open password file refused: $(tail -1 "$err")"
+chmod 600 "$root/pw.txt"
+sw 0 import --data-dir "$win\\other" --bundle "$win\\group.p12" --password-file "$win\\pw.txt"
 has "$out" "imported: "
 cmp -s "$root/other/$group/$cert" "$root/active/$group/$cert" || fail "the bundle's certificate is not the active one"
+FCS_SW_PW=s3cret-pw sw 0 import --data-dir "$win\\other" --bundle "$win\\group.p12" --password-env FCS_SW_PW
+has "$out" "already present: the identical pair is installed; nothing changed"
 sw 2 import --data-dir "$win\\other" --bundle "$win\\group.p12" --password s3cret-pw
 has "$err" "passwords are never taken from the command line"
 grep -qF s3cret-pw "$err" && fail "the password was echoed"

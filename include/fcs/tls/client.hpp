@@ -8,14 +8,23 @@
 
 #include <utility> // before Boost: Boost 1.74 Asio needs it with g++ 12 in C++20
 
-#include <fcs/detail/fs.hpp>
 #include <fcs/detail/secret.hpp>
 #include <fcs/error.hpp>
+#if defined(_WIN32)
+#include <fcs/acl/windows.hpp>
+#include <fcs/detail/win32.hpp>
+#include <fcs/detail/win32_fs.hpp>
+#include <fcs/detail/win32_trust.hpp>
+#else
+#include <fcs/detail/fs.hpp>
+#endif
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -28,7 +37,8 @@ namespace fcs::tls {
 
 /// How a client checks the server it connects to, and what it shows of itself.
 struct client_options {
-    /// The CA certificates (PEM) to trust; empty: the system trust store (/etc/ssl/certs).
+    /// The CA certificates (PEM) to trust; empty: the system trust store (/etc/ssl/certs; on
+    /// Windows the ROOT system store).
     std::filesystem::path ca_file;
     /// ValidateEndpointCertificate: check the server's certificate (chain and host). False
     /// connects to anyone; say so where that is the user's choice.
@@ -37,7 +47,8 @@ struct client_options {
     /// trust store: a server's own self-signed certificate (not a CA) can be trusted directly.
     bool ca_certificates_are_anchors = false;
     /// Optional client certificate chain (PEM) and its key (PEM, a file only its owner may
-    /// read: see detail::read_owner_only). Both or neither.
+    /// read: see detail::read_owner_only; on Windows a DACL acl::windows does not find too
+    /// open, and no reparse point). Both or neither.
     std::filesystem::path cert_file, key_file;
     /// Names the client in error steps ("load etcd CA certificates"); may be empty.
     std::string purpose;
@@ -80,18 +91,29 @@ public:
                         "the client certificate and its key go together; give both or neither");
         if (!o.cert_file.empty()) {
             boost::system::error_code ec;
+            const std::string key_step = step("load", "client key");
+#if defined(_WIN32)
+            // Read once (no reparse point, bounded) and loaded from those bytes; the key's DACL
+            // judged as a private key's (acl::windows), the way POSIX wants 0600.
+            auto chain = read_windows(o.cert_file, step("load", "client certificate"), 1u << 20);
+            ctx_.use_certificate_chain(boost::asio::const_buffer(chain.data(), chain.size()), ec);
+            if (ec)
+                throw error(errc::io_failed, shown(o.cert_file), step("load", "client certificate"),
+                            ec.message());
+            auto key = read_windows(o.key_file, key_step, 1u << 20, true);
+#else
             ctx_.use_certificate_chain_file(o.cert_file.string(), ec);
             if (ec)
                 throw error(errc::io_failed, o.cert_file.string(),
                             step("load", "client certificate"), ec.message());
             // Read once, checked (regular file, 0600, owner, no link), and loaded from those
             // bytes: no second open by path after the check.
-            const std::string key_step = step("load", "client key");
             auto key = detail::read_owner_only(o.key_file, key_step, 1u << 20);
+#endif
             ctx_.use_private_key(boost::asio::const_buffer(key.data(), key.size()),
                                  boost::asio::ssl::context::pem, ec);
             if (ec)
-                throw error(errc::io_failed, o.key_file.string(), key_step, ec.message());
+                throw error(errc::io_failed, shown(o.key_file), key_step, ec.message());
         }
     }
 
@@ -146,6 +168,77 @@ private:
         return s;
     }
 
+    /// A path as errors show it (UTF-8 on Windows, where path::string() is the ANSI code page).
+    static std::string shown(const std::filesystem::path& p) {
+#if defined(_WIN32)
+        return detail::narrow(p.native());
+#else
+        return p.string();
+#endif
+    }
+
+    /// What a CA file may hold at most (Debian's whole bundle is about 200 KiB).
+    static constexpr std::size_t max_ca_file_size = 8u << 20;
+
+#if defined(_WIN32)
+    /// Reads `file` once: no reparse point, at most `max_size` bytes; a key (`secret`) must not
+    /// be readable by anyone but Administrators, SYSTEM, the service account and this account.
+    static secret_bytes read_windows(const std::filesystem::path& file,
+                                     const std::string& step_text, std::size_t max_size,
+                                     bool secret = false) {
+        auto r = detail::read_w(file.native(), shown(file), max_size);
+        if (!r)
+            throw error(errc::not_found, shown(file), step_text, "does not exist");
+        if (r->facts.links > 1)
+            throw error(errc::unsafe_file, shown(file), step_text,
+                        "has " + std::to_string(r->facts.links) + " hard links; refusing it");
+        if (secret)
+            if (auto problem = acl::windows().check_descriptor(r->facts.security_descriptor,
+                                                               item_class::secret_item))
+                throw error(errc::unsafe_file, shown(file), step_text, problem->text);
+        return std::move(r->data);
+    }
+
+    void load_trust(SSL_CTX* raw) {
+        const std::string trust_step = step("load", "CA certificates");
+        X509_STORE* store = SSL_CTX_get_cert_store(raw);
+        std::size_t added = 0, unusable = 0;
+        if (!opts_.ca_file.empty()) {
+            auto pem = read_windows(opts_.ca_file, trust_step, max_ca_file_size);
+            bssl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), pem.size()));
+            if (!bio)
+                throw error(errc::crypto_failed, shown(opts_.ca_file), trust_step,
+                            "BIO_new_mem_buf failed");
+            while (bssl::UniquePtr<X509> x{
+                PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+                if (X509_STORE_add_cert(store, x.get()))
+                    ++added;
+                else
+                    ++unusable;
+            }
+            ERR_clear_error(); // the end of the PEM input is an "error" too
+            if (added == 0)
+                throw error(errc::io_failed, shown(opts_.ca_file), trust_step,
+                            "no PEM certificate could be loaded from it");
+            trusted_by_ = shown(opts_.ca_file);
+            return;
+        }
+        for (const auto& der : detail::windows_root_certificates(trust_step)) {
+            const std::uint8_t* p = der.data();
+            bssl::UniquePtr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+            if (x && X509_STORE_add_cert(store, x.get()))
+                ++added;
+            else
+                ++unusable;
+        }
+        ERR_clear_error();
+        if (added == 0)
+            throw error(errc::io_failed, "the Windows trust store (ROOT)", trust_step,
+                        "holds no certificate that can be used (" + std::to_string(unusable) +
+                            " could not be parsed)");
+        trusted_by_ = "the Windows trust store (ROOT)";
+    }
+#else
     void load_trust(SSL_CTX* raw) {
         const std::string trust_step = step("load", "CA certificates");
         if (!opts_.ca_file.empty()) {
@@ -173,6 +266,7 @@ private:
         }
         trusted_by_ = "the system trust store (/etc/ssl/certs)";
     }
+#endif
 
     client_options opts_;
     boost::asio::ssl::context ctx_;
