@@ -5,6 +5,9 @@
 
 #ifndef _WIN32
 #include <fcs/detail/fs.hpp>
+#else
+#include <fcs/detail/win32.hpp>
+#include <fcs/detail/win32_fs.hpp>
 #endif
 #include <fcs/detail/time.hpp>
 #include <fcs/detail/movable_mutex.hpp>
@@ -61,7 +64,7 @@ private:
     detail::movable_mutex mutex_;
 };
 
-#ifndef _WIN32 // the message log file is POSIX so far (issue 13: Windows logs to stderr/memory)
+#ifndef _WIN32
 /// The message log file (default DATA/Logs/messages.log), one line per message, appended
 /// with O_APPEND so several processes (server and CLI) can share it. Mode 0644.
 class file {
@@ -146,6 +149,121 @@ private:
     bool also_stderr_ = false;
     bool write_failed_ = false; ///< the last write to the log failed (said once on stderr)
     detail::unique_fd fd_;
+    detail::movable_mutex mutex_;
+};
+
+#else // _WIN32
+
+/// The message log file on Windows (default DATA\Logs\messages.log), one line per message,
+/// appended (FILE_APPEND_DATA: each line lands whole at the end, also with several processes
+/// writing). Missing folders and a new log get `folder_security` / `file_security` (self-
+/// relative descriptors, e.g. acl::windows's public ones: Users read, the service modify) at
+/// creation; empty ones inherit. A reparse point (a link or junction planted in the log's or a
+/// folder's place), a folder or a file with a second name (hard link) is refused: the line goes
+/// to stderr instead, the problem is said there once, and the next line tries again.
+class file {
+public:
+    using policy_kind = policy::kind::log;
+    explicit file(std::filesystem::path path, bool also_stderr = false,
+                  std::vector<std::uint8_t> folder_security = {},
+                  std::vector<std::uint8_t> file_security = {})
+        : path_(std::move(path))
+        , also_stderr_(also_stderr)
+        , folder_security_(std::move(folder_security))
+        , file_security_(std::move(file_security)) {}
+    file(const file& o)
+        : path_(o.path_)
+        , also_stderr_(o.also_stderr_)
+        , folder_security_(o.folder_security_)
+        , file_security_(o.file_security_) {}
+
+    const std::filesystem::path& path() const { return path_; }
+
+    void write(policy::level l, std::string_view msg) {
+        auto line = format_line(std::chrono::system_clock::now(), l, msg);
+        std::lock_guard lock(mutex_);
+        if (!h_)
+            h_ = open_log(); // tried again for each line while it fails, said once
+        if (h_) {
+            DWORD n = 0;
+            const bool ok = ::WriteFile(h_.get(), line.data(), static_cast<DWORD>(line.size()),
+                                        &n, nullptr) &&
+                            n == line.size();
+            if (!ok && !write_failed_)
+                say_on_stderr("write: " + detail::win32_message(::GetLastError()));
+            write_failed_ = !ok;
+        }
+        if (also_stderr_ || !h_) {
+            (void)std::fwrite(line.data(), 1, line.size(), stderr);
+            (void)std::fflush(stderr);
+        }
+    }
+
+private:
+    detail::unique_handle open_log() {
+        const std::wstring path = path_.native();
+        try {
+            std::vector<std::filesystem::path> missing;
+            for (auto p = path_.parent_path(); !p.empty() && p != p.parent_path();
+                 p = p.parent_path()) {
+                if (::GetFileAttributesW(p.c_str()) != INVALID_FILE_ATTRIBUTES) {
+                    detail::check_folder_w(p.native(), detail::narrow(p.native()));
+                    break;
+                }
+                missing.push_back(p);
+            }
+            for (auto it = missing.rbegin(); it != missing.rend(); ++it)
+                detail::create_folder_w(it->native(), folder_security_,
+                                        detail::narrow(it->native()));
+        } catch (const error& e) {
+            return refuse(e.what());
+        }
+        SECURITY_ATTRIBUTES sa{};
+        sa.nLength = sizeof sa;
+        sa.lpSecurityDescriptor =
+            file_security_.empty() ? nullptr : const_cast<std::uint8_t*>(file_security_.data());
+        detail::unique_handle h(::CreateFileW(
+            path.c_str(), FILE_APPEND_DATA | SYNCHRONIZE,
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa, OPEN_ALWAYS,
+            FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+        if (!h)
+            return refuse("open: " + detail::win32_message(::GetLastError()));
+        BY_HANDLE_FILE_INFORMATION info{};
+        const char* refused =
+            !::GetFileInformationByHandle(h.get(), &info) ? "cannot be checked"
+            : info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT
+                ? "is a reparse point (a link or junction); refusing to follow it"
+            : info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY ? "is a folder, not a file"
+            : info.nNumberOfLinks > 1 ? "has a second name (hard link); refusing it"
+                                      : nullptr;
+        if (refused)
+            return refuse(std::string("open: ") + refused);
+        open_failed_ = false;
+        return h;
+    }
+
+    /// The log cannot be used now: said once on stderr (until it opens again).
+    detail::unique_handle refuse(const std::string& why) {
+        if (!open_failed_)
+            say_on_stderr(why + " (messages go to standard error)");
+        open_failed_ = true;
+        return {};
+    }
+
+    /// A problem of the log itself, said where it can still be seen.
+    void say_on_stderr(const std::string& what) const {
+        const std::string line =
+            "fcs: message log " + detail::narrow(path_.native()) + ": " + what + "\n";
+        (void)std::fwrite(line.data(), 1, line.size(), stderr);
+        (void)std::fflush(stderr);
+    }
+
+    std::filesystem::path path_;
+    bool also_stderr_ = false;
+    std::vector<std::uint8_t> folder_security_, file_security_;
+    bool write_failed_ = false; ///< the last write to the log failed (said once on stderr)
+    bool open_failed_ = false;  ///< the last open failed or was refused (said once)
+    detail::unique_handle h_;
     detail::movable_mutex mutex_;
 };
 

@@ -14,7 +14,7 @@
 #include <fcs/acl/windows.hpp>
 #include <fcs/detail/win32.hpp>
 #include <fcs/detail/win32_fs.hpp>
-#include <fcs/detail/win32_trust.hpp>
+#include <fcs/tls/windows_roots.hpp>
 #else
 #include <fcs/detail/fs.hpp>
 #endif
@@ -223,7 +223,7 @@ private:
             trusted_by_ = shown(opts_.ca_file);
             return;
         }
-        for (const auto& der : detail::windows_root_certificates(trust_step)) {
+        for (const auto& der : windows_root_certificates(trust_step)) {
             const std::uint8_t* p = der.data();
             bssl::UniquePtr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
             if (x && X509_STORE_add_cert(store, x.get()))

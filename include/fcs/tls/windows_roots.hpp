@@ -1,12 +1,12 @@
-#ifndef FCS_DETAIL_WIN32_TRUST_HPP
-#define FCS_DETAIL_WIN32_TRUST_HPP
+#ifndef FCS_TLS_WINDOWS_ROOTS_HPP
+#define FCS_TLS_WINDOWS_ROOTS_HPP
 
 // The Windows trust store (the ROOT system store: the machine's and the user's trusted root
 // CAs) as DER certificates, for a client that validates with BoringSSL (fcs/tls/client.hpp).
 // <wincrypt.h> defines macros named like OpenSSL types (X509_NAME, X509_EXTENSIONS, ...): they
 // are undone right after it, so this header may come before or after <openssl/x509.h>.
 #ifndef _WIN32
-#error "fcs/detail/win32_trust.hpp is for Windows builds only"
+#error "fcs/tls/windows_roots.hpp is for Windows builds only"
 #endif
 
 #include <fcs/detail/win32.hpp>
@@ -29,7 +29,7 @@
 #pragma comment(lib, "crypt32")
 #endif
 
-namespace fcs::detail {
+namespace fcs::tls {
 
 /// What the store may hold at most: certificates (Windows ships a few hundred roots) and bytes
 /// per certificate. A store over either bound is refused, not cut.
@@ -43,7 +43,7 @@ inline std::vector<std::vector<std::uint8_t>> windows_root_certificates(const st
     const std::string shown = "the Windows trust store (ROOT)";
     HCERTSTORE store = ::CertOpenSystemStoreW(0, L"ROOT");
     if (!store)
-        throw_win32(shown, step, ::GetLastError());
+        detail::throw_win32(shown, step, ::GetLastError());
     struct closer {
         HCERTSTORE s;
         ~closer() { ::CertCloseStore(s, 0); }
@@ -68,6 +68,6 @@ inline std::vector<std::vector<std::uint8_t>> windows_root_certificates(const st
     return out;
 }
 
-} // namespace fcs::detail
+} // namespace fcs::tls
 
-#endif // FCS_DETAIL_WIN32_TRUST_HPP
+#endif // FCS_TLS_WINDOWS_ROOTS_HPP
