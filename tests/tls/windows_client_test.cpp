@@ -11,6 +11,8 @@
 
 #include "windows/scratch.hpp"
 
+#include "windows/expect.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -18,6 +20,8 @@
 #include <vector>
 
 namespace {
+
+using fcs::test::error_of;
 
 using fcs::test::scratch;
 using namespace std::chrono_literals;
@@ -42,18 +46,6 @@ pem_pair make_pair(const std::string& cn) {
 void write(const std::wstring& path, std::span<const std::uint8_t> data,
            const std::vector<std::uint8_t>& descriptor = {}) {
     fcs::detail::create_new_w(path, data, descriptor, fcs::detail::narrow(path));
-}
-
-template <class F>
-fcs::errc error_of(F f) {
-    try {
-        f();
-    } catch (const fcs::error& e) {
-        BOOST_TEST_MESSAGE(e.what());
-        return e.fcs_code();
-    }
-    BOOST_FAIL("no fcs::error");
-    return {};
 }
 
 fcs::tls::client_options with_ca(const std::wstring& file) {

@@ -45,17 +45,7 @@ check() {
 }
 has() { grep -qF -- "$2" "$1" || fail "no \"$2\" in $(basename "$1")"; }
 
-# Not through in_wine: $! must be Wine itself, which the SIGINT below is for.
-WINEPREFIX=$prefix WINEDEBUG=-all "$wine" "$server" --data-dir "$win" --port "$port" \
-  </dev/null >"$log" 2>&1 &
-pid=$!
-url=https://127.0.0.1:$port
-for _ in $(seq 1 300); do # 30 s: the first start generates the pair
-  grep -q "^$url" "$log" && break
-  kill -0 "$pid" 2>/dev/null || fail "the server exited early"
-  sleep 0.1
-done
-grep -q "^$url" "$log" || fail "the server printed no URL after 30 s"
+start_server "$server" "$win" "$port" "$log" || fail "the server did not start"
 crt=$data/Certificates/FailoverService.crt
 wcrt="$win\\Certificates\\FailoverService.crt"
 [ -f "$crt" ] || fail "$crt was not generated"
@@ -101,13 +91,5 @@ has "$err" "only https:// URLs are supported"
 check 2 --url "$url/health" --validate-endpoint-certificate maybe
 has "$err" "expected true or false"
 
-kill -INT "$pid"
-for _ in $(seq 1 150); do
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$pid" 2>/dev/null && fail "the server still runs 15 s after SIGINT (Ctrl-C)"
-rc=0; wait "$pid" || rc=$?
-pid=
-[ "$rc" = 0 ] || fail "the server exited $rc after Ctrl-C"
+stop_server || fail "the server did not stop cleanly"
 echo "PASSED"

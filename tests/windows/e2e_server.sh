@@ -25,18 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# stdin from /dev/null, output to a file: an inherited pipe would keep ctest waiting for Wine.
-# Not through in_wine: $! must be Wine itself, which the SIGINT below is for.
-WINEPREFIX=$prefix WINEDEBUG=-all "$wine" "$exe" --data-dir "C:\\$folder" --port "$port" \
-  </dev/null >"$log" 2>&1 &
-pid=$!
-url=https://127.0.0.1:$port
-for _ in $(seq 1 300); do # 30 s: the first start generates the pair
-  grep -q "^$url" "$log" && break
-  kill -0 "$pid" 2>/dev/null || { echo "FAILED: the server exited early:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
-grep -q "^$url" "$log" || { echo "FAILED: no URL after 30 s:"; cat "$log"; exit 1; }
+start_server "$exe" "C:\\$folder" "$port" "$log" || { echo "FAILED: see above"; cat "$log"; exit 1; }
 
 crt=$data/Certificates/FailoverService.crt
 [ -f "$crt" ] || { echo "FAILED: $crt was not generated"; ls -R "$data"; exit 1; }
@@ -49,23 +38,9 @@ case $body in
   *) echo "FAILED: /health did not answer status ok"; cat "$log"; exit 1 ;;
 esac
 
-served=$(openssl s_client -connect "127.0.0.1:$port" -servername localhost </dev/null 2>/dev/null |
-  openssl x509 -outform DER | sha256sum)
-stored=$(openssl x509 -in "$crt" -outform DER | sha256sum)
-[ "$served" = "$stored" ] || { echo "FAILED: the served certificate is not $crt ($served vs $stored)"; exit 1; }
-echo "served certificate = generated file (SHA-256 ${stored%% *})"
+served_matches "$port" "$crt" || { echo "FAILED: see above"; exit 1; }
 
-kill -INT "$pid"
-for _ in $(seq 1 150); do
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-  echo "FAILED: still running 15 s after SIGINT (Ctrl-C)"; cat "$log"; exit 1
-fi
-rc=0; wait "$pid" || rc=$?
-pid=
-grep -q "stopped" "$log" || { echo "FAILED: no clean stop (exit $rc):"; cat "$log"; exit 1; }
-[ "$rc" = 0 ] || { echo "FAILED: exit code $rc after Ctrl-C"; cat "$log"; exit 1; }
+stop_server || { echo "FAILED: see above"; cat "$log"; exit 1; }
+grep -q "stopped" "$log" || { echo "FAILED: no clean stop:"; cat "$log"; exit 1; }
 echo "stopped cleanly on Ctrl-C"
 cat "$log"

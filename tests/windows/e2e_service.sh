@@ -73,10 +73,7 @@ crt=$data/Certificates/FailoverService.crt
 body=$(curl -sS --max-time 10 --cacert "$crt" "$url/health") || fail "curl /health failed"
 echo "  GET /health: $body"
 case $body in *'"status":"ok"'*) ;; *) fail "/health did not answer status ok" ;; esac
-served=$(openssl s_client -connect "127.0.0.1:$port" -servername localhost </dev/null 2>/dev/null |
-  openssl x509 -outform DER | sha256sum)
-stored=$(openssl x509 -in "$crt" -outform DER | sha256sum)
-[ "$served" = "$stored" ] || fail "the served certificate is not $crt"
+served_matches "$port" "$crt" || fail "see above"
 
 # 3. stopped by the SCM
 run 0 sc stop "$name"

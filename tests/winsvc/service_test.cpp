@@ -4,6 +4,8 @@
 // it in tests/windows/e2e_service.sh.
 #include <fcs/winsvc/service.hpp>
 
+#include "windows/expect.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <shellapi.h>
@@ -13,6 +15,8 @@
 
 namespace {
 
+using fcs::test::error_of;
+
 std::vector<std::wstring> split(const std::wstring& command_line) {
     int n = 0;
     LPWSTR* argv = ::CommandLineToArgvW(command_line.c_str(), &n);
@@ -20,18 +24,6 @@ std::vector<std::wstring> split(const std::wstring& command_line) {
     std::vector<std::wstring> out(argv, argv + n);
     ::LocalFree(argv);
     return out;
-}
-
-template <class F>
-fcs::errc error_of(F f) {
-    try {
-        f();
-    } catch (const fcs::error& e) {
-        BOOST_TEST_MESSAGE(e.what());
-        return e.fcs_code();
-    }
-    BOOST_FAIL("no fcs::error");
-    return {};
 }
 
 } // namespace
