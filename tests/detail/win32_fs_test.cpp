@@ -107,4 +107,33 @@ BOOST_AUTO_TEST_CASE(the_folder_lock_is_taken_and_given_back) {
     fcs::detail::folder_lock_w again(lock, {}, "lock"); // released with the first
 }
 
+BOOST_AUTO_TEST_CASE(a_journal_owned_by_another_account_is_named) {
+    // Descriptors as GetSecurityInfo returns them (self-relative), built from SDDL in process:
+    // Wine cannot store another owner on a file, so the judgement is tested on its input.
+    auto sd = [](const std::wstring& sddl) {
+        PSECURITY_DESCRIPTOR p = nullptr;
+        ULONG len = 0;
+        BOOST_REQUIRE(::ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            sddl.c_str(), SDDL_REVISION_1, &p, &len));
+        std::vector<std::uint8_t> out(static_cast<std::uint8_t*>(p),
+                                      static_cast<std::uint8_t*>(p) + len);
+        ::LocalFree(p);
+        return out;
+    };
+    const std::wstring self = fcs::detail::widen(fcs::acl::process_account_sid().str());
+    for (const std::wstring& ok : std::vector<std::wstring>{
+             L"O:BAD:(A;;FA;;;SY)", L"O:SYD:(A;;FA;;;SY)", L"O:" + self + L"D:(A;;FA;;;SY)"})
+        BOOST_TEST(!fcs::detail::owner_problem(sd(ok)).has_value(), fcs::detail::narrow(ok));
+    const auto everyone = fcs::detail::owner_problem(sd(L"O:WDD:(A;;FA;;;SY)"));
+    BOOST_REQUIRE(everyone.has_value());
+    BOOST_TEST(everyone->find("owned by S-1-1-0") != std::string::npos, *everyone);
+    const auto users = fcs::detail::owner_problem(sd(L"O:BUD:(A;;FA;;;SY)"));
+    BOOST_REQUIRE(users.has_value());
+    BOOST_TEST(users->find("S-1-5-32-545") != std::string::npos, *users);
+    BOOST_TEST(fcs::detail::owner_problem(sd(L"D:(A;;FA;;;SY)")).has_value()); // no owner
+    BOOST_TEST(fcs::detail::owner_problem({}).has_value());
+    const std::vector<std::uint8_t> junk(64, 0xAB);
+    BOOST_TEST(fcs::detail::owner_problem(junk).has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -141,21 +141,7 @@ inline std::string to_sddl(std::span<const std::uint8_t> descriptor) {
 /// virtual account, SYSTEM for LocalSystem, the admin who runs a tool).
 /// @throws fcs::error when the token cannot be read.
 inline windows_sid process_account_sid() {
-    HANDLE raw = nullptr;
-    if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &raw))
-        detail::throw_win32("process token", "open the process token");
-    detail::unique_handle token(raw);
-    DWORD len = 0;
-    ::GetTokenInformation(token.get(), TokenUser, nullptr, 0, &len);
-    if (len == 0 || len > 4096)
-        detail::throw_win32("process token", "size the token user");
-    std::vector<DWORD> buf((len + sizeof(DWORD) - 1) / sizeof(DWORD));
-    if (!::GetTokenInformation(token.get(), TokenUser, buf.data(), len, &len))
-        detail::throw_win32("process token", "read the token user");
-    const auto* user = reinterpret_cast<const TOKEN_USER*>(buf.data());
-    const DWORD sid_len = ::GetLengthSid(user->User.Sid);
-    auto sid = windows_sid::parse(
-        std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(user->User.Sid), sid_len));
+    auto sid = windows_sid::parse(detail::process_user_sid());
     if (!sid)
         throw error(errc::parse_failed, "process token", "read the token user", "malformed SID");
     return *sid;

@@ -17,6 +17,7 @@
 #include <windows.h>
 
 #include <bcrypt.h>
+#include <sddl.h> // ConvertSidToStringSidW
 
 #include <fcs/error.hpp>
 
@@ -24,10 +25,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #ifdef _MSC_VER
 #pragma comment(lib, "advapi32")
@@ -118,6 +121,57 @@ inline std::string narrow(std::wstring_view w) {
     ::WideCharToMultiByte(CP_UTF8, 0, w.data(), static_cast<int>(w.size()), s.data(), n, nullptr,
                           nullptr);
     return s;
+}
+
+/// The SID (binary) of the account this process runs as: its token's user.
+/// @throws fcs::error when the token cannot be read.
+inline std::vector<std::uint8_t> process_user_sid() {
+    HANDLE raw = nullptr;
+    if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &raw))
+        throw_win32("process token", "open the process token");
+    unique_handle token(raw);
+    DWORD len = 0;
+    ::GetTokenInformation(token.get(), TokenUser, nullptr, 0, &len);
+    if (len == 0 || len > 4096)
+        throw_win32("process token", "size the token user");
+    std::vector<DWORD> buf((len + sizeof(DWORD) - 1) / sizeof(DWORD));
+    if (!::GetTokenInformation(token.get(), TokenUser, buf.data(), len, &len))
+        throw_win32("process token", "read the token user");
+    PSID sid = reinterpret_cast<const TOKEN_USER*>(buf.data())->User.Sid;
+    if (!::IsValidSid(sid))
+        throw error(errc::parse_failed, "process token", "read the token user", "malformed SID");
+    const auto* p = static_cast<const std::uint8_t*>(sid);
+    return std::vector<std::uint8_t>(p, p + ::GetLengthSid(sid));
+}
+
+/// What is wrong with the owner of a file fcs wrote itself and acts on (the commit journal):
+/// nullopt when it is this process's account, BUILTIN\Administrators or LOCAL SYSTEM (the
+/// accounts that can create it in a folder fcs protects); otherwise the reason, naming the
+/// owner's SID. `descriptor` is self-relative (file_facts::security_descriptor); a missing or
+/// malformed owner is a reason too.
+inline std::optional<std::string> owner_problem(std::span<const std::uint8_t> descriptor) {
+    if (descriptor.size() < sizeof(SECURITY_DESCRIPTOR_RELATIVE) ||
+        !::IsValidSecurityDescriptor(const_cast<std::uint8_t*>(descriptor.data())))
+        return std::string("has no readable security descriptor");
+    PSID owner = nullptr;
+    BOOL defaulted = FALSE;
+    if (!::GetSecurityDescriptorOwner(const_cast<std::uint8_t*>(descriptor.data()), &owner,
+                                      &defaulted) ||
+        !owner || !::IsValidSid(owner))
+        return std::string("has no owner in its security descriptor");
+    if (::IsWellKnownSid(owner, WinBuiltinAdministratorsSid) ||
+        ::IsWellKnownSid(owner, WinLocalSystemSid))
+        return std::nullopt;
+    auto self = process_user_sid();
+    if (::EqualSid(owner, self.data()))
+        return std::nullopt;
+    wchar_t* text = nullptr;
+    std::string who = "an unreadable SID";
+    if (::ConvertSidToStringSidW(owner, &text)) {
+        who = narrow(text);
+        ::LocalFree(text);
+    }
+    return "is owned by " + who + ", not by Administrators, SYSTEM or this process's account";
 }
 
 /// SHA-1 of `data` with CNG (bcrypt.dll). For identifiers Windows itself derives with SHA-1

@@ -369,10 +369,11 @@ private:
     }
 
     /// Finishes a journal left behind. Returns true when there was one. Refused (and left in
-    /// place for the admin) when it is a reparse point, has more than one link, or names
-    /// anything but this layout's folders and plain file names (detail::parse_journal). Its
-    /// folder's DACL lets only Administrators, SYSTEM (and a writing service account) create
-    /// it.
+    /// place for the admin) when it is a reparse point, has more than one link, is owned by
+    /// anyone but this process's account, Administrators or SYSTEM (detail::owner_problem), or
+    /// names anything but this layout's folders and plain file names (detail::parse_journal).
+    /// Its folder's DACL lets only Administrators, SYSTEM (and a writing service account)
+    /// create it.
     bool recover_locked() {
         const std::string jdir(Layout::journal_folder);
         const std::string where = shown(jdir, journal_name());
@@ -384,6 +385,13 @@ private:
                         "the commit journal has " + std::to_string(r->facts.links) +
                             " links; refusing to replay it, it is left in place for an admin "
                             "to inspect");
+        // As on POSIX (owner uid == this process's): a journal another account planted is
+        // never acted on.
+        if (auto problem = detail::owner_problem(r->facts.security_descriptor))
+            throw error(errc::unsafe_file, where, "recover",
+                        "the commit journal " + *problem +
+                            "; refusing to replay it, it is left in place for an admin to "
+                            "inspect");
         auto ops = detail::parse_journal<Layout>(as_text(r->data), where);
         file_steps fs{*this};
         detail::apply_renames(fs, ops, false);
