@@ -6,7 +6,7 @@
 # scripts/fcs.sh windows does all of it, BoringSSL included.
 #
 # FCS_WINEPREFIX: the Wine prefix the tests run in (default <build>/wine). Create it once before
-# ctest (scripts/fcs.sh does: `wineboot` with stdio on /dev/null); a first run inside a test
+# ctest (scripts/fcs.sh does: `wineboot -u` with stdio on /dev/null); a first run inside a test
 # would build it there, ~9 s and ~700 MB, once per test program.
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)

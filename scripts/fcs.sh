@@ -217,9 +217,12 @@ windows() {
   # stdio on /dev/null: wineboot and wineserver inherit it, and an inherited pipe keeps a
   # caller's `| grep` waiting for them. wineserver -p: one server for all tests (it needs the
   # prefix folder), stopped below; wineboot then makes the prefix (first run: 3-7 s, ~700 MB).
+  # -u (update), not -i (init): on a new prefix `wineboot -i` leaves two services.exe running,
+  # two Service Control Managers with a database each (a service created twice, a query
+  # answered by the other one), which fcs_windows_e2e_service would see.
   mkdir -p "$wb/wine"
   if ! { WINEPREFIX=$wb/wine WINEDEBUG=-all wineserver -p </dev/null >/dev/null 2>&1 &&
-         WINEPREFIX=$wb/wine WINEDEBUG=-all wineboot -i </dev/null >"$wb/wineboot.log" 2>&1; }; then
+         WINEPREFIX=$wb/wine WINEDEBUG=-all wineboot -u </dev/null >"$wb/wineboot.log" 2>&1; }; then
     WINEPREFIX=$wb/wine wineserver -k </dev/null >/dev/null 2>&1 || true
     echo "fcs: could not create the Wine prefix $wb/wine (log: $wb/wineboot.log)" >&2; return 1
   fi
