@@ -32,6 +32,36 @@ errc code_of(F&& f) {
 
 BOOST_AUTO_TEST_SUITE(crypto_boringssl)
 
+// X.509 dates reach the year 9999; a time_point of system_clock (nanoseconds) about 2262. A
+// certificate valid until 2701 made the conversion overflow (signed, undefined: found by the
+// certificate fuzz target, tests/fuzz/regressions/certificate/notafter-year-2701.der).
+BOOST_AUTO_TEST_CASE(dates_beyond_what_a_time_point_holds_are_clamped_not_overflowed) {
+    backend c;
+    auto der = c.encode(make_cert(c, c.generate_key(key_type::ec_p256)), encoding::der);
+    const std::uint8_t* in = der.data();
+    bssl::UniquePtr<X509> x(d2i_X509(nullptr, &in, static_cast<long>(der.size())));
+    BOOST_REQUIRE(x);
+    for (const char* when : {"27010101022300Z", "99991231235959Z"}) {
+        bssl::UniquePtr<ASN1_TIME> t(ASN1_GENERALIZEDTIME_set(nullptr, 0));
+        BOOST_REQUIRE(ASN1_GENERALIZEDTIME_set_string(t.get(), when));
+        BOOST_REQUIRE(X509_set1_notAfter(x.get(), t.get()));
+        BOOST_REQUIRE(i2d_re_X509_tbs(x.get(), nullptr) > 0); // encode the changed date
+        std::uint8_t* out = nullptr;
+        const int len = i2d_X509(x.get(), &out);
+        BOOST_REQUIRE(len > 0);
+        bssl::UniquePtr<std::uint8_t> owned(out);
+        auto certs = c.parse_certificates({out, static_cast<std::size_t>(len)}, "far.crt");
+        BOOST_REQUIRE(certs.size() == 1u);
+        const auto info = c.describe(certs.front());
+        BOOST_TEST_CONTEXT(when) {
+            // 2^62 ns after 1970: room left for differences and added days.
+            BOOST_TEST(fcs::detail::iso8601(info.not_after) == "2116-02-20T23:53:38Z");
+            BOOST_TEST((info.not_after > info.not_before));
+            BOOST_TEST((info.not_after - std::chrono::system_clock::now() > 24h * 365 * 80));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(generates_every_key_type_and_its_self_signed_certificate_matches) {
     backend c;
     for (auto kt : {key_type::ec_p256, key_type::ec_p384, key_type::rsa2048, key_type::ed25519}) {

@@ -186,8 +186,10 @@ inline void uninstall(const std::string& name_utf8, DWORD wait_ms = 30000) {
         fcs::detail::throw_win32(detail::shown(name_utf8), "uninstall (OpenServiceW)", e);
     }
     SERVICE_STATUS st{};
+    // Wait when it was asked to stop now or is stopping already; not when it does not run or
+    // refused the stop (access denied: DeleteService below says so).
     if (::ControlService(svc.get(), SERVICE_CONTROL_STOP, &st) ||
-        ::GetLastError() != ERROR_SERVICE_NOT_ACTIVE) {
+        ::GetLastError() == ERROR_SERVICE_CANNOT_ACCEPT_CTRL) {
         for (DWORD waited = 0; waited < wait_ms; waited += 100) {
             if (!::QueryServiceStatus(svc.get(), &st) || st.dwCurrentState == SERVICE_STOPPED)
                 break;
@@ -219,7 +221,11 @@ public:
     control& operator=(const control&) = delete;
 
     /// Reports SERVICE_RUNNING (accepting STOP and SHUTDOWN). Call once the service serves.
-    void running() { set(SERVICE_RUNNING, NO_ERROR, 0); }
+    /// Nothing when a stop was asked for already (the SCM sees STOP_PENDING, then STOPPED).
+    void running() {
+        if (!stop_requested())
+            set(SERVICE_RUNNING, NO_ERROR, 0);
+    }
 
     /// `f` runs once when the SCM asks the service to stop (at once when it already asked).
     /// on_stop({}) forgets the handler, waiting for a call of it in progress: do that before

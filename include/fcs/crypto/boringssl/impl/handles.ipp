@@ -6,6 +6,10 @@
 
 #include <fcs/crypto/boringssl/handles.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
 namespace fcs::crypto {
 
 FCS_DECL std::string with_ssl_error(std::string cause) {
@@ -49,6 +53,13 @@ FCS_DECL bssl::UniquePtr<X509> der_to_x509(std::span<const std::uint8_t> der) {
     return x;
 }
 
+/// A certificate's time as a time_point. X.509 reaches the year 9999 (RFC 5280's "no
+/// well-defined expiration" is 99991231235959Z) and back to year 0, a time_point of
+/// system_clock (64-bit nanoseconds) only 1677 to 2262. Times are clamped to [1970, 1970 +
+/// 2^62 ns] (2116-02-20): every difference of two of them, and up to a century added to one,
+/// stay representable (lifetimes, days_remaining, warning windows), so a planted certificate
+/// cannot make that arithmetic overflow. A certificate valid until 9999 is then "valid until
+/// 2116", one from before 1970 "valid since 1970": the same for a service.
 FCS_DECL time_point to_time_point(const ASN1_TIME* t) {
     bssl::UniquePtr<ASN1_TIME> epoch(ASN1_TIME_set(nullptr, 0));
     int days = 0, secs = 0;
@@ -56,7 +67,11 @@ FCS_DECL time_point to_time_point(const ASN1_TIME* t) {
         ERR_clear_error();
         return time_point{};
     }
-    return time_point{} + std::chrono::seconds(std::int64_t(days) * 86400 + secs);
+    constexpr std::int64_t limit =
+        (std::int64_t{1} << 62) /
+        std::chrono::duration_cast<time_point::duration>(std::chrono::seconds(1)).count();
+    const std::int64_t s = std::clamp(std::int64_t(days) * 86400 + secs, std::int64_t{0}, limit);
+    return time_point{} + std::chrono::duration_cast<time_point::duration>(std::chrono::seconds(s));
 }
 
 } // namespace fcs::crypto::boringssl_detail
